@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
+// Umbrella header: everything public in ropescale. Include lines only.
+#ifndef ROPESCALE_ROPESCALE_HPP
+#define ROPESCALE_ROPESCALE_HPP
+
+#include "ropescale/config.hpp"
+
+#endif  // ROPESCALE_ROPESCALE_HPP
