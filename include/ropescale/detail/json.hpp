@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+// Typed getters over nlohmann::json for the config loader (spec.md §2.5). Every getter takes the
+// key path of the value ("rope_scaling.factor", "text_config.head_dim", "rope_scaling.short_factor[3]")
+// and throws ropescale::invalid_parameter "<key path>: <expectation>, got <value>" on a type or
+// range violation. JSON null counts as absent (member() returns nullptr), as spec §0 says. Values
+// are printed compactly and without recursion limits being a hazard: arrays and objects are
+// summarised to a bounded depth and length, strings are JSON-escaped so a message stays one line.
+#ifndef ROPESCALE_DETAIL_JSON_HPP
+#define ROPESCALE_DETAIL_JSON_HPP
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ropescale/detail/throw.hpp"
+
+namespace ropescale::detail {
+
+/// Longest value text put into an error message; longer text is cut and ends in "...".
+inline constexpr std::size_t json_text_limit = 80;
+
+/// 2^53, the upper bound of integer keys (spec §2.5), as a double.
+inline constexpr double json_max_integer = 9007199254740992.0;
+
+/// "<prefix>.<key>", or key alone when prefix is empty.
+inline std::string join_key(std::string_view prefix, std::string_view key) {
+  std::string out(prefix);
+  if (!out.empty()) out += '.';
+  out += key;
+  return out;
+}
+
+namespace json_impl {
+
+inline void append_text(const nlohmann::json& v, std::string& out, int depth) {
+  if (out.size() > json_text_limit) return;
+  switch (v.type()) {
+    case nlohmann::json::value_t::number_float:
+      out += format_double(v.get<double>());  // nan/inf print as such, not as JSON null
+      return;
+    case nlohmann::json::value_t::array: {
+      if (depth >= 3) {
+        out += "[...]";
+        return;
+      }
+      out += '[';
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out += ',';
+        first = false;
+        append_text(e, out, depth + 1);
+        if (out.size() > json_text_limit) return;
+      }
+      out += ']';
+      return;
+    }
+    case nlohmann::json::value_t::object: {
+      if (depth >= 3) {
+        out += "{...}";
+        return;
+      }
+      out += '{';
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        out += nlohmann::json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out += ':';
+        append_text(it.value(), out, depth + 1);
+        if (out.size() > json_text_limit) return;
+      }
+      out += '}';
+      return;
+    }
+    default:  // null, boolean, integers, strings (quoted and escaped)
+      out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+  }
+}
+
+}  // namespace json_impl
+
+/// Compact one-line text of a JSON value for error messages: strings quoted and escaped, numbers
+/// shortest round-trip, containers summarised below depth 3 and cut after ~80 characters.
+inline std::string json_text(const nlohmann::json& v) {
+  std::string out;
+  json_impl::append_text(v, out, 0);
+  if (out.size() > json_text_limit) {
+    out.resize(json_text_limit - 3);
+    out += "...";
+  }
+  return out;
+}
+
+/// A quoted, escaped JSON string literal for a key or name (safe inside a one-line message).
+inline std::string json_quote(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
+}
+
+/// Member `key` of `obj`, or nullptr when obj is not an object, the key is missing, or its value
+/// is null (null counts as absent, spec §0).
+inline const nlohmann::json* json_member(const nlohmann::json& obj, std::string_view key) {
+  if (!obj.is_object()) return nullptr;
+  const auto it = obj.find(std::string(key));
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+/// True when `key` is present in obj, whether null or not.
+inline bool json_has_key(const nlohmann::json& obj, std::string_view key) {
+  return obj.is_object() && obj.find(std::string(key)) != obj.end();
+}
+
+/// A finite JSON number (integer or float, never boolean or string) as a double.
+/// Throws "<path>: must be a finite number, got <value>".
+inline double json_to_number(const nlohmann::json& v, std::string_view path) {
+  if (!v.is_number()) throw_invalid(path, "must be a finite number", json_text(v));
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) throw_invalid(path, "must be a finite number", json_text(v));
+  return x;
+}
+
+/// An integer key (spec §2.5): a JSON integer or an integral float in [1, 2^53].
+/// Throws "<path>: must be an integer in [1, 2^53], got <value>".
+inline std::int64_t json_to_integer(const nlohmann::json& v, std::string_view path) {
+  constexpr std::string_view expectation = "must be an integer in [1, 2^53]";
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u < 1 || u > static_cast<std::uint64_t>(json_max_integer)) {
+      throw_invalid(path, expectation, json_text(v));
+    }
+    return static_cast<std::int64_t>(u);
+  }
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i < 1 || i > static_cast<std::int64_t>(json_max_integer)) {
+      throw_invalid(path, expectation, json_text(v));
+    }
+    return i;
+  }
+  if (v.is_number_float()) {
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x != std::trunc(x) || x < 1.0 || x > json_max_integer) {
+      throw_invalid(path, expectation, json_text(v));
+    }
+    return static_cast<std::int64_t>(x);
+  }
+  throw_invalid(path, expectation, json_text(v));
+}
+
+/// A JSON boolean. Throws "<path>: must be a boolean, got <value>".
+inline bool json_to_bool(const nlohmann::json& v, std::string_view path) {
+  if (!v.is_boolean()) throw_invalid(path, "must be a boolean", json_text(v));
+  return v.get<bool>();
+}
+
+/// A JSON string. Throws "<path>: must be a string, got <value>".
+inline std::string json_to_string(const nlohmann::json& v, std::string_view path) {
+  if (!v.is_string()) throw_invalid(path, "must be a string", json_text(v));
+  return v.get<std::string>();
+}
+
+/// An array of finite numbers; element errors name "<path>[i]".
+/// Throws "<path>: must be an array of finite numbers, got <value>" for a non-array.
+inline std::vector<double> json_to_number_array(const nlohmann::json& v, std::string_view path) {
+  if (!v.is_array()) throw_invalid(path, "must be an array of finite numbers", json_text(v));
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.push_back(json_to_number(v[i], std::string(path) + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+/// obj[key] as a finite number, or nullopt when absent or null. path_prefix names obj.
+inline std::optional<double> json_get_number(const nlohmann::json& obj, std::string_view key,
+                                             std::string_view path_prefix) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (v == nullptr) return std::nullopt;
+  return json_to_number(*v, join_key(path_prefix, key));
+}
+
+/// obj[key] as an integer key in [1, 2^53], or nullopt when absent or null.
+inline std::optional<std::int64_t> json_get_integer(const nlohmann::json& obj, std::string_view key,
+                                                    std::string_view path_prefix) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (v == nullptr) return std::nullopt;
+  return json_to_integer(*v, join_key(path_prefix, key));
+}
+
+/// obj[key] as a string, or nullopt when absent or null.
+inline std::optional<std::string> json_get_string(const nlohmann::json& obj, std::string_view key,
+                                                  std::string_view path_prefix) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (v == nullptr) return std::nullopt;
+  return json_to_string(*v, join_key(path_prefix, key));
+}
+
+}  // namespace ropescale::detail
+
+#endif  // ROPESCALE_DETAIL_JSON_HPP
