@@ -4,5 +4,6 @@
 #define ROPESCALE_ROPESCALE_HPP
 
 #include "ropescale/config.hpp"
+#include "ropescale/cos_sin_table.hpp"
 
 #endif  // ROPESCALE_ROPESCALE_HPP
