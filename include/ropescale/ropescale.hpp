@@ -4,6 +4,8 @@
 #define ROPESCALE_ROPESCALE_HPP
 
 #include "ropescale/config.hpp"
+#include "ropescale/isa.hpp"
+#include "ropescale/types.hpp"
 #include "ropescale/cos_sin_table.hpp"
 
 #endif  // ROPESCALE_ROPESCALE_HPP

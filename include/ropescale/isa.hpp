@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// Instruction-set selection for the kernels. The best ISA the CPU and build support is detected
+// once (CPUID + XGETBV, detail/cpu_features.hpp); the active ISA starts as that, or as the
+// environment variable ROPESCALE_ISA=scalar|avx2|avx512|neon (read once), and can be changed with
+// set_isa(). Every forced choice is checked against available(): a missing ISA throws, nothing
+// falls back silently. The cached detection and the active choice are the library's only global
+// state; public entry points also take an optional isa argument that leaves it alone.
+#ifndef ROPESCALE_ISA_HPP
+#define ROPESCALE_ISA_HPP
+
+#include <atomic>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ropescale/config.hpp"
+#include "ropescale/detail/cpu_features.hpp"
+#include "ropescale/detail/throw.hpp"
+
+namespace ropescale {
+
+/// Kernel instruction sets. avx512 means AVX-512 F+BW+VL; avx2 means AVX2+FMA+F16C.
+enum class isa { scalar, avx2, avx512, neon };
+
+/// "scalar", "avx2", "avx512", "neon".
+constexpr const char* name(isa i) noexcept {
+  switch (i) {
+    case isa::avx2: return "avx2";
+    case isa::avx512: return "avx512";
+    case isa::neon: return "neon";
+    case isa::scalar: break;
+  }
+  return "scalar";
+}
+
+/// Parses an ISA name as accepted by ROPESCALE_ISA; nullopt when unknown.
+inline std::optional<isa> parse_isa(std::string_view text) noexcept {
+  if (text == "scalar") return isa::scalar;
+  if (text == "avx2") return isa::avx2;
+  if (text == "avx512") return isa::avx512;
+  if (text == "neon") return isa::neon;
+  return std::nullopt;
+}
+
+/// True if this build contains kernels for `i` and the running CPU/OS can execute them.
+/// scalar is always available; ROPESCALE_DISABLE_SIMD builds offer scalar only.
+inline bool available(isa i) noexcept {
+  if (i == isa::scalar) return true;
+#if ROPESCALE_DISABLE_SIMD
+  return false;
+#else
+  const detail::cpu_feature_set& f = detail::cpu_features();
+  switch (i) {
+#if ROPESCALE_ARCH_X86_64
+    case isa::avx2: return f.avx2;
+    case isa::avx512: return f.avx512;
+#endif
+#if ROPESCALE_ARCH_AARCH64
+    case isa::neon: return f.neon;
+#endif
+    default: return false;
+  }
+#endif
+}
+
+/// The fastest available ISA (avx512 > avx2 > scalar on x86-64, neon > scalar on AArch64).
+/// Detected once per process.
+inline isa best_isa() noexcept {
+  static const isa best = [] {
+    if (available(isa::avx512)) return isa::avx512;
+    if (available(isa::avx2)) return isa::avx2;
+    if (available(isa::neon)) return isa::neon;
+    return isa::scalar;
+  }();
+  return best;
+}
+
+namespace detail {
+
+/// The active-ISA cell: initialised once from ROPESCALE_ISA (or best_isa()), then changed only
+/// by set_isa(). A bad ROPESCALE_ISA value is remembered and reported by active_isa() until
+/// set_isa() replaces it.
+class isa_state {
+ public:
+  isa_state() {
+    const char* env = std::getenv("ROPESCALE_ISA");
+    if (env == nullptr || *env == '\0') {
+      current_.store(static_cast<int>(best_isa()), std::memory_order_relaxed);
+      return;
+    }
+    const std::optional<isa> parsed = parse_isa(env);
+    if (!parsed) {
+      env_error_ = "ROPESCALE_ISA: must be one of scalar, avx2, avx512, neon, got " +
+                   std::string(env);
+    } else if (!available(*parsed)) {
+      env_error_ = std::string("ROPESCALE_ISA: this CPU or build does not support ") +
+                   name(*parsed) + ", got " + env + " (best available: " + name(best_isa()) +
+                   ")";
+    } else {
+      current_.store(static_cast<int>(*parsed), std::memory_order_relaxed);
+      return;
+    }
+    current_.store(-1, std::memory_order_relaxed);
+  }
+  int load() const noexcept { return current_.load(std::memory_order_acquire); }
+  void store(isa i) noexcept { current_.store(static_cast<int>(i), std::memory_order_release); }
+  const std::string& env_error() const noexcept { return env_error_; }
+
+ private:
+  std::atomic<int> current_{0};
+  std::string env_error_;
+};
+
+inline isa_state& isa_global() {
+  static isa_state state;
+  return state;
+}
+
+[[noreturn]] inline void throw_unavailable_isa(std::string_view key, isa i) {
+  throw_invalid(key,
+                std::string("an ISA this CPU and build support (best available: ") +
+                    name(best_isa()) + ")",
+                name(i));
+}
+
+}  // namespace detail
+
+/// The ISA the kernels use when no isa argument is given: ROPESCALE_ISA if set (read once, at
+/// first use), else best_isa(), until set_isa() changes it.
+/// Throws invalid_parameter if ROPESCALE_ISA names an unknown or unavailable ISA (and set_isa()
+/// has not been called since).
+inline isa active_isa() {
+  detail::isa_state& s = detail::isa_global();
+  const int v = s.load();
+  if (v < 0) throw invalid_parameter("ROPESCALE_ISA", s.env_error());
+  return static_cast<isa>(v);
+}
+
+/// Makes `i` the active ISA for the whole process (thread-safe).
+/// Throws invalid_parameter if !available(i).
+inline void set_isa(isa i) {
+  if (!available(i)) detail::throw_unavailable_isa("isa", i);
+  detail::isa_global().store(i);
+}
+
+/// The ISA a call should use: `forced` if given (checked), else active_isa().
+inline isa resolve_isa(std::optional<isa> forced) {
+  if (forced) {
+    if (!available(*forced)) detail::throw_unavailable_isa("isa", *forced);
+    return *forced;
+  }
+  return active_isa();
+}
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_ISA_HPP

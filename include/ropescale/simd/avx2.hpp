@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// AVX2 + FMA + F16C target (x86-64; compiled in every x86-64 build inside a target region, run
+// only where best_isa()/available() says so).
+//
+// Instruction choices. 8 float lanes per __m256. NeoX: two loads of data, two of the table row,
+// one vmulps + one vfmadd/vfnmadd per output vector. GPT-J: the row's cos/sin are duplicated into
+// both lanes of each pair (vunpcklps/vunpckhps + vperm2f128, two shuffles per 8 pairs each), the
+// data pair is swapped in-lane (vpermilps) and vfmaddsubps produces a·c − b·s / b·c + a·s in one
+// instruction. bf16 widens with vpmovzxwd + shift and narrows with integer round-to-nearest-even
+// (+0x7FFF + lsb) plus a NaN blend, packed by vpackusdw; f16 uses F16C vcvtph2ps / vcvtps2ph
+// (imm 0 = RNE), which is bit-exact against the scalar conversion including subnormals.
+#ifndef ROPESCALE_SIMD_AVX2_HPP
+#define ROPESCALE_SIMD_AVX2_HPP
+
+#include <cstdint>
+
+#include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/scalar.hpp"
+#include "ropescale/simd/target.hpp"
+#include "ropescale/types.hpp"
+
+#if ROPESCALE_COMPILE_AVX2
+#include <immintrin.h>
+
+ROPESCALE_BEGIN_AVX2
+namespace ropescale::simd::avx2 {
+
+struct ops {
+  using vec = __m256;
+  static constexpr std::int64_t lanes = 8;
+
+  static __m256 load(const float* p) noexcept { return _mm256_loadu_ps(p); }
+  static __m256 load(const bf16* p) noexcept {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static __m256 load(const f16* p) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store(float* p, __m256 v) noexcept { _mm256_storeu_ps(p, v); }
+  static void store(bf16* p, __m256 v) noexcept {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i hi = _mm256_srli_epi32(u, 16);
+    const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+    const __m128i packed =
+        _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
+  static void store(f16* p, __m256 v) noexcept {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+
+  static __m256 set1(float f) noexcept { return _mm256_set1_ps(f); }
+  static __m256 mul(__m256 a, __m256 b) noexcept { return _mm256_mul_ps(a, b); }
+  /// a·b + c
+  static __m256 fmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+  /// c − a·b
+  static __m256 fnmadd(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
+  /// even lanes a·b − c, odd lanes a·b + c
+  static __m256 fmaddsub(__m256 a, __m256 b, __m256 c) noexcept {
+    return _mm256_fmaddsub_ps(a, b, c);
+  }
+  /// even lanes a·b + c, odd lanes a·b − c
+  static __m256 fmsubadd(__m256 a, __m256 b, __m256 c) noexcept {
+    return _mm256_fmsubadd_ps(a, b, c);
+  }
+  /// [v1 v0 v3 v2 …]
+  static __m256 swap_pairs(__m256 v) noexcept { return _mm256_permute_ps(v, 0xB1); }
+  /// lo = [v0 v0 v1 v1 v2 v2 v3 v3], hi = [v4 v4 … v7 v7]
+  static void dup_pairs(__m256 v, __m256& lo, __m256& hi) noexcept {
+    const __m256 l = _mm256_unpacklo_ps(v, v);  // v0 v0 v1 v1 | v4 v4 v5 v5
+    const __m256 h = _mm256_unpackhi_ps(v, v);  // v2 v2 v3 v3 | v6 v6 v7 v7
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
+  }
+  // --- begin ops added by the cos/sin table helper (D) ---
+  // --- end ops added by the cos/sin table helper (D) ---
+};
+
+#include "ropescale/simd/rotate-inl.hpp"
+
+}  // namespace ropescale::simd::avx2
+ROPESCALE_END_TARGET
+
+#endif  // ROPESCALE_COMPILE_AVX2
+#endif  // ROPESCALE_SIMD_AVX2_HPP

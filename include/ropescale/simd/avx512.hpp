@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// AVX-512 (F + BW + VL) target. Compiled in every x86-64 build inside a target region; run only
+// where the CPU and OS support it (best_isa()/available()).
+//
+// Instruction choices. 16 float lanes per __m512; the NeoX body is the AVX2 one at twice the
+// width. GPT-J duplicates cos/sin with one vpermps per 16 lanes (a full-width cross-lane permute
+// is one instruction here, unlike AVX2's unpack + vperm2f128 pair) and finishes with
+// vfmaddsub. bf16 narrows with integer round-to-nearest-even plus a masked NaN blend, then
+// vpmovdw; vcvtneps2bf16 (AVX512_BF16) was not used because it flushes subnormal inputs and
+// outputs, which would break bit-exactness against the scalar conversion. f16 uses
+// vcvtph2ps / vcvtps2ph (RNE).
+#ifndef ROPESCALE_SIMD_AVX512_HPP
+#define ROPESCALE_SIMD_AVX512_HPP
+
+#include <cstdint>
+
+#include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/scalar.hpp"
+#include "ropescale/simd/target.hpp"
+#include "ropescale/types.hpp"
+
+#if ROPESCALE_COMPILE_AVX512
+#include <immintrin.h>
+
+ROPESCALE_BEGIN_AVX512
+namespace ropescale::simd::avx512 {
+
+struct ops {
+  using vec = __m512;
+  static constexpr std::int64_t lanes = 16;
+
+  static __m512 load(const float* p) noexcept { return _mm512_loadu_ps(p); }
+  static __m512 load(const bf16* p) noexcept {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static __m512 load(const f16* p) noexcept {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static void store(float* p, __m512 v) noexcept { _mm512_storeu_ps(p, v); }
+  static void store(bf16* p, __m512 v) noexcept {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i hi = _mm512_srli_epi32(u, 16);
+    const __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
+  static void store(f16* p, __m512 v) noexcept {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+
+  static __m512 set1(float f) noexcept { return _mm512_set1_ps(f); }
+  static __m512 mul(__m512 a, __m512 b) noexcept { return _mm512_mul_ps(a, b); }
+  /// a·b + c
+  static __m512 fmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }
+  /// c − a·b
+  static __m512 fnmadd(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
+  /// even lanes a·b − c, odd lanes a·b + c
+  static __m512 fmaddsub(__m512 a, __m512 b, __m512 c) noexcept {
+    return _mm512_fmaddsub_ps(a, b, c);
+  }
+  /// even lanes a·b + c, odd lanes a·b − c
+  static __m512 fmsubadd(__m512 a, __m512 b, __m512 c) noexcept {
+    return _mm512_fmsubadd_ps(a, b, c);
+  }
+  /// [v1 v0 v3 v2 …]
+  static __m512 swap_pairs(__m512 v) noexcept { return _mm512_permute_ps(v, 0xB1); }
+  /// lo = [v0 v0 v1 v1 … v7 v7], hi = [v8 v8 … v15 v15]
+  static void dup_pairs(__m512 v, __m512& lo, __m512& hi) noexcept {
+    lo = _mm512_permutexvar_ps(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), v);
+    hi = _mm512_permutexvar_ps(
+        _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), v);
+  }
+  // --- begin ops added by the cos/sin table helper (D) ---
+  // --- end ops added by the cos/sin table helper (D) ---
+};
+
+#include "ropescale/simd/rotate-inl.hpp"
+
+}  // namespace ropescale::simd::avx512
+ROPESCALE_END_TARGET
+
+#endif  // ROPESCALE_COMPILE_AVX512
+#endif  // ROPESCALE_SIMD_AVX512_HPP

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// NEON target (AArch64 only; Advanced SIMD is part of the AArch64 baseline, so no target region).
+//
+// Instruction choices. 4 float lanes per float32x4_t; fmla/fmls for the NeoX pair update. GPT-J
+// duplicates cos/sin with zip1/zip2, swaps pairs with rev64, and emulates x86's fmaddsub by
+// flipping the sign of the even lanes of the product term before one fmla. bf16 widens with
+// ushll + shift and narrows with integer round-to-nearest-even plus a NaN select (xtn); f16 uses
+// fcvtl/fcvtn (RNE under the default FPCR). Compiled and tested only on AArch64 hosts.
+#ifndef ROPESCALE_SIMD_NEON_HPP
+#define ROPESCALE_SIMD_NEON_HPP
+
+#include <cstdint>
+
+#include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/scalar.hpp"
+#include "ropescale/simd/target.hpp"
+#include "ropescale/types.hpp"
+
+#if ROPESCALE_COMPILE_NEON
+#include <arm_neon.h>
+
+namespace ropescale::simd::neon {
+
+struct ops {
+  using vec = float32x4_t;
+  static constexpr std::int64_t lanes = 4;
+
+  static float32x4_t load(const float* p) noexcept { return vld1q_f32(p); }
+  static float32x4_t load(const bf16* p) noexcept {
+    const uint16x4_t h = vld1_u16(reinterpret_cast<const std::uint16_t*>(p));
+    return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(h), 16));
+  }
+  static float32x4_t load(const f16* p) noexcept {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const std::uint16_t*>(p))));
+  }
+  static void store(float* p, float32x4_t v) noexcept { vst1q_f32(p, v); }
+  static void store(bf16* p, float32x4_t v) noexcept {
+    const uint32x4_t u = vreinterpretq_u32_f32(v);
+    const uint32x4_t hi = vshrq_n_u32(u, 16);
+    const uint32x4_t lsb = vandq_u32(hi, vdupq_n_u32(1));
+    const uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(u, vdupq_n_u32(0x7FFF)), lsb), 16);
+    const uint32x4_t not_nan = vceqq_f32(v, v);
+    const uint32x4_t out = vbslq_u32(not_nan, r, vorrq_u32(hi, vdupq_n_u32(0x40)));
+    vst1_u16(reinterpret_cast<std::uint16_t*>(p), vmovn_u32(out));
+  }
+  static void store(f16* p, float32x4_t v) noexcept {
+    vst1_u16(reinterpret_cast<std::uint16_t*>(p), vreinterpret_u16_f16(vcvt_f16_f32(v)));
+  }
+
+  static float32x4_t set1(float f) noexcept { return vdupq_n_f32(f); }
+  static float32x4_t mul(float32x4_t a, float32x4_t b) noexcept { return vmulq_f32(a, b); }
+  /// a·b + c
+  static float32x4_t fmadd(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    return vfmaq_f32(c, a, b);
+  }
+  /// c − a·b
+  static float32x4_t fnmadd(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    return vfmsq_f32(c, a, b);
+  }
+  /// even lanes a·b − c, odd lanes a·b + c
+  static float32x4_t fmaddsub(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    const uint32x4_t even_sign = vreinterpretq_u32_u64(vdupq_n_u64(0x80000000ull));
+    return vfmaq_f32(vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(c), even_sign)), a, b);
+  }
+  /// even lanes a·b + c, odd lanes a·b − c
+  static float32x4_t fmsubadd(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    const uint32x4_t odd_sign = vreinterpretq_u32_u64(vdupq_n_u64(0x8000000000000000ull));
+    return vfmaq_f32(vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(c), odd_sign)), a, b);
+  }
+  /// [v1 v0 v3 v2]
+  static float32x4_t swap_pairs(float32x4_t v) noexcept { return vrev64q_f32(v); }
+  /// lo = [v0 v0 v1 v1], hi = [v2 v2 v3 v3]
+  static void dup_pairs(float32x4_t v, float32x4_t& lo, float32x4_t& hi) noexcept {
+    lo = vzip1q_f32(v, v);
+    hi = vzip2q_f32(v, v);
+  }
+  // --- begin ops added by the cos/sin table helper (D) ---
+  // --- end ops added by the cos/sin table helper (D) ---
+};
+
+#include "ropescale/simd/rotate-inl.hpp"
+
+}  // namespace ropescale::simd::neon
+
+#endif  // ROPESCALE_COMPILE_NEON
+#endif  // ROPESCALE_SIMD_NEON_HPP

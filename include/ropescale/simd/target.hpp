@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// Target regions: every function defined between ROPESCALE_BEGIN_<ISA> and ROPESCALE_END_TARGET
+// is compiled for that ISA, without any -m flag, so scalar, AVX2 and AVX-512 code share one
+// translation unit and the binary still runs on baseline x86-64 (dispatch picks at run time).
+// Clang ignores `#pragma GCC target`, hence two spellings. Also defines which per-ISA files are
+// compiled in this build (ROPESCALE_COMPILE_AVX2 / _AVX512 / _NEON).
+#ifndef ROPESCALE_SIMD_TARGET_HPP
+#define ROPESCALE_SIMD_TARGET_HPP
+
+#include "ropescale/config.hpp"
+
+#if ROPESCALE_ARCH_X86_64 && !ROPESCALE_DISABLE_SIMD && (defined(__GNUC__) || defined(__clang__))
+#define ROPESCALE_COMPILE_AVX2 1
+#define ROPESCALE_COMPILE_AVX512 1
+#else
+#define ROPESCALE_COMPILE_AVX2 0
+#define ROPESCALE_COMPILE_AVX512 0
+#endif
+
+#if ROPESCALE_ARCH_AARCH64 && !ROPESCALE_DISABLE_SIMD
+#define ROPESCALE_COMPILE_NEON 1
+#else
+#define ROPESCALE_COMPILE_NEON 0
+#endif
+
+#if defined(__clang__)
+#define ROPESCALE_BEGIN_AVX2                                                              \
+  _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
+// _Pragma takes a single string literal (no concatenation), hence the long line.
+// clang-format off
+#define ROPESCALE_BEGIN_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\"))), apply_to = function)")
+// clang-format on
+#define ROPESCALE_END_TARGET _Pragma("clang attribute pop")
+#elif defined(__GNUC__)
+#define ROPESCALE_BEGIN_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
+#define ROPESCALE_BEGIN_AVX512 \
+  _Pragma("GCC push_options")  \
+      _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\")")
+#define ROPESCALE_END_TARGET _Pragma("GCC pop_options")
+#else
+#define ROPESCALE_BEGIN_AVX2
+#define ROPESCALE_BEGIN_AVX512
+#define ROPESCALE_END_TARGET
+#endif
+
+// NEON is part of the AArch64 baseline: no target region is needed.
+#define ROPESCALE_BEGIN_NEON
+#define ROPESCALE_END_NEON
+
+#endif  // ROPESCALE_SIMD_TARGET_HPP
