@@ -7,5 +7,14 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/types.hpp"
 #include "ropescale/cos_sin_table.hpp"
+#include "ropescale/method.hpp"
+#include "ropescale/methods/default_rope.hpp"
+#include "ropescale/methods/dynamic.hpp"
+#include "ropescale/methods/linear.hpp"
+#include "ropescale/methods/llama3.hpp"
+#include "ropescale/methods/longrope.hpp"
+#include "ropescale/methods/ntk.hpp"
+#include "ropescale/methods/proportional.hpp"
+#include "ropescale/methods/yarn.hpp"
 
 #endif  // ROPESCALE_ROPESCALE_HPP

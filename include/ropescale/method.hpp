@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+// The method contract (spec.md §1.4) and a type-erased method value. is_rope_method<M> is a C++17
+// detection trait (plus the concept ropescale::rope_method under __cpp_concepts) checking the
+// members every method class provides; ropescale::method wraps a std::variant of the double
+// instantiations and forwards every member through std::visit, so adding a method is one new
+// alternative in method_variant.
+#ifndef ROPESCALE_METHOD_HPP
+#define ROPESCALE_METHOD_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "ropescale/methods/default_rope.hpp"
+#include "ropescale/methods/dynamic.hpp"
+#include "ropescale/methods/linear.hpp"
+#include "ropescale/methods/llama3.hpp"
+#include "ropescale/methods/longrope.hpp"
+#include "ropescale/methods/ntk.hpp"
+#include "ropescale/methods/proportional.hpp"
+#include "ropescale/methods/yarn.hpp"
+
+namespace ropescale {
+
+namespace detail {
+
+template <class M, class = void>
+struct is_rope_method_impl : std::false_type {};
+
+template <class M>
+struct is_rope_method_impl<
+    M,
+    std::void_t<
+        typename M::params_type, typename M::real_type, decltype(M::type_name),
+        decltype(M::depends_on_seq_len),
+        decltype(M(std::declval<const typename M::params_type&>())),
+        decltype(std::declval<const M&>().params()), decltype(std::declval<const M&>().head_dim()),
+        decltype(std::declval<const M&>().rotary_dim()), decltype(std::declval<const M&>().pairs()),
+        decltype(std::declval<const M&>().inv_freq()),
+        decltype(std::declval<const M&>().inv_freq(std::optional<std::int64_t>{})),
+        decltype(std::declval<const M&>().attention_factor()),
+        decltype(std::declval<const M&>().attention_factor(std::optional<std::int64_t>{})),
+        decltype(std::declval<const M&>().inv_freq_hf_f32()),
+        decltype(std::declval<const M&>().inv_freq_hf_f32(std::optional<std::int64_t>{})),
+        decltype(std::declval<const M&>().softmax_scale_multiplier()),
+        decltype(std::declval<const M&>().query_scale(std::int64_t{1})),
+        decltype(std::declval<const M&>().diagnostics())>>
+    : std::bool_constant<
+          std::is_same_v<std::decay_t<decltype(M::type_name)>, const char*> &&
+          std::is_same_v<std::decay_t<decltype(M::depends_on_seq_len)>, bool> &&
+          std::is_same_v<decltype(std::declval<const M&>().params()),
+                         const typename M::params_type&> &&
+          std::is_same_v<decltype(std::declval<const M&>().head_dim()), std::int64_t> &&
+          std::is_same_v<decltype(std::declval<const M&>().rotary_dim()), std::int64_t> &&
+          std::is_same_v<decltype(std::declval<const M&>().pairs()), std::int64_t> &&
+          std::is_same_v<decltype(std::declval<const M&>().inv_freq()),
+                         std::vector<typename M::real_type>> &&
+          std::is_same_v<decltype(std::declval<const M&>().attention_factor()),
+                         typename M::real_type> &&
+          std::is_same_v<decltype(std::declval<const M&>().inv_freq_hf_f32()),
+                         std::vector<float>> &&
+          std::is_same_v<decltype(std::declval<const M&>().softmax_scale_multiplier()), double> &&
+          std::is_same_v<decltype(std::declval<const M&>().query_scale(std::int64_t{1})), double> &&
+          std::is_same_v<decltype(std::declval<const M&>().diagnostics()),
+                         std::vector<std::string>>> {};
+
+template <class T, class Variant>
+struct is_variant_alternative : std::false_type {};
+template <class T, class... Ts>
+struct is_variant_alternative<T, std::variant<Ts...>>
+    : std::bool_constant<(std::is_same_v<T, Ts> || ...)> {};
+
+}  // namespace detail
+
+/// True iff M satisfies the method contract (spec §1.4; notes/api.md): params_type, real_type,
+/// type_name, depends_on_seq_len, a constructor from params, params(), head_dim(), rotary_dim(),
+/// pairs(), inv_freq([S]), attention_factor([S]), inv_freq_hf_f32([S]),
+/// softmax_scale_multiplier(), query_scale(S), diagnostics() with the documented types.
+template <class M>
+struct is_rope_method : detail::is_rope_method_impl<M> {};
+
+/// is_rope_method<M>::value.
+template <class M>
+inline constexpr bool is_rope_method_v = is_rope_method<M>::value;
+
+#if defined(__cpp_concepts)
+#if __cpp_concepts >= 201907L
+/// The method contract as a C++20 concept.
+template <class M>
+concept rope_method = is_rope_method_v<M>;
+#endif
+#endif
+
+/// The alternatives of ropescale::method (double instantiations). Add a method here.
+using method_variant =
+    std::variant<default_rope<double>, linear<double>, ntk<double>, dynamic<double>, yarn<double>,
+                 longrope<double>, llama3<double>, proportional<double>>;
+
+namespace detail {
+template <class Variant>
+struct all_rope_methods;
+template <class... Ms>
+struct all_rope_methods<std::variant<Ms...>> : std::bool_constant<(is_rope_method_v<Ms> && ...)> {};
+static_assert(all_rope_methods<method_variant>::value,
+              "every alternative of ropescale::method_variant must satisfy the method contract");
+static_assert(is_rope_method_v<default_rope<float>> && is_rope_method_v<yarn<long double>>,
+              "float and long double instantiations satisfy the contract");
+}  // namespace detail
+
+/// A method of any type, chosen at run time (e.g. by the config loader), with the members of the
+/// contract in double. A value type: copyable, movable; const members are thread-safe.
+class method {
+ public:
+  /// Wraps any alternative of method_variant (e.g. `method m = yarn<>(params);`).
+  template <class M,
+            std::enable_if_t<detail::is_variant_alternative<std::decay_t<M>, method_variant>::value,
+                             int> = 0>
+  method(M&& m)  // NOLINT(google-explicit-constructor): implicit by design
+      : v_(std::forward<M>(m)) {}
+
+  /// The HF rope_type name of the wrapped method ("default", "linear", "ntk", "dynamic", "yarn",
+  /// "longrope", "llama3", "proportional").
+  std::string_view rope_type() const noexcept {
+    return std::visit([](const auto& m) noexcept -> std::string_view { return m.type_name; }, v_);
+  }
+  /// H.
+  std::int64_t head_dim() const noexcept {
+    return std::visit([](const auto& m) noexcept { return m.head_dim(); }, v_);
+  }
+  /// d (proportional: H).
+  std::int64_t rotary_dim() const noexcept {
+    return std::visit([](const auto& m) noexcept { return m.rotary_dim(); }, v_);
+  }
+  /// Table length (rotary_dim/2).
+  std::int64_t pairs() const noexcept {
+    return std::visit([](const auto& m) noexcept { return m.pairs(); }, v_);
+  }
+  /// True for dynamic and longrope (and clex): caches must rebuild when S changes.
+  bool depends_on_seq_len() const noexcept {
+    return std::visit(
+        [](const auto& m) noexcept { return std::decay_t<decltype(m)>::depends_on_seq_len; }, v_);
+  }
+  /// The method's double table; S absent = HF's initial table. Throws if seq_len < 1.
+  std::vector<double> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return std::visit([&](const auto& m) { return m.inv_freq(seq_len); }, v_);
+  }
+  /// A (multiplies cos and sin). Throws if seq_len < 1.
+  double attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return std::visit([&](const auto& m) { return m.attention_factor(seq_len); }, v_);
+  }
+  /// HF's binary32 table (spec §5.3). Throws if seq_len < 1.
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return std::visit([&](const auto& m) { return m.inv_freq_hf_f32(seq_len); }, v_);
+  }
+  /// Softmax-scale multiplier (spec §3.5.5; 1 except yarn with mscale_all_dim).
+  double softmax_scale_multiplier() const noexcept {
+    return std::visit([](const auto& m) noexcept { return m.softmax_scale_multiplier(); }, v_);
+  }
+  /// Query multiplier (spec §4.6; 1 except clex with log_scale). Throws if seq_len < 1.
+  double query_scale(std::int64_t seq_len) const {
+    return std::visit([&](const auto& m) { return m.query_scale(seq_len); }, v_);
+  }
+  /// The wrapped method's non-fatal notes.
+  std::vector<std::string> diagnostics() const {
+    return std::visit([](const auto& m) { return m.diagnostics(); }, v_);
+  }
+  /// Pointer to the wrapped method if it is an M, else nullptr (also for types that are not
+  /// alternatives, e.g. yarn<float>).
+  template <class M>
+  const M* get_if() const noexcept {
+    if constexpr (detail::is_variant_alternative<M, method_variant>::value) {
+      return std::get_if<M>(&v_);
+    } else {
+      return nullptr;
+    }
+  }
+  /// The underlying variant, for std::visit by callers.
+  const method_variant& variant() const noexcept { return v_; }
+
+ private:
+  method_variant v_;
+};
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_METHOD_HPP

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the closed-form frequency methods (spec.md §1, §2.5, §5.3): the rotary
+// dimension rule d = int(H × prf) as a double product truncated toward zero, the value checks of
+// the §2.5 table (all errors through detail::throw_invalid, "<key>: <expectation>, got <value>"),
+// the unscaled inverse frequency θ^(−2i/d) evaluated in long double and rounded once, and the
+// Hugging Face binary32 base table (e = fl32(2i/d), P = fl32(pow(fl32(θ), e)), ω⁰ = fl32(1/P)).
+// Everything here lives in ropescale::detail and carries no API promise.
+#ifndef ROPESCALE_METHODS_COMMON_HPP
+#define ROPESCALE_METHODS_COMMON_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "ropescale/detail/throw.hpp"
+
+namespace ropescale {
+namespace detail {
+
+/// Working precision of a method's table arithmetic: double for float and double tables, long
+/// double for long double tables. The result is rounded once to Real at the end.
+template <class Real>
+using work_t = std::conditional_t<std::is_same_v<Real, long double>, long double, double>;
+
+/// 2^53: the upper bound of every integer key (spec §2.5).
+inline constexpr std::int64_t max_integer_key = std::int64_t{1} << 53;
+
+/// 2π in long double (rounded from a 40-digit literal).
+inline constexpr long double two_pi_ld = 6.283185307179586476925286766559005768394L;
+
+/// d = int(H × prf): the IEEE double product truncated toward zero (Python semantics, spec §1.1).
+/// 100 × 0.29 = 28.999999999999996, so d = 28. No long double, no rounding.
+inline std::int64_t rotary_dim_of(std::int64_t head_dim, double partial_rotary_factor) noexcept {
+  const double product = static_cast<double>(head_dim) * partial_rotary_factor;
+  return static_cast<std::int64_t>(product);  // conversion truncates toward zero
+}
+
+/// Integer key in [1, 2^53] (head_dim, max_position_embeddings, original_max_position_embeddings).
+inline void check_integer_key(std::string_view key, std::int64_t value) {
+  if (value < 1 || value > max_integer_key) {
+    throw_invalid_value(key, "must be an integer in [1, 2^53]", value);
+  }
+}
+
+/// rope_theta: a finite number > 1.
+inline void check_theta(double theta) {
+  if (!std::isfinite(theta) || !(theta > 1.0)) {
+    throw_invalid_value("rope_theta", "must be a finite number > 1", theta);
+  }
+}
+
+/// partial_rotary_factor: 0 < prf <= 1.
+inline void check_partial_rotary_factor(double prf) {
+  if (!std::isfinite(prf) || !(prf > 0.0) || !(prf <= 1.0)) {
+    throw_invalid_value("partial_rotary_factor", "must be a finite number in (0, 1]", prf);
+  }
+}
+
+/// factor (every type that uses it): a finite number >= 1.
+inline void check_factor(std::string_view key, double factor) {
+  if (!std::isfinite(factor) || !(factor >= 1.0)) {
+    throw_invalid_value(key, "must be a finite number >= 1", factor);
+  }
+}
+
+/// A finite number > 0 (attention_factor, longrope factors, llama3 low_freq_factor).
+inline void check_positive(std::string_view key, double value) {
+  if (!std::isfinite(value) || !(value > 0.0)) {
+    throw_invalid_value(key, "must be a finite number > 0", value);
+  }
+}
+
+/// A finite number >= 0 (beta_fast, beta_slow, mscale, mscale_all_dim).
+inline void check_non_negative(std::string_view key, double value) {
+  if (!std::isfinite(value) || !(value >= 0.0)) {
+    throw_invalid_value(key, "must be a finite number >= 0", value);
+  }
+}
+
+/// S (API seq_len): an integer >= 1 when given.
+inline void check_seq_len(std::optional<std::int64_t> seq_len) {
+  if (seq_len && *seq_len < 1) throw_invalid_value("seq_len", "must be an integer >= 1", *seq_len);
+}
+
+/// Checks head_dim, rope_theta and partial_rotary_factor, then d = int(H × prf): even,
+/// 2 <= d <= H, and d >= min_d (4 for ntk, dynamic, clex: d − 2 is a denominator). The key of a
+/// bad d is "partial_rotary_factor" when prf != 1 (it chose d), else "head_dim". Returns d.
+inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
+                                       double partial_rotary_factor, std::int64_t min_d = 2) {
+  check_integer_key("head_dim", head_dim);
+  check_theta(rope_theta);
+  check_partial_rotary_factor(partial_rotary_factor);
+  const std::int64_t d = rotary_dim_of(head_dim, partial_rotary_factor);
+  if (d % 2 != 0 || d < min_d || d > head_dim) {
+    std::string expectation =
+        "rotary dim d = int(head_dim * partial_rotary_factor) must be even with ";
+    expectation += std::to_string(min_d) + " <= d <= head_dim";
+    std::string got = std::to_string(d) + " (head_dim " + std::to_string(head_dim) +
+                      ", partial_rotary_factor " + format_value(partial_rotary_factor) + ")";
+    throw_invalid(partial_rotary_factor == 1.0 ? "head_dim" : "partial_rotary_factor", expectation,
+                  got);
+  }
+  return d;
+}
+
+/// ω⁰_i = θ^(−2i/denom) evaluated in long double (exponent and pow), rounded once to W.
+/// denom is d for every method except proportional (H).
+template <class W>
+inline W base_inv_freq(double theta, std::int64_t i, std::int64_t denom) {
+  const long double e = -(2.0L * static_cast<long double>(i)) / static_cast<long double>(denom);
+  return static_cast<W>(std::pow(static_cast<long double>(theta), e));
+}
+
+/// θ^(−2i/d)·k^(−2i/(d−2)) in long double, rounded once to W: NTK-aware base θ' = θ·k^(d/(d−2))
+/// (spec §3.3, §3.4) without forming θ'. For i = n − 1 the second exponent is exactly −1.
+template <class W>
+inline W ntk_inv_freq(double theta, long double k, std::int64_t i, std::int64_t d) {
+  const long double two_i = 2.0L * static_cast<long double>(i);
+  const long double e0 = -two_i / static_cast<long double>(d);
+  const long double e1 = -two_i / static_cast<long double>(d - 2);
+  return static_cast<W>(std::pow(static_cast<long double>(theta), e0) * std::pow(k, e1));
+}
+
+/// Returns x unchanged but opaque to the optimiser, so a product stored here is rounded to
+/// binary32 before it is added (GCC's default -ffp-contract=fast could otherwise fuse the HF
+/// binary32 sequences into an FMA on targets that have one, e.g. AArch64).
+inline float fp_barrier(float x) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__("" : "+m"(x));
+#endif
+  return x;
+}
+
+/// Rounds a working-precision table to Real (one final rounding).
+template <class Real, class W>
+inline std::vector<Real> round_table(const std::vector<W>& w) {
+  if constexpr (std::is_same_v<Real, W>) {
+    return w;
+  } else {
+    std::vector<Real> out(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) out[i] = static_cast<Real>(w[i]);
+    return out;
+  }
+}
+
+/// HF's binary32 P_i = fl32(pow(fl32(θ), fl32(2i/denom))) (spec §5.3): the exponent is a
+/// binary32 division of exact values, the pow is evaluated in long double and rounded once.
+inline float hf_f32_pow(double theta, std::int64_t i, std::int64_t denom) {
+  const float theta32 = static_cast<float>(theta);
+  const float e = static_cast<float>(2 * i) / static_cast<float>(denom);
+  return static_cast<float>(
+      std::pow(static_cast<long double>(theta32), static_cast<long double>(e)));
+}
+
+/// HF's binary32 base table ω⁰_i = fl32(1/P_i), i = 0 … count−1 (spec §5.3 "base").
+inline std::vector<float> hf_f32_base_table(double theta, std::int64_t denom, std::int64_t count) {
+  std::vector<float> out(static_cast<std::size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) {
+    out[static_cast<std::size_t>(i)] = 1.0f / hf_f32_pow(theta, i, denom);
+  }
+  return out;
+}
+
+}  // namespace detail
+}  // namespace ropescale
+
+#endif  // ROPESCALE_METHODS_COMMON_HPP

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// The unscaled RoPE table (spec.md §3.1, HF rope_type "default"): ω_i = θ^(−2i/d) for
+// i = 0 … d/2 − 1 with d = int(head_dim × partial_rotary_factor), attention factor A = 1.
+// Named default_rope because `default` is a C++ keyword.
+#ifndef ROPESCALE_METHODS_DEFAULT_ROPE_HPP
+#define ROPESCALE_METHODS_DEFAULT_ROPE_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ropescale/methods/common.hpp"
+
+namespace ropescale {
+
+/// Parameters of the default method (fields named after the HF config keys).
+struct default_rope_params {
+  std::int64_t head_dim = 0;           ///< H
+  double rope_theta = 10000.0;         ///< θ
+  double partial_rotary_factor = 1.0;  ///< prf; d = int(H × prf)
+};
+
+/// Unscaled RoPE: ω_i = θ^(−2i/d), A = 1 (spec §3.1).
+/// Real = float, double or long double; computed in double (long double for long double) and
+/// rounded once. Const members are thread-safe.
+template <class Real = double>
+class default_rope {
+ public:
+  using params_type = default_rope_params;
+  using real_type = Real;
+  static constexpr const char* type_name = "default";
+  static constexpr bool depends_on_seq_len = false;
+
+  /// Validates θ > 1, 0 < prf <= 1, head_dim in [1, 2^53], d even with 2 <= d <= H (spec §2.5).
+  /// Throws invalid_parameter naming the key and value.
+  explicit default_rope(const default_rope_params& p)
+      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {}
+
+  /// The validated parameters.
+  const default_rope_params& params() const noexcept { return p_; }
+  /// H.
+  std::int64_t head_dim() const noexcept { return p_.head_dim; }
+  /// d = int(H × prf) (double product truncated toward zero).
+  std::int64_t rotary_dim() const noexcept { return d_; }
+  /// n = d/2, the table length.
+  std::int64_t pairs() const noexcept { return d_ / 2; }
+
+  /// ω_i = θ^(−2i/d), i = 0 … n−1. seq_len is ignored but must be >= 1 when given.
+  /// Error: <= 1 ulp of Real (long-double pow, one rounding to the working type and to Real).
+  std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    std::vector<Real> out(static_cast<std::size_t>(pairs()));
+    for (std::int64_t i = 0; i < pairs(); ++i) {
+      out[static_cast<std::size_t>(i)] =
+          static_cast<Real>(detail::base_inv_freq<detail::work_t<Real>>(p_.rope_theta, i, d_));
+    }
+    return out;
+  }
+
+  /// A = 1.
+  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    return Real(1);
+  }
+
+  /// HF's binary32 table (spec §5.3 "base"): fl32(1/fl32(pow(fl32(θ), fl32(2i/d)))).
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    return detail::hf_f32_base_table(p_.rope_theta, d_, pairs());
+  }
+
+  /// 1 (only yarn with mscale_all_dim differs, §3.5.5).
+  double softmax_scale_multiplier() const noexcept { return 1.0; }
+  /// 1 (only clex with log_scale differs, §4.6). Throws if seq_len < 1.
+  double query_scale(std::int64_t seq_len) const {
+    detail::check_seq_len(seq_len);
+    return 1.0;
+  }
+  /// Non-fatal notes; none for this method.
+  std::vector<std::string> diagnostics() const { return {}; }
+
+ private:
+  default_rope_params p_;
+  std::int64_t d_;
+};
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_METHODS_DEFAULT_ROPE_HPP

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Llama-3.1 frequency scaling (spec.md §3.7, HF rope_type "llama3"): by wavelength λ_i = 2π/ω⁰_i,
+// high-frequency pairs (λ < L0/b) keep ω⁰, low-frequency pairs (λ > L0/a) get ω⁰/s, and the band
+// in between blends the two with g = (L0/λ − a)/(b − a). A = 1. The map is continuous at both
+// edges; a == b is accepted and uses g = 0 (as vLLM) where HF would compute 0/0.
+#ifndef ROPESCALE_METHODS_LLAMA3_HPP
+#define ROPESCALE_METHODS_LLAMA3_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ropescale/methods/common.hpp"
+
+namespace ropescale {
+
+/// Parameters of llama3 scaling (HF keys; all required in the config, no invented defaults).
+struct llama3_params {
+  std::int64_t head_dim = 0;                          ///< H
+  double rope_theta = 10000.0;                        ///< θ
+  double partial_rotary_factor = 1.0;                 ///< prf; d = int(H × prf)
+  double factor = 1.0;                                ///< s >= 1
+  double low_freq_factor = 0;                         ///< a > 0
+  double high_freq_factor = 0;                        ///< b >= a
+  std::int64_t original_max_position_embeddings = 0;  ///< L0, required
+};
+
+/// Llama-3 scaling (spec §3.7). Real = float, double or long double. Const members thread-safe.
+template <class Real = double>
+class llama3 {
+ public:
+  using params_type = llama3_params;
+  using real_type = Real;
+  static constexpr const char* type_name = "llama3";
+  static constexpr bool depends_on_seq_len = false;
+
+  /// Validates (spec §2.5): common keys; factor >= 1; 0 < low_freq_factor <= high_freq_factor;
+  /// L0 in [1, 2^53]. (L0 >= L is the loader's diagnostic: L is not a parameter here.)
+  /// Throws invalid_parameter.
+  explicit llama3(const llama3_params& p)
+      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {
+    detail::check_factor("factor", p_.factor);
+    detail::check_positive("low_freq_factor", p_.low_freq_factor);
+    if (!std::isfinite(p_.high_freq_factor) || !(p_.high_freq_factor >= p_.low_freq_factor)) {
+      detail::throw_invalid_value("high_freq_factor",
+                                  "must be a finite number >= low_freq_factor (" +
+                                      detail::format_value(p_.low_freq_factor) + ")",
+                                  p_.high_freq_factor);
+    }
+    detail::check_integer_key("original_max_position_embeddings",
+                              p_.original_max_position_embeddings);
+  }
+
+  /// The validated parameters.
+  const llama3_params& params() const noexcept { return p_; }
+  /// H.
+  std::int64_t head_dim() const noexcept { return p_.head_dim; }
+  /// d = int(H × prf).
+  std::int64_t rotary_dim() const noexcept { return d_; }
+  /// n = d/2.
+  std::int64_t pairs() const noexcept { return d_ / 2; }
+
+  /// With λ = 2π/ω⁰: λ < L0/b → ω⁰; λ > L0/a → ω⁰/s; otherwise
+  /// g = (L0/λ − a)/(b − a) (0 if a == b) and ω = (1 − g)·ω⁰/s + g·ω⁰. Evaluated in double
+  /// (long double for Real = long double) from the long-double-accurate ω⁰, rounded once.
+  /// S ignored (>= 1 if given).
+  std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    using W = detail::work_t<Real>;
+    const W two_pi = static_cast<W>(detail::two_pi_ld);
+    const W L0 = static_cast<W>(p_.original_max_position_embeddings);
+    const W a = static_cast<W>(p_.low_freq_factor);
+    const W b = static_cast<W>(p_.high_freq_factor);
+    const W s = static_cast<W>(p_.factor);
+    const W low_freq_wavelen = L0 / a;
+    const W high_freq_wavelen = L0 / b;
+    std::vector<Real> out(static_cast<std::size_t>(pairs()));
+    for (std::int64_t i = 0; i < pairs(); ++i) {
+      const W w0 = detail::base_inv_freq<W>(p_.rope_theta, i, d_);
+      const W lambda = two_pi / w0;
+      W w;
+      if (lambda < high_freq_wavelen) {
+        w = w0;
+      } else if (lambda > low_freq_wavelen) {
+        w = w0 / s;
+      } else {
+        const W g = (a == b) ? W(0) : (L0 / lambda - a) / (b - a);
+        w = (W(1) - g) * w0 / s + g * w0;
+      }
+      out[static_cast<std::size_t>(i)] = static_cast<Real>(w);
+    }
+    return out;
+  }
+
+  /// A = 1.
+  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    return Real(1);
+  }
+
+  /// HF's binary32 table (spec §5.3 "llama3"): ω⁰ = base table, λ = fl32(fl32(2π)/ω⁰); band
+  /// tests against fl32(L0/a), fl32(L0/b); g = fl32(fl32(fl32(L0)/λ) − fl32(a)) / fl32(b − a)
+  /// (0 if a == b); ω = fl32(fl32(fl32(fl32(1 − g)·ω⁰)/fl32(s)) + fl32(g·ω⁰)).
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    std::vector<float> out = detail::hf_f32_base_table(p_.rope_theta, d_, pairs());
+    const double L0 = static_cast<double>(p_.original_max_position_embeddings);
+    const float two_pi32 = static_cast<float>(detail::two_pi_ld);
+    const float L0_32 = static_cast<float>(L0);
+    const float low_wl32 = static_cast<float>(L0 / p_.low_freq_factor);
+    const float high_wl32 = static_cast<float>(L0 / p_.high_freq_factor);
+    const float a32 = static_cast<float>(p_.low_freq_factor);
+    const float ba32 = static_cast<float>(p_.high_freq_factor - p_.low_freq_factor);
+    const float s32 = static_cast<float>(p_.factor);
+    const bool equal_factors = p_.high_freq_factor == p_.low_freq_factor;
+    for (float& w : out) {
+      const float lambda = two_pi32 / w;
+      if (lambda > low_wl32) {
+        w = w / s32;
+      } else if (!(lambda < high_wl32)) {
+        const float g = equal_factors ? 0.0f : (L0_32 / lambda - a32) / ba32;
+        const float t = detail::fp_barrier((1.0f - g) * w) / s32;
+        w = t + detail::fp_barrier(g * w);
+      }
+    }
+    return out;
+  }
+
+  /// 1.
+  double softmax_scale_multiplier() const noexcept { return 1.0; }
+  /// 1. Throws if seq_len < 1.
+  double query_scale(std::int64_t seq_len) const {
+    detail::check_seq_len(seq_len);
+    return 1.0;
+  }
+  /// Non-fatal notes; none here (L0 >= L is reported by the loader, which knows L).
+  std::vector<std::string> diagnostics() const { return {}; }
+
+ private:
+  llama3_params p_;
+  std::int64_t d_;
+};
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_METHODS_LLAMA3_HPP

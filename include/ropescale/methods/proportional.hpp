@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// Proportional RoPE (spec.md §3.8, HF v5 rope_type "proportional", Gemma-4 global layers): the
+// table covers the FULL head, H/2 pairs (i, i + H/2); the first n_rot = ⌊(prf·H)/2⌋ pairs get
+// ω_i = θ^(−2i/H)/s (denominator H, not d) and the rest have frequency 0 (identity rotation).
+// This is not ordinary partial rotary (pairs (i, i + d/2), exponent 2i/d).
+#ifndef ROPESCALE_METHODS_PROPORTIONAL_HPP
+#define ROPESCALE_METHODS_PROPORTIONAL_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ropescale/methods/common.hpp"
+
+namespace ropescale {
+
+/// Parameters of proportional RoPE (HF keys).
+struct proportional_params {
+  std::int64_t head_dim = 0;           ///< H, must be even
+  double rope_theta = 10000.0;         ///< θ
+  double partial_rotary_factor = 1.0;  ///< prf in (0, 1]; n_rot = ⌊(prf·H)/2⌋
+  double factor = 1.0;                 ///< s >= 1 (default 1)
+};
+
+/// Proportional RoPE (spec §3.8). Real = float, double or long double. Const members thread-safe.
+template <class Real = double>
+class proportional {
+ public:
+  using params_type = proportional_params;
+  using real_type = Real;
+  static constexpr const char* type_name = "proportional";
+  static constexpr bool depends_on_seq_len = false;
+
+  /// Validates head_dim in [1, 2^53] and even, θ > 1, 0 < prf <= 1, factor >= 1.
+  /// Throws invalid_parameter.
+  explicit proportional(const proportional_params& p) : p_(p) {
+    detail::check_integer_key("head_dim", p_.head_dim);
+    detail::check_theta(p_.rope_theta);
+    detail::check_partial_rotary_factor(p_.partial_rotary_factor);
+    if (p_.head_dim % 2 != 0) {
+      detail::throw_invalid_value("head_dim", "must be even for proportional RoPE", p_.head_dim);
+    }
+    detail::check_factor("factor", p_.factor);
+    // Python: int(prf * H // 2), a double product floored after halving (exact in double).
+    n_rot_ = static_cast<std::int64_t>(
+        std::floor(static_cast<double>(p_.head_dim) * p_.partial_rotary_factor / 2.0));
+  }
+
+  /// The validated parameters.
+  const proportional_params& params() const noexcept { return p_; }
+  /// H.
+  std::int64_t head_dim() const noexcept { return p_.head_dim; }
+  /// H: rotation spans the full head.
+  std::int64_t rotary_dim() const noexcept { return p_.head_dim; }
+  /// H/2, the table length.
+  std::int64_t pairs() const noexcept { return p_.head_dim / 2; }
+  /// n_rot = ⌊(prf·H)/2⌋ (double product): pairs with a non-zero frequency.
+  std::int64_t rotated_pairs() const noexcept { return n_rot_; }
+
+  /// ω_i = θ^(−2i/H)/s for i < n_rot, exactly 0 for n_rot <= i < H/2. θ^(−2i/H) in long double,
+  /// division in double (long double for Real = long double), rounded once. S ignored (>= 1).
+  std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    using W = detail::work_t<Real>;
+    std::vector<Real> out(static_cast<std::size_t>(pairs()), Real(0));
+    const W s = static_cast<W>(p_.factor);
+    for (std::int64_t i = 0; i < n_rot_; ++i) {
+      const W w0 = detail::base_inv_freq<W>(p_.rope_theta, i, p_.head_dim);
+      out[static_cast<std::size_t>(i)] = static_cast<Real>(w0 / s);
+    }
+    return out;
+  }
+
+  /// A = 1.
+  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    return Real(1);
+  }
+
+  /// HF's binary32 table (spec §5.3 "proportional"): the base table with denominator H for
+  /// i < n_rot, then fl32(·/fl32(s)); zeros beyond.
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    detail::check_seq_len(seq_len);
+    std::vector<float> out(static_cast<std::size_t>(pairs()), 0.0f);
+    const std::vector<float> base = detail::hf_f32_base_table(p_.rope_theta, p_.head_dim, n_rot_);
+    const float s32 = static_cast<float>(p_.factor);
+    for (std::size_t i = 0; i < base.size(); ++i) out[i] = base[i] / s32;
+    return out;
+  }
+
+  /// 1.
+  double softmax_scale_multiplier() const noexcept { return 1.0; }
+  /// 1. Throws if seq_len < 1.
+  double query_scale(std::int64_t seq_len) const {
+    detail::check_seq_len(seq_len);
+    return 1.0;
+  }
+  /// Non-fatal notes: a note when n_rot = 0 (every pair is the identity).
+  std::vector<std::string> diagnostics() const {
+    if (n_rot_ == 0) {
+      return {
+          "proportional: n_rot = floor(partial_rotary_factor * head_dim / 2) = 0, no pair "
+          "rotates"};
+    }
+    return {};
+  }
+
+ private:
+  proportional_params p_;
+  std::int64_t n_rot_ = 0;
+};
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_METHODS_PROPORTIONAL_HPP
