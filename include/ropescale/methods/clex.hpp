@@ -146,12 +146,12 @@ class clex {
           "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
           p_.max_position_embeddings);
     const std::int64_t n = pairs();
-    // n·p·d without overflow: p <= 2^53 and n·d <= 2^106 could overflow, so check first.
-    const std::int64_t nd = n * d_;  // d <= H <= 2^53 ... guard:
-    if (d_ > (std::int64_t{1} << 31) ||
-        p_.param_factor > std::numeric_limits<std::int64_t>::max() / std::max<std::int64_t>(nd, 1))
-      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold",
-                                  p_.param_factor);
+    // n·p·d without overflow (H and p may each be up to 2^53): bound d first, then p.
+    if (d_ > (std::int64_t{1} << 31))
+      detail::throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d_);
+    const std::int64_t nd = n * d_;
+    if (p_.param_factor > std::numeric_limits<std::int64_t>::max() / nd)
+      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold", p_.param_factor);
     const std::int64_t hidden = p_.param_factor * d_;
     const std::int64_t weights = nd * p_.param_factor;
     check_weights(clex_up_proj_name, p_.ode_up_proj, weights,
