@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+// ropescale-inspect: load a Hugging Face config.json and print the RoPE table it implies.
+//
+//   ropescale-inspect CONFIG.json [--seq-len N] [--weights FILE.safetensors]
+//                     [--positions P1,P2,...] [--angle f64|f32]
+//
+// stdout: one JSON object
+//   {"rope_type": str, "head_dim": int, "rotary_dim": int, "attention_factor": number,
+//    "inv_freq": [rotary_dim/2 numbers], "cos": [[...] per position], "sin": [[...] ...], ...}
+// cos/sin appear only with --positions and include the attention factor A (HF-style). Numbers are
+// printed with 17 significant digits. --seq-len absent means HF's initial table (dynamic →
+// default, longrope → short factors). --angle f64 (default) forms p·ω in double and reduces it
+// mod 2π (spec §5.2); --angle f32 reproduces HF's binary32 angle (spec §5.3). inv_freq is the
+// double table in both modes. Extra keys: softmax_scale_multiplier, max_position_embeddings,
+// seq_len, positions, angle, diagnostics.
+//
+// Errors: nothing on stdout, one "error: ..." line on stderr; exit 2 for bad usage (flags,
+// --seq-len, --positions), 1 for bad data (config, weights file, non-finite output).
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ropescale/detail/angle.hpp"
+#include "ropescale/detail/cli_args.hpp"
+#include "ropescale/detail/json.hpp"
+#include "ropescale/hf_config.hpp"
+
+namespace {
+
+constexpr int exit_bad_data = 1;
+constexpr int exit_bad_usage = 2;
+
+/// Prints "error: <message>" as exactly one line (embedded line breaks become spaces).
+void print_error(std::string_view message) {
+  std::string line = "error: ";
+  for (char ch : message) line += (ch == '\n' || ch == '\r') ? ' ' : ch;
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
+/// Thrown when an output number is not finite (JSON has no nan/inf).
+struct non_finite_output : std::exception {
+  std::string what_;
+  explicit non_finite_output(std::string w) : what_(std::move(w)) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+};
+
+/// JSON text writer with %.17g numbers; refuses non-finite values.
+class json_writer {
+ public:
+  void raw(std::string_view s) { out_ += s; }
+  void key(std::string_view k) {
+    out_ += ", ";
+    out_ += ropescale::detail::json_quote(k);
+    out_ += ": ";
+  }
+  void number(double v, std::string_view what) {
+    if (!std::isfinite(v)) {
+      throw non_finite_output(std::string(what) + ": the computed value is not finite (" +
+                              ropescale::detail::format_double(v) + "); JSON cannot hold it");
+    }
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out_ += buf;
+  }
+  void integer(std::int64_t v) { out_ += std::to_string(v); }
+  template <class T>
+  void numbers(const std::vector<T>& v, std::string_view what) {
+    out_ += '[';
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i != 0) out_ += ", ";
+      number(static_cast<double>(v[i]), what);
+    }
+    out_ += ']';
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+int run(const ropescale::detail::inspect_args& args) {
+  using ropescale::detail::angle_mode;
+  ropescale::load_options options;
+  if (args.weights) {
+    std::ifstream probe(*args.weights, std::ios::binary);
+    std::error_code ec;
+    if (!probe || std::filesystem::is_directory(*args.weights, ec)) {
+      print_error("--weights: cannot read file " + ropescale::detail::json_quote(*args.weights));
+      return exit_bad_data;
+    }
+    options.weights = *args.weights;
+  }
+  const ropescale::loaded_config cfg = ropescale::load_hf_config_file(args.config, options);
+  const ropescale::method& m = cfg.method;
+  const std::vector<double> inv_freq = m.inv_freq(args.seq_len);
+  const double a = static_cast<double>(m.attention_factor(args.seq_len));
+
+  json_writer w;
+  w.raw("{");
+  w.raw(ropescale::detail::json_quote("rope_type"));
+  w.raw(": ");
+  w.raw(ropescale::detail::json_quote(m.rope_type()));
+  w.key("head_dim");
+  w.integer(m.head_dim());
+  w.key("rotary_dim");
+  w.integer(m.rotary_dim());
+  w.key("attention_factor");
+  w.number(a, "attention_factor");
+  w.key("inv_freq");
+  w.numbers(inv_freq, "inv_freq");
+  if (args.positions) {
+    const std::size_t n = inv_freq.size();
+    std::vector<float> inv32;
+    if (args.angle == angle_mode::f32) inv32 = m.inv_freq_hf_f32(args.seq_len);
+    std::vector<float> cos_row(n), sin_row(n);
+    std::string cos_text, sin_text;
+    for (std::size_t k = 0; k < args.positions->size(); ++k) {
+      const std::int64_t p = (*args.positions)[k];
+      for (std::size_t i = 0; i < n; ++i) {
+        if (args.angle == angle_mode::f32) {
+          ropescale::detail::hf_f32_cos_sin(p, inv32[i], a, cos_row[i], sin_row[i]);
+        } else {
+          ropescale::detail::accurate_cos_sin(p, inv_freq[i], a, cos_row[i], sin_row[i]);
+        }
+      }
+      json_writer c, s;
+      c.numbers(cos_row, "cos");
+      s.numbers(sin_row, "sin");
+      cos_text += (k == 0 ? "" : ", ") + c.str();
+      sin_text += (k == 0 ? "" : ", ") + s.str();
+    }
+    w.key("cos");
+    w.raw("[" + cos_text + "]");
+    w.key("sin");
+    w.raw("[" + sin_text + "]");
+  }
+  w.key("softmax_scale_multiplier");
+  w.number(m.softmax_scale_multiplier(), "softmax_scale_multiplier");
+  w.key("max_position_embeddings");
+  w.integer(cfg.max_position_embeddings);
+  if (args.seq_len) {
+    w.key("seq_len");
+    w.integer(*args.seq_len);
+  }
+  if (args.positions) {
+    w.key("positions");
+    w.raw("[");
+    for (std::size_t k = 0; k < args.positions->size(); ++k) {
+      if (k != 0) w.raw(", ");
+      w.integer((*args.positions)[k]);
+    }
+    w.raw("]");
+  }
+  w.key("angle");
+  w.raw(args.angle == angle_mode::f32 ? "\"f32\"" : "\"f64\"");
+  w.key("diagnostics");
+  w.raw("[");
+  for (std::size_t k = 0; k < cfg.diagnostics.size(); ++k) {
+    if (k != 0) w.raw(", ");
+    w.raw(ropescale::detail::json_quote(cfg.diagnostics[k]));
+  }
+  w.raw("]}\n");
+
+  const std::string& text = w.str();
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    print_error("cannot write to stdout");
+    return exit_bad_data;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const ropescale::detail::inspect_args_result parsed =
+      ropescale::detail::parse_inspect_args(argc, argv);
+  if (!parsed.error.empty()) {
+    print_error(parsed.error);
+    return exit_bad_usage;
+  }
+  if (parsed.args.help) {
+    std::printf("%s\n", std::string(ropescale::detail::inspect_usage).c_str());
+    return 0;
+  }
+  try {
+    return run(parsed.args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exit_bad_data;
+  } catch (...) {
+    print_error("unexpected internal error");
+    return exit_bad_data;
+  }
+}

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hugging Face config.json → ropescale::method (spec.md §2, compatibility target transformers v5).
+// Finds the RoPE dict (text_config fallback, rope_parameters/rope_scaling aliases, per-layer-type
+// dicts), resolves the type name and its aliases, applies HF v5's precedence for θ, the partial
+// rotary factor, L and L0 plus ropescale's extensions (rotary_emb_base, rotary_pct,
+// rotary_emb_fraction), checks the required keys and the value rules of §2.5, and constructs the
+// method. Every error is a ropescale::invalid_parameter whose message is
+// "<key path>: <expectation>, got <value>" with the path as it appears in the file
+// ("rope_scaling.factor", "rope_parameters.full_attention.rope_theta", "text_config.head_dim").
+// Non-fatal findings (unknown keys, factor != L/L0, llama3 L0 >= L, ...) come back as diagnostics.
+#ifndef ROPESCALE_HF_CONFIG_HPP
+#define ROPESCALE_HF_CONFIG_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "ropescale/detail/json.hpp"
+#include "ropescale/detail/throw.hpp"
+#include "ropescale/method.hpp"
+
+namespace ropescale {
+
+/// Caller choices the config cannot express.
+struct load_options {
+  /// Layer type of a per-layer-type rope dict (HF v5, Gemma-3/4); default "full_attention".
+  std::optional<std::string> layer_type;
+  /// CLEX: checkpoint holding the ODE weights (a .safetensors file or a sharded index).
+  std::optional<std::filesystem::path> weights;
+  /// CLEX: use the checkpoint's stored inv_freq if present (owned by the CLEX loader).
+  bool use_checkpoint_inv_freq = true;
+};
+
+/// What a config yields: the method, non-fatal diagnostics, and L (0 when the config has none).
+struct loaded_config {
+  ropescale::method method;
+  std::vector<std::string> diagnostics;
+  std::int64_t max_position_embeddings = 0;
+};
+
+namespace detail {
+
+/// Types the loader accepts (spec §2.2), in the order error messages list them.
+inline constexpr const char* supported_rope_types[] = {
+    "default", "linear", "ntk", "dynamic", "yarn", "longrope", "llama3", "proportional", "clex"};
+
+/// Largest config file the loader reads (real config.json files are a few kB).
+inline constexpr std::uintmax_t max_config_file_bytes = std::uintmax_t{64} << 20;
+/// Deepest JSON nesting accepted when parsing text (real configs nest 3–4 levels).
+inline constexpr int max_config_json_depth = 64;
+
+/// Where each resolved value came from, for error messages and diagnostics.
+struct hf_rope_context {
+  const nlohmann::json* root = nullptr;   // the object holding the model keys
+  std::string root_prefix;                // "" or "text_config"
+  const nlohmann::json* dict = nullptr;   // the rope dict (nullptr: none → default)
+  std::string dict_path;                  // "rope_scaling", "rope_parameters.full_attention", ...
+  std::string type;                       // resolved type name (after aliases)
+  std::string type_path;                  // key path of the type name ("" when defaulted)
+  std::string layer_type;                 // selected layer type ("" when not per-layer)
+
+  std::int64_t head_dim = 0;
+  std::string head_dim_path;
+  double rope_theta = 10000.0;
+  std::string rope_theta_path;
+  double partial_rotary_factor = 1.0;
+  std::string partial_rotary_factor_path;
+  std::optional<std::int64_t> max_position_embeddings;  // L
+  std::string max_position_embeddings_path;
+
+  std::vector<std::string> diagnostics;
+
+  std::string top(std::string_view key) const { return join_key(root_prefix, key); }
+  std::string in_dict(std::string_view key) const { return join_key(dict_path, key); }
+  const nlohmann::json& dict_or_empty() const {
+    static const nlohmann::json empty = nlohmann::json::object();
+    return dict != nullptr ? *dict : empty;
+  }
+};
+
+/// "rope_scaling: type 'llama3' requires key 'low_freq_factor'" (spec §2.4).
+[[noreturn]] inline void throw_missing_key(const hf_rope_context& c, std::string_view key,
+                                           std::string_view alternative = {}) {
+  std::string msg = "type '" + c.type + "' requires key '" + std::string(key) + "'";
+  if (!alternative.empty()) msg += " or " + std::string(alternative);
+  throw_message(c.dict_path.empty() ? c.top("rope_scaling") : c.dict_path, msg);
+}
+
+/// Re-throws a method constructor's invalid_parameter with its relative key ("factor",
+/// "rope_theta") replaced by the key path the value came from.
+[[noreturn]] inline void rethrow_with_path(const invalid_parameter& e, const hf_rope_context& c,
+                                           const std::string& l0_path,
+                                           const std::string& factor_path) {
+  const std::string& key = e.key();
+  const std::string base = key.substr(0, key.find_first_of("[."));
+  std::string path;
+  if (base.empty() || base == "seq_len" || base == "policy") {
+    throw e;
+  } else if (base == "rope_theta") {
+    path = c.rope_theta_path;
+  } else if (base == "partial_rotary_factor") {
+    path = c.partial_rotary_factor_path;
+  } else if (base == "head_dim") {
+    path = c.head_dim_path;
+  } else if (base == "max_position_embeddings") {
+    path = c.max_position_embeddings_path;
+  } else if (base == "original_max_position_embeddings") {
+    path = l0_path;
+  } else if (base == "factor") {
+    path = factor_path;
+  } else {
+    path = c.in_dict(base);
+  }
+  if (path.empty()) throw e;
+  const std::string full = path + key.substr(base.size());
+  std::string msg = e.what();
+  if (msg.compare(0, key.size(), key) == 0) {
+    msg = full + msg.substr(key.size());
+  } else {
+    msg = full + ": " + msg;
+  }
+  throw invalid_parameter(full, msg);
+}
+
+/// Constructs M from its params, translating the constructor's keys into key paths.
+template <class M>
+inline ropescale::method make_hf_method(const typename M::params_type& p, hf_rope_context& c,
+                                        const std::string& l0_path = {},
+                                        const std::string& factor_path = {}) {
+  try {
+    M m(p);
+    for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
+    return ropescale::method(std::move(m));
+  } catch (const invalid_parameter& e) {
+    rethrow_with_path(e, c, l0_path, factor_path.empty() ? c.in_dict("factor") : factor_path);
+  }
+}
+
+/// Records a diagnostic for every key of the rope dict that the type does not read.
+inline void note_unknown_keys(hf_rope_context& c, std::initializer_list<std::string_view> known) {
+  if (c.dict == nullptr) return;
+  for (auto it = c.dict->begin(); it != c.dict->end(); ++it) {
+    const std::string& k = it.key();
+    bool found = k == "rope_type" || k == "type" || k == "rope_theta" ||
+                 k == "partial_rotary_factor";
+    for (std::string_view kk : known) found = found || k == kk;
+    if (found) continue;
+    if (k == "original_max_position_embeddings") {
+      c.diagnostics.push_back(c.in_dict(k) + ": ignored by type '" + c.type +
+                              "' (only llama3, yarn and longrope use it)");
+    } else if (k == "factor" && c.type == "default") {
+      c.diagnostics.push_back(c.in_dict(k) + ": ignored by type 'default'");
+    } else {
+      c.diagnostics.push_back(join_key(c.dict_path, json_quote(k)) + ": unknown key for type '" +
+                              c.type + "', ignored");
+    }
+  }
+}
+
+/// A factor key: finite number, required unless `optional` (absent or null → nullopt).
+inline std::optional<double> dict_number(const hf_rope_context& c, std::string_view key) {
+  return json_get_number(c.dict_or_empty(), key, c.dict_path);
+}
+
+inline double required_dict_number(const hf_rope_context& c, std::string_view key) {
+  const auto v = dict_number(c, key);
+  if (!v) throw_missing_key(c, key);
+  return *v;
+}
+
+/// L0 for llama3, yarn and longrope (spec §2.3): top-level original_max_position_embeddings if
+/// non-null (overrides the dict), else the dict's, else L. Returns the value and its key path,
+/// or nullopt when none of the three exists.
+inline std::optional<std::pair<std::int64_t, std::string>> resolve_l0(hf_rope_context& c) {
+  const auto top = json_get_integer(*c.root, "original_max_position_embeddings", c.root_prefix);
+  const auto in_dict =
+      json_get_integer(c.dict_or_empty(), "original_max_position_embeddings", c.dict_path);
+  if (top) {
+    if (in_dict && *in_dict != *top) {
+      c.diagnostics.push_back(c.top("original_max_position_embeddings") + " (" +
+                              std::to_string(*top) + ") overrides " +
+                              c.in_dict("original_max_position_embeddings") + " (" +
+                              std::to_string(*in_dict) + ")");
+    }
+    return std::make_pair(*top, c.top("original_max_position_embeddings"));
+  }
+  if (in_dict) return std::make_pair(*in_dict, c.in_dict("original_max_position_embeddings"));
+  if (c.max_position_embeddings) {
+    return std::make_pair(*c.max_position_embeddings, c.max_position_embeddings_path);
+  }
+  return std::nullopt;
+}
+
+/// Diagnostic when an explicit factor differs from L/L0 (spec §3.5.6; HF warns once).
+inline void note_factor_vs_ratio(hf_rope_context& c, double factor, std::int64_t l0) {
+  if (!c.max_position_embeddings) return;
+  const double ratio = static_cast<double>(*c.max_position_embeddings) / static_cast<double>(l0);
+  if (ratio != 1.0 && factor != ratio) {
+    c.diagnostics.push_back(c.in_dict("factor") + " = " + format_value(factor) +
+                            " differs from max_position_embeddings / "
+                            "original_max_position_embeddings = " +
+                            std::to_string(*c.max_position_embeddings) + " / " +
+                            std::to_string(l0) + " = " + format_value(ratio) +
+                            "; the explicit factor is used (HF v5)");
+  }
+}
+
+/// Fills the three fields every params struct has.
+template <class P>
+inline P common_params(const hf_rope_context& c) {
+  P p;
+  p.head_dim = c.head_dim;
+  p.rope_theta = c.rope_theta;
+  p.partial_rotary_factor = c.partial_rotary_factor;
+  return p;
+}
+
+/// CLEX branch (spec §4): replaced by the CLEX loader; until then it needs weights it cannot read.
+inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& /*options*/) {
+  throw_message(c.type_path.empty() ? c.dict_path : c.type_path,
+                "type 'clex' needs the checkpoint weights (load_options::weights / --weights "
+                "FILE.safetensors), and CLEX loading is not available in this build");
+}
+
+/// The per-type part of §2.3–§2.5 on a resolved context.
+inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& options) {
+  const std::string& t = c.type;
+  if (t == "default") {
+    note_unknown_keys(c, {});
+    return make_hf_method<default_rope<double>>(common_params<default_rope_params>(c), c);
+  }
+  if (t == "linear" || t == "ntk") {
+    note_unknown_keys(c, {"factor"});
+    const double s = required_dict_number(c, "factor");
+    if (t == "linear") {
+      auto p = common_params<linear_params>(c);
+      p.factor = s;
+      return make_hf_method<linear<double>>(p, c);
+    }
+    if (const nlohmann::json* mb = json_member(c.dict_or_empty(), "mixed_b")) {
+      throw_invalid(c.in_dict("mixed_b"),
+                    "is not supported (vLLM's mixed-b NTK is a different method, spec §3.3)",
+                    json_text(*mb));
+    }
+    auto p = common_params<ntk_params>(c);
+    p.factor = s;
+    return make_hf_method<ntk<double>>(p, c);
+  }
+  if (t == "dynamic") {
+    note_unknown_keys(c, {"factor"});
+    auto p = common_params<dynamic_params>(c);
+    p.factor = required_dict_number(c, "factor");
+    if (!c.max_position_embeddings) throw_missing_key(c, "max_position_embeddings (top-level)");
+    p.max_position_embeddings = *c.max_position_embeddings;
+    return make_hf_method<dynamic<double>>(p, c);
+  }
+  if (t == "yarn") {
+    note_unknown_keys(c, {"factor", "attention_factor", "beta_fast", "beta_slow", "mscale",
+                          "mscale_all_dim", "truncate", "original_max_position_embeddings"});
+    auto p = common_params<yarn_params>(c);
+    const nlohmann::json& dict = c.dict_or_empty();
+    if (!json_has_key(dict, "factor")) throw_missing_key(c, "factor");
+    const auto l0 = resolve_l0(c);
+    if (!l0) {
+      throw_missing_key(c, "original_max_position_embeddings",
+                        "top-level 'max_position_embeddings'");
+    }
+    p.original_max_position_embeddings = l0->first;
+    if (const auto s = dict_number(c, "factor")) {
+      p.factor = *s;
+      note_factor_vs_ratio(c, *s, l0->first);
+    } else {  // factor: null → L/L0 (spec §2.4, §3.5.6)
+      if (!c.max_position_embeddings) {
+        throw_invalid(c.in_dict("factor"),
+                      "null means max_position_embeddings / original_max_position_embeddings, "
+                      "which needs top-level max_position_embeddings",
+                      "null");
+      }
+      const double ratio =
+          static_cast<double>(*c.max_position_embeddings) / static_cast<double>(l0->first);
+      if (!(ratio >= 1.0)) {
+        throw_invalid(c.in_dict("factor"),
+                      "null means max_position_embeddings / original_max_position_embeddings, "
+                      "which must be >= 1",
+                      "null (" + std::to_string(*c.max_position_embeddings) + " / " +
+                          std::to_string(l0->first) + " = " + format_value(ratio) + ")");
+      }
+      p.factor = ratio;
+    }
+    p.attention_factor = dict_number(c, "attention_factor");
+    // Betas: 0, null and absent all mean the default (HF: `get(...) or default`).
+    if (const auto b = dict_number(c, "beta_fast"); b && *b != 0.0) p.beta_fast = *b;
+    if (const auto b = dict_number(c, "beta_slow"); b && *b != 0.0) p.beta_slow = *b;
+    // mscale pair: 0 and null mean unset.
+    if (const auto m = dict_number(c, "mscale"); m && *m != 0.0) p.mscale = *m;
+    if (const auto m = dict_number(c, "mscale_all_dim"); m && *m != 0.0) p.mscale_all_dim = *m;
+    if (p.mscale && !p.mscale_all_dim && !p.attention_factor && *p.mscale >= 0.0) {
+      c.diagnostics.push_back(c.in_dict("mscale") +
+                              " without mscale_all_dim is ignored (HF v5, spec §3.5.4)");
+    }
+    // truncate: absent → true; null → false (HF truthiness); else a boolean.
+    if (json_has_key(dict, "truncate")) {
+      const nlohmann::json& tr = dict.at("truncate");
+      p.truncate = tr.is_null() ? false : json_to_bool(tr, c.in_dict("truncate"));
+    }
+    return make_hf_method<yarn<double>>(p, c, l0->second);
+  }
+  if (t == "longrope") {
+    note_unknown_keys(c, {"short_factor", "long_factor", "factor", "attention_factor",
+                          "original_max_position_embeddings"});
+    auto p = common_params<longrope_params>(c);
+    const nlohmann::json& dict = c.dict_or_empty();
+    for (const char* key : {"short_factor", "long_factor"}) {
+      const nlohmann::json* v = json_member(dict, key);
+      if (v == nullptr) throw_missing_key(c, key);
+      auto values = json_to_number_array(*v, c.in_dict(key));
+      (std::string_view(key) == "short_factor" ? p.short_factor : p.long_factor) =
+          std::move(values);
+    }
+    const auto l0 = resolve_l0(c);
+    if (!l0) {
+      throw_missing_key(c, "original_max_position_embeddings",
+                        "top-level 'max_position_embeddings'");
+    }
+    p.original_max_position_embeddings = l0->first;
+    p.factor = dict_number(c, "factor");
+    p.attention_factor = dict_number(c, "attention_factor");
+    if (c.max_position_embeddings) {
+      p.max_position_embeddings = *c.max_position_embeddings;
+    } else if (!p.factor) {
+      throw_missing_key(c, "factor", "top-level 'max_position_embeddings' (factor = L/L0)");
+    } else {
+      p.max_position_embeddings = l0->first;  // only read for factor = L/L0, which is given
+    }
+    if (p.factor) note_factor_vs_ratio(c, *p.factor, l0->first);
+    return make_hf_method<longrope<double>>(p, c, l0->second);
+  }
+  if (t == "llama3") {
+    note_unknown_keys(
+        c, {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
+    auto p = common_params<llama3_params>(c);
+    p.factor = required_dict_number(c, "factor");
+    p.low_freq_factor = required_dict_number(c, "low_freq_factor");
+    p.high_freq_factor = required_dict_number(c, "high_freq_factor");
+    const auto l0 = resolve_l0(c);
+    if (!l0) {
+      throw_missing_key(c, "original_max_position_embeddings",
+                        "top-level 'max_position_embeddings'");
+    }
+    p.original_max_position_embeddings = l0->first;
+    // HF warns when L0 >= L (including L0 defaulted to L): there is nothing to extend.
+    if (c.max_position_embeddings && l0->first >= *c.max_position_embeddings) {
+      c.diagnostics.push_back(l0->second + " (" + std::to_string(l0->first) +
+                              ") >= max_position_embeddings (" +
+                              std::to_string(*c.max_position_embeddings) +
+                              "): llama3 scaling has no room to extend (HF warns)");
+    }
+    return make_hf_method<llama3<double>>(p, c, l0->second);
+  }
+  if (t == "proportional") {
+    note_unknown_keys(c, {"factor"});
+    auto p = common_params<proportional_params>(c);
+    if (const auto s = dict_number(c, "factor")) p.factor = *s;
+    return make_hf_method<proportional<double>>(p, c);
+  }
+  return load_hf_clex(c, options);  // only "clex" reaches here (the type was checked)
+}
+
+/// Strips nlohmann's "[json.exception.parse_error.101] " prefix from a parse error.
+inline std::string parse_error_text(const nlohmann::json::exception& e) {
+  std::string what = e.what();
+  const auto close = what.find("] ");
+  if (what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
+    what.erase(0, close + 2);
+  }
+  return what;
+}
+
+/// Parses JSON text with a nesting limit; malformed text throws invalid_parameter naming `what`
+/// (a file path or "config") and nlohmann's position ("line 3, column 7").
+inline nlohmann::json parse_config_text(std::string_view text, const std::string& what) {
+  bool too_deep = false;
+  const nlohmann::json::parser_callback_t limit_depth =
+      [&too_deep](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        if (depth > max_config_json_depth && (event == nlohmann::json::parse_event_t::object_start ||
+                                              event == nlohmann::json::parse_event_t::array_start)) {
+          too_deep = true;
+        }
+        return !too_deep;
+      };
+  try {
+    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth);
+    if (too_deep) {
+      throw_message(what, "malformed JSON: nesting deeper than " +
+                              std::to_string(max_config_json_depth) + " levels");
+    }
+    return j;
+  } catch (const nlohmann::json::parse_error& e) {
+    throw_message(what, "malformed JSON: " + parse_error_text(e));
+  } catch (const nlohmann::json::exception& e) {
+    throw_message(what, "malformed JSON: " + parse_error_text(e));
+  }
+}
+
+}  // namespace detail
+
+/// Builds the method a Hugging Face config.json describes (spec §2): §2.1 locating the rope
+/// dict, §2.2 type name and aliases, §2.3 precedence, §2.4 required keys, §2.5 value rules.
+/// Returns the method (Real = double), the non-fatal diagnostics and L (0 if absent).
+/// Throws invalid_parameter "<key path>: <expectation>, got <value>" on any violation.
+inline loaded_config load_hf_config(const nlohmann::json& config, const load_options& options = {}) {
+  using namespace detail;
+  if (!config.is_object()) throw_invalid("config", "must be a JSON object", json_text(config));
+  hf_rope_context c;
+
+  // §2.1.1 text_config fallback for multimodal wrappers.
+  c.root = &config;
+  if (json_member(config, "rope_parameters") == nullptr &&
+      json_member(config, "rope_scaling") == nullptr &&
+      json_member(config, "rope_theta") == nullptr) {
+    if (const nlohmann::json* tc = json_member(config, "text_config"); tc && tc->is_object()) {
+      c.root = tc;
+      c.root_prefix = "text_config";
+    }
+  }
+  const nlohmann::json& root = *c.root;
+
+  // §2.1.2 rope_parameters (v5) / rope_scaling (older name).
+  const nlohmann::json* rp = json_member(root, "rope_parameters");
+  const nlohmann::json* rs = json_member(root, "rope_scaling");
+  if (rp && rs && *rp != *rs) {
+    throw_invalid(c.top("rope_parameters"),
+                  "is ambiguous: rope_parameters and rope_scaling are both set and differ "
+                  "(rope_scaling = " + json_text(*rs) + ")",
+                  json_text(*rp));
+  }
+  const nlohmann::json* dict = rp ? rp : rs;
+  if (dict != nullptr) {
+    c.dict_path = c.top(rp ? "rope_parameters" : "rope_scaling");
+    if (!dict->is_object()) throw_invalid(c.dict_path, "must be a JSON object", json_text(*dict));
+    if (dict->empty()) dict = nullptr;  // {} → default
+  }
+
+  // §2.1.3 per-layer-type form.
+  if (dict != nullptr && !json_has_key(*dict, "rope_type") && !json_has_key(*dict, "type")) {
+    bool all_objects = true;
+    for (const auto& v : *dict) all_objects = all_objects && v.is_object();
+    if (all_objects) {
+      std::string keys;
+      for (auto it = dict->begin(); it != dict->end(); ++it) {
+        keys += (keys.empty() ? "" : ", ") + json_quote(it.key());
+      }
+      const std::string want = options.layer_type.value_or("full_attention");
+      const auto it = dict->find(want);
+      if (it == dict->end()) {
+        if (options.layer_type) {
+          throw_invalid(c.dict_path, "has no entry for layer type " + json_quote(want) +
+                                         " (available: " + keys + ")",
+                        json_text(*dict));
+        }
+        throw_message(c.dict_path, "per-layer-type rope parameters without a \"full_attention\" "
+                                   "entry: select a layer type (load_options::layer_type) among " +
+                                       keys);
+      }
+      c.layer_type = want;
+      c.dict_path = join_key(c.dict_path, want);
+      dict = &*it;
+      if (dict->empty()) dict = nullptr;
+    } else if (options.layer_type) {
+      c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) + " ignored: " +
+                              c.dict_path + " is not a per-layer-type dict");
+    }
+  } else if (options.layer_type) {
+    c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) +
+                            " ignored: the config has no per-layer-type rope dict");
+  }
+  c.dict = dict;
+
+  // §2.2 type name: rope_type, else type, else "default"; aliases renamed before §2.3.
+  c.type = "default";
+  if (dict != nullptr) {
+    const nlohmann::json* rt = json_member(*dict, "rope_type");
+    const nlohmann::json* lt = json_member(*dict, "type");
+    if (rt != nullptr) {
+      c.type_path = c.in_dict("rope_type");
+      c.type = json_to_string(*rt, c.type_path);
+      if (lt != nullptr && *lt != *rt) {
+        c.diagnostics.push_back(c.in_dict("type") + " = " + json_text(*lt) + " ignored: " +
+                                c.type_path + " = " + json_text(*rt) + " wins (HF)");
+      }
+    } else if (lt != nullptr) {
+      c.type_path = c.in_dict("type");
+      c.type = json_to_string(*lt, c.type_path);
+    }
+  }
+  const std::string as_written = c.type;
+  std::string model_type;
+  if (const nlohmann::json* mt = json_member(root, "model_type"); mt && mt->is_string()) {
+    model_type = mt->get<std::string>();
+  } else if (const nlohmann::json* mt0 = json_member(config, "model_type"); mt0 && mt0->is_string()) {
+    model_type = mt0->get<std::string>();
+  }
+  if (c.type == "su") c.type = "longrope";
+  if (c.type == "yarn" && model_type == "phi3") c.type = "longrope";
+  if (c.type == "mrope") c.type = "default";
+  if (c.type != as_written) {
+    c.diagnostics.push_back(c.type_path + " " + json_quote(as_written) + " read as " +
+                            json_quote(c.type) + " (legacy alias)");
+  }
+  bool supported = false;
+  std::string supported_list;
+  for (const char* s : supported_rope_types) {
+    supported = supported || c.type == s;
+    supported_list += (supported_list.empty() ? "" : ", ") + std::string(s);
+  }
+  if (!supported) {
+    throw_invalid(c.type_path, "must be one of " + supported_list, json_quote(as_written));
+  }
+
+  // §2.3 θ: dict rope_theta, else top-level rope_theta, else rotary_emb_base, else 10000.
+  if (const auto v = json_get_number(c.dict_or_empty(), "rope_theta", c.dict_path)) {
+    c.rope_theta = *v;
+    c.rope_theta_path = c.in_dict("rope_theta");
+  } else if (const auto v2 = json_get_number(root, "rope_theta", c.root_prefix)) {
+    c.rope_theta = *v2;
+    c.rope_theta_path = c.top("rope_theta");
+  } else if (const auto v3 = json_get_number(root, "rotary_emb_base", c.root_prefix)) {
+    c.rope_theta = *v3;
+    c.rope_theta_path = c.top("rotary_emb_base");
+  } else {
+    c.rope_theta_path = c.top("rope_theta");
+  }
+
+  // §2.3 prf: top-level (overrides the dict), else the dict's, else rotary_pct /
+  // rotary_emb_fraction, else 1.
+  {
+    const auto top = json_get_number(root, "partial_rotary_factor", c.root_prefix);
+    const auto in_dict = json_get_number(c.dict_or_empty(), "partial_rotary_factor", c.dict_path);
+    if (top) {
+      c.partial_rotary_factor = *top;
+      c.partial_rotary_factor_path = c.top("partial_rotary_factor");
+      if (in_dict && *in_dict != *top) {
+        c.diagnostics.push_back(c.partial_rotary_factor_path + " (" + format_value(*top) +
+                                ") overrides " + c.in_dict("partial_rotary_factor") + " (" +
+                                format_value(*in_dict) + ")");
+      }
+    } else if (in_dict) {
+      c.partial_rotary_factor = *in_dict;
+      c.partial_rotary_factor_path = c.in_dict("partial_rotary_factor");
+    } else if (const auto pct = json_get_number(root, "rotary_pct", c.root_prefix)) {
+      c.partial_rotary_factor = *pct;
+      c.partial_rotary_factor_path = c.top("rotary_pct");
+    } else if (const auto frac = json_get_number(root, "rotary_emb_fraction", c.root_prefix)) {
+      c.partial_rotary_factor = *frac;
+      c.partial_rotary_factor_path = c.top("rotary_emb_fraction");
+    } else {
+      c.partial_rotary_factor_path = c.top("partial_rotary_factor");
+    }
+  }
+
+  // §2.3 L: top-level only.
+  c.max_position_embeddings_path = c.top("max_position_embeddings");
+  c.max_position_embeddings = json_get_integer(root, "max_position_embeddings", c.root_prefix);
+
+  // §1.1 H: Gemma-4 global_head_dim (full-attention layer), else qk_rope_head_dim (MLA), else
+  // head_dim (null = absent), else hidden_size / num_attention_heads (floor division).
+  std::optional<std::int64_t> h;
+  if (c.layer_type == "full_attention") {
+    h = json_get_integer(root, "global_head_dim", c.root_prefix);
+    if (h) c.head_dim_path = c.top("global_head_dim");
+  }
+  if (!h) {
+    h = json_get_integer(root, "qk_rope_head_dim", c.root_prefix);
+    if (h) c.head_dim_path = c.top("qk_rope_head_dim");
+  }
+  if (!h) {
+    h = json_get_integer(root, "head_dim", c.root_prefix);
+    if (h) c.head_dim_path = c.top("head_dim");
+  }
+  if (!h) {
+    const auto hidden = json_get_integer(root, "hidden_size", c.root_prefix);
+    const auto heads = json_get_integer(root, "num_attention_heads", c.root_prefix);
+    if (!hidden || !heads) {
+      throw_message(c.top("head_dim"),
+                    "missing: the config needs head_dim, or hidden_size and "
+                    "num_attention_heads" +
+                        std::string(hidden ? "" : " (hidden_size absent)") +
+                        std::string(heads ? "" : " (num_attention_heads absent)"));
+    }
+    if (*hidden / *heads < 1) {
+      throw_invalid(c.top("hidden_size"), "hidden_size / num_attention_heads must be >= 1",
+                    std::to_string(*hidden) + " / " + std::to_string(*heads));
+    }
+    h = *hidden / *heads;
+    c.head_dim_path = c.top("head_dim");
+  }
+  c.head_dim = *h;
+
+  if (options.weights && c.type != "clex") {
+    c.diagnostics.push_back("weights ignored: type '" + c.type + "' reads no checkpoint tensors");
+  }
+
+  loaded_config out{load_hf_method(c, options), {}, c.max_position_embeddings.value_or(0)};
+  out.diagnostics = std::move(c.diagnostics);
+  return out;
+}
+
+/// Parses JSON text and loads it (see load_hf_config). Malformed JSON throws invalid_parameter
+/// "config: malformed JSON: parse error at line L, column C: ...".
+inline loaded_config load_hf_config_string(std::string_view json_text,
+                                           const load_options& options = {}) {
+  return load_hf_config(detail::parse_config_text(json_text, "config"), options);
+}
+
+/// Reads and loads a config.json file. An unreadable file, a directory or a non-regular file
+/// throws invalid_parameter naming the path; malformed JSON names the path and the position.
+inline loaded_config load_hf_config_file(const std::filesystem::path& path,
+                                         const load_options& options = {}) {
+  const std::string name = path.string();
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    detail::throw_message(name, "cannot read config file: " +
+                                    (ec ? ec.message() : std::string("no such file")));
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    detail::throw_message(name, "cannot read config file: not a regular file");
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) detail::throw_message(name, "cannot read config file: " + ec.message());
+  if (size > detail::max_config_file_bytes) {
+    detail::throw_message(name, "cannot read config file: larger than 64 MiB");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) detail::throw_message(name, "cannot read config file: open failed");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) detail::throw_message(name, "cannot read config file: read failed");
+  return load_hf_config(detail::parse_config_text(text, name), options);
+}
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_HF_CONFIG_HPP
