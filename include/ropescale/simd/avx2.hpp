@@ -77,10 +77,50 @@ struct ops {
     hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
   // --- begin ops added by the cos/sin table helper (D) ---
+  // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m256d per float
+  // vector. Quadrant masks are __m256 holding only sign bits.
+  using dvec = __m256d;
+  static constexpr std::int64_t dlanes = 4;
+  static __m256d dload(const double* p) noexcept { return _mm256_loadu_pd(p); }
+  static __m256d dset1(double d) noexcept { return _mm256_set1_pd(d); }
+  static __m256d dmul(__m256d a, __m256d b) noexcept { return _mm256_mul_pd(a, b); }
+  static __m256d dadd(__m256d a, __m256d b) noexcept { return _mm256_add_pd(a, b); }
+  /// a·b − c with one rounding
+  static __m256d dfmsub(__m256d a, __m256d b, __m256d c) noexcept {
+    return _mm256_fmsub_pd(a, b, c);
+  }
+  /// c − a·b with one rounding
+  static __m256d dfnmadd(__m256d a, __m256d b, __m256d c) noexcept {
+    return _mm256_fnmadd_pd(a, b, c);
+  }
+  /// nearest integer, ties to even
+  static __m256d dround(__m256d a) noexcept {
+    return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  /// [d0 lanes, d1 lanes] as floats
+  static __m256 narrow(const __m256d* d) noexcept {
+    return _mm256_set_m128(_mm256_cvtpd_ps(d[1]), _mm256_cvtpd_ps(d[0]));
+  }
+  /// k exact integers, |k| < 2^30: sign-bit masks for k odd, bit 1 of k, bit 1 of k + 1.
+  static void quadrant_masks(const __m256d* k, __m256& swap, __m256& sin_flip,
+                             __m256& cos_flip) noexcept {
+    const __m256i q = _mm256_set_m128i(_mm256_cvtpd_epi32(k[1]), _mm256_cvtpd_epi32(k[0]));
+    const __m256i q1 = _mm256_add_epi32(q, _mm256_set1_epi32(1));
+    swap = _mm256_castsi256_ps(_mm256_slli_epi32(q, 31));
+    sin_flip = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(q, 1), 31));
+    cos_flip = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(q1, 1), 31));
+  }
+  /// b where mask's sign bit is set, else a
+  static __m256 select_sign(__m256 mask, __m256 a, __m256 b) noexcept {
+    return _mm256_blendv_ps(a, b, mask);
+  }
+  /// v with its sign flipped where mask (sign bits only) is set
+  static __m256 flip_sign(__m256 v, __m256 mask) noexcept { return _mm256_xor_ps(v, mask); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
 #include "ropescale/simd/rotate-inl.hpp"
+#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
 
 }  // namespace ropescale::simd::avx2
 ROPESCALE_END_TARGET

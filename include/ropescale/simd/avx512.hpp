@@ -76,10 +76,58 @@ struct ops {
         _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), v);
   }
   // --- begin ops added by the cos/sin table helper (D) ---
+  // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m512d per float
+  // vector. Quadrant masks are __m512 holding only sign bits. AVX512F-only instructions (no DQ):
+  // halves are joined with vinsertf64x4 and xor/blend go through integer ops and k-masks.
+  using dvec = __m512d;
+  static constexpr std::int64_t dlanes = 8;
+  static __m512d dload(const double* p) noexcept { return _mm512_loadu_pd(p); }
+  static __m512d dset1(double d) noexcept { return _mm512_set1_pd(d); }
+  static __m512d dmul(__m512d a, __m512d b) noexcept { return _mm512_mul_pd(a, b); }
+  static __m512d dadd(__m512d a, __m512d b) noexcept { return _mm512_add_pd(a, b); }
+  /// a·b − c with one rounding
+  static __m512d dfmsub(__m512d a, __m512d b, __m512d c) noexcept {
+    return _mm512_fmsub_pd(a, b, c);
+  }
+  /// c − a·b with one rounding
+  static __m512d dfnmadd(__m512d a, __m512d b, __m512d c) noexcept {
+    return _mm512_fnmadd_pd(a, b, c);
+  }
+  /// nearest integer, ties to even
+  static __m512d dround(__m512d a) noexcept {
+    return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  /// [d0 lanes, d1 lanes] as floats
+  static __m512 narrow(const __m512d* d) noexcept {
+    const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(d[0])));
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(lo, _mm256_castps_pd(_mm512_cvtpd_ps(d[1])), 1));
+  }
+  /// k exact integers, |k| < 2^30: sign-bit masks for k odd, bit 1 of k, bit 1 of k + 1.
+  static void quadrant_masks(const __m512d* k, __m512& swap, __m512& sin_flip,
+                             __m512& cos_flip) noexcept {
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(k[0])),
+                                         _mm512_cvtpd_epi32(k[1]), 1);
+    const __m512i q1 = _mm512_add_epi32(q, _mm512_set1_epi32(1));
+    swap = _mm512_castsi512_ps(_mm512_slli_epi32(q, 31));
+    sin_flip = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_srli_epi32(q, 1), 31));
+    cos_flip = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_srli_epi32(q1, 1), 31));
+  }
+  /// b where mask's sign bit is set, else a
+  static __m512 select_sign(__m512 mask, __m512 a, __m512 b) noexcept {
+    const __mmask16 m = _mm512_test_epi32_mask(_mm512_castps_si512(mask),
+                                               _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+    return _mm512_mask_blend_ps(m, a, b);
+  }
+  /// v with its sign flipped where mask (sign bits only) is set
+  static __m512 flip_sign(__m512 v, __m512 mask) noexcept {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_castps_si512(mask)));
+  }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
 #include "ropescale/simd/rotate-inl.hpp"
+#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
 
 }  // namespace ropescale::simd::avx512
 ROPESCALE_END_TARGET

@@ -75,10 +75,52 @@ struct ops {
     hi = vzip2q_f32(v, v);
   }
   // --- begin ops added by the cos/sin table helper (D) ---
+  // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two float64x2_t per
+  // float vector. Quadrant masks are float32x4_t holding only sign bits.
+  using dvec = float64x2_t;
+  static constexpr std::int64_t dlanes = 2;
+  static float64x2_t dload(const double* p) noexcept { return vld1q_f64(p); }
+  static float64x2_t dset1(double d) noexcept { return vdupq_n_f64(d); }
+  static float64x2_t dmul(float64x2_t a, float64x2_t b) noexcept { return vmulq_f64(a, b); }
+  static float64x2_t dadd(float64x2_t a, float64x2_t b) noexcept { return vaddq_f64(a, b); }
+  /// a·b − c with one rounding
+  static float64x2_t dfmsub(float64x2_t a, float64x2_t b, float64x2_t c) noexcept {
+    return vfmaq_f64(vnegq_f64(c), a, b);
+  }
+  /// c − a·b with one rounding
+  static float64x2_t dfnmadd(float64x2_t a, float64x2_t b, float64x2_t c) noexcept {
+    return vfmsq_f64(c, a, b);
+  }
+  /// nearest integer, ties to even
+  static float64x2_t dround(float64x2_t a) noexcept { return vrndnq_f64(a); }
+  /// [d0 lanes, d1 lanes] as floats
+  static float32x4_t narrow(const float64x2_t* d) noexcept {
+    return vcombine_f32(vcvt_f32_f64(d[0]), vcvt_f32_f64(d[1]));
+  }
+  /// k exact integers, |k| < 2^30: sign-bit masks for k odd, bit 1 of k, bit 1 of k + 1.
+  static void quadrant_masks(const float64x2_t* k, float32x4_t& swap, float32x4_t& sin_flip,
+                             float32x4_t& cos_flip) noexcept {
+    const uint32x4_t q = vreinterpretq_u32_s32(
+        vcombine_s32(vmovn_s64(vcvtnq_s64_f64(k[0])), vmovn_s64(vcvtnq_s64_f64(k[1]))));
+    const uint32x4_t q1 = vaddq_u32(q, vdupq_n_u32(1));
+    swap = vreinterpretq_f32_u32(vshlq_n_u32(q, 31));
+    sin_flip = vreinterpretq_f32_u32(vshlq_n_u32(vshrq_n_u32(q, 1), 31));
+    cos_flip = vreinterpretq_f32_u32(vshlq_n_u32(vshrq_n_u32(q1, 1), 31));
+  }
+  /// b where mask's sign bit is set, else a
+  static float32x4_t select_sign(float32x4_t mask, float32x4_t a, float32x4_t b) noexcept {
+    const uint32x4_t m = vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_f32(mask), 31));
+    return vbslq_f32(m, b, a);
+  }
+  /// v with its sign flipped where mask (sign bits only) is set
+  static float32x4_t flip_sign(float32x4_t v, float32x4_t mask) noexcept {
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(v), vreinterpretq_u32_f32(mask)));
+  }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
 #include "ropescale/simd/rotate-inl.hpp"
+#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
 
 }  // namespace ropescale::simd::neon
 

@@ -8,6 +8,7 @@
 #ifndef ROPESCALE_SIMD_SCALAR_HPP
 #define ROPESCALE_SIMD_SCALAR_HPP
 
+#include <cmath>  // std::fma, std::nearbyint, std::signbit (sincos ops, helper D)
 #include <cstdint>
 
 #include "ropescale/simd/kernel_args.hpp"
@@ -52,10 +53,40 @@ struct ops {
   static float swap_pairs(float v) noexcept { return v; }
   static void dup_pairs(float v, float& lo, float& hi) noexcept { lo = hi = v; }
   // --- begin ops added by the cos/sin table helper (D) ---
+  // Double "lanes" for the angle and its reduction (simd/sincos-inl.hpp). Quadrant masks are
+  // floats whose sign bit carries the flag (−0.0f = set), mirroring the vector targets.
+  using dvec = double;
+  static constexpr std::int64_t dlanes = 1;
+  static double dload(const double* p) noexcept { return *p; }
+  static double dset1(double d) noexcept { return d; }
+  static double dmul(double a, double b) noexcept { return a * b; }
+  static double dadd(double a, double b) noexcept { return a + b; }
+  /// a·b − c with one rounding
+  static double dfmsub(double a, double b, double c) noexcept { return std::fma(a, b, -c); }
+  /// c − a·b with one rounding
+  static double dfnmadd(double a, double b, double c) noexcept { return std::fma(-a, b, c); }
+  /// nearest integer, ties to even (default rounding mode)
+  static double dround(double a) noexcept { return std::nearbyint(a); }
+  static float narrow(const double* d) noexcept { return static_cast<float>(d[0]); }
+  /// k is an exact integer with |k| < 2^30: sign-bit flags for k odd, bit 1 of k, bit 1 of k + 1.
+  static void quadrant_masks(const double* k, float& swap, float& sin_flip,
+                             float& cos_flip) noexcept {
+    const auto q = static_cast<std::int64_t>(k[0]);
+    swap = (q & 1) != 0 ? -0.0f : 0.0f;
+    sin_flip = (q & 2) != 0 ? -0.0f : 0.0f;
+    cos_flip = ((q + 1) & 2) != 0 ? -0.0f : 0.0f;
+  }
+  /// b where mask's sign bit is set, else a
+  static float select_sign(float mask, float a, float b) noexcept {
+    return std::signbit(mask) ? b : a;
+  }
+  /// v with its sign flipped where mask's sign bit is set
+  static float flip_sign(float v, float mask) noexcept { return std::signbit(mask) ? -v : v; }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
 #include "ropescale/simd/rotate-inl.hpp"
+#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
 
 }  // namespace ropescale::simd::scalar
 

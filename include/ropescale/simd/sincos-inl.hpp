@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+// Vectorised cos/sin rows and the no-table (on-the-fly) rotation body, written once against the
+// `ops` vocabulary and included inside each ISA's namespace and target region, after
+// rotate-inl.hpp (it calls rotate_heads). No include guard and no #includes.
+//
+// Algorithm, per vector of `ops::lanes` pairs (spec.md §5.2, performance.md §6):
+//   1. angle in double lanes (ops::dlanes per double vector, lanes/dlanes of them):
+//        φ = p·ω (rounded), e = fma(p, ω, −φ) (its exact rounding error),
+//        k = nearest(φ·2/π), r = fma(−k, π/2_hi, φ), r = fma(−k, π/2_lo, r), r = r + e.
+//      π/2_hi = fl64(π/2), π/2_lo = fl64(π/2 − π/2_hi); each fma rounds once and the results are
+//      small, so |error of r| <= ~3e-16 rad while |k| < 2^30 (callers guarantee it; see
+//      on_the_fly.hpp). |r| <= π/4 + tiny.
+//   2. r is narrowed to float (argument rounding <= 2^-25·π/4 ≈ 2.3e-8) and k's two low bits
+//      select the quadrant: k odd swaps cos and sin, bit 1 of k flips sin's sign and bit 1 of
+//      k + 1 flips cos's sign.
+//   3. float Taylor polynomials on |r| <= π/4 (truncation < 2e-9 for sin to r^9, < 1.2e-10 for
+//      cos to r^10; coefficients 1/n! rounded to float), Horner with fma.
+//   4. multiply by fl32(A).
+// Measured worst error against a long-double reference, p <= 1e7 (tests/test_on_the_fly.cpp):
+// see the ACCURACY line in on_the_fly.hpp.
+//
+// Tails shorter than a vector go through the scalar target's cos_sin_row (the same algorithm
+// with one lane), so every ISA produces the same values up to fma contraction in the polynomial.
+
+/// c[i] = A·cos(p·w[i]), s[i] = A·sin(p·w[i]) for i < n, float, via the algorithm above.
+/// Requires |p·w[i]| < 2^30·π/2 for every i (callers check once per call).
+inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position,
+                        float attention, float* c, float* s) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  constexpr std::int64_t DL = ops::dlanes;
+  constexpr std::int64_t P = L / DL;
+  static_assert(P >= 1 && P * DL == L, "ops::lanes must be a multiple of ops::dlanes");
+
+  const auto p = ops::dset1(static_cast<double>(position));
+  const auto two_over_pi = ops::dset1(0.63661977236758138);  // fl64(2/π)
+  const auto pio2_hi = ops::dset1(1.5707963267948966);       // fl64(π/2)
+  const auto pio2_lo = ops::dset1(6.123233995736766e-17);    // fl64(π/2 − pio2_hi)
+  const auto a = ops::set1(attention);
+  // Taylor coefficients 1/n! (signs alternating), rounded to float.
+  const auto s3 = ops::set1(static_cast<float>(-1.0 / 6.0));
+  const auto s5 = ops::set1(static_cast<float>(1.0 / 120.0));
+  const auto s7 = ops::set1(static_cast<float>(-1.0 / 5040.0));
+  const auto s9 = ops::set1(static_cast<float>(1.0 / 362880.0));
+  const auto c2 = ops::set1(-0.5f);
+  const auto c4 = ops::set1(static_cast<float>(1.0 / 24.0));
+  const auto c6 = ops::set1(static_cast<float>(-1.0 / 720.0));
+  const auto c8 = ops::set1(static_cast<float>(1.0 / 40320.0));
+  const auto c10 = ops::set1(static_cast<float>(-1.0 / 3628800.0));
+  const auto one = ops::set1(1.0f);
+
+  std::int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    typename ops::dvec r[P];
+    typename ops::dvec k[P];
+    for (std::int64_t j = 0; j < P; ++j) {
+      const auto wv = ops::dload(w + i + j * DL);
+      const auto phi = ops::dmul(p, wv);
+      const auto err = ops::dfmsub(p, wv, phi);  // p·ω − φ, exact
+      const auto kk = ops::dround(ops::dmul(phi, two_over_pi));
+      auto rr = ops::dfnmadd(kk, pio2_hi, phi);
+      rr = ops::dfnmadd(kk, pio2_lo, rr);
+      r[j] = ops::dadd(rr, err);
+      k[j] = kk;
+    }
+    const auto x = ops::narrow(r);
+    typename ops::vec swap, sin_flip, cos_flip;
+    ops::quadrant_masks(k, swap, sin_flip, cos_flip);
+    const auto x2 = ops::mul(x, x);
+    auto ps = ops::fmadd(x2, s9, s7);
+    ps = ops::fmadd(x2, ps, s5);
+    ps = ops::fmadd(x2, ps, s3);
+    const auto sin_r = ops::fmadd(ops::mul(x, x2), ps, x);
+    auto pc = ops::fmadd(x2, c10, c8);
+    pc = ops::fmadd(x2, pc, c6);
+    pc = ops::fmadd(x2, pc, c4);
+    pc = ops::fmadd(x2, pc, c2);
+    const auto cos_r = ops::fmadd(x2, pc, one);
+    const auto cv = ops::flip_sign(ops::select_sign(swap, cos_r, sin_r), cos_flip);
+    const auto sv = ops::flip_sign(ops::select_sign(swap, sin_r, cos_r), sin_flip);
+    ops::store(c + i, ops::mul(cv, a));
+    ops::store(s + i, ops::mul(sv, a));
+  }
+  if constexpr (L > 1) {
+    if (i < n) scalar::cos_sin_row(w + i, n - i, position, attention, c + i, s + i);
+  }
+}
+
+/// No-table rotation (on_the_fly.hpp): for each token t of the validated job, the row of its
+/// position (job.positions[t] when positions is given, else job.range_row0 + t; row_offset is 0)
+/// is computed into `row` (2·job.pairs floats: n cos then n sin) with cos_sin_row, then every
+/// head of Q and K is rotated with it by the same bodies as the table path.
+template <class T, layout Layout, bool Inverse>
+inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
+                                     float attention, float* row) noexcept {
+  const std::int64_t n = j.pairs;
+  float* c = row;
+  float* s = row + n;
+  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+    const std::int64_t position =
+        j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
+    cos_sin_row(inv_freq, n, position, attention, c, s);
+    if (j.q_heads > 0) {
+      rotate_heads<T, Layout, Inverse>(j.q + t * j.q_token_stride, j.q_heads, j.q_head_stride, c,
+                                       s, n);
+    }
+    if (j.k_heads > 0) {
+      rotate_heads<T, Layout, Inverse>(j.k + t * j.k_token_stride, j.k_heads, j.k_head_stride, c,
+                                       s, n);
+    }
+  }
+}
+
+/// Rotates in place as described by `j`, computing each token's row on the fly.
+template <class T>
+inline void rotate_on_the_fly(const rotate_job<T>& j, const double* inv_freq, float attention,
+                              float* row) noexcept {
+  if (j.lay == layout::neox) {
+    if (j.inverse) {
+      rotate_tokens_on_the_fly<T, layout::neox, true>(j, inv_freq, attention, row);
+    } else {
+      rotate_tokens_on_the_fly<T, layout::neox, false>(j, inv_freq, attention, row);
+    }
+  } else {
+    if (j.inverse) {
+      rotate_tokens_on_the_fly<T, layout::gptj, true>(j, inv_freq, attention, row);
+    } else {
+      rotate_tokens_on_the_fly<T, layout::gptj, false>(j, inv_freq, attention, row);
+    }
+  }
+}
