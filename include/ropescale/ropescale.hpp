@@ -7,6 +7,7 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/types.hpp"
 #include "ropescale/cos_sin_table.hpp"
+#include "ropescale/hf_config.hpp"
 #include "ropescale/method.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
