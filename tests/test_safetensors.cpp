@@ -325,3 +325,15 @@ TEST(SafetensorsReject, UnreadablePath) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/w.safetensors"), std::string::npos);
   }
 }
+
+TEST(SafetensorsReject, DeeplyNestedValuesDoNotOverflowTheStack) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_reject(entry_image(R"({"dtype":)" + deep + R"(,"shape":[1],"data_offsets":[0,4]})", 4), {"dtype must be a string", "[[[...]]]"}, "deep-dtype");
+  expect_reject(entry_image(R"({"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,4]})", 4), {"shape entries"}, "deep-shape");
+  expect_reject(entry_image(R"({"dtype":"F32","shape":[1],"data_offsets":)" + deep + "}", 4), {"data_offsets must be two"}, "deep-offsets");
+  expect_reject(entry_image(deep, 0), {"entry must be an object"}, "deep-entry");
+  expect_reject(st_raw(R"({"__metadata__":{"k":)" + deep + "}}", bytes{}), {"__metadata__.k"}, "deep-meta");
+  const std::string long_string(5000, 'x');
+  const std::string msg = error_of(entry_image(R"({"dtype":")" + long_string + R"(","shape":[1],"data_offsets":[0,4]})", 4), "long");
+  EXPECT_LT(msg.size(), 300u) << msg;
+}

@@ -195,8 +195,45 @@ inline std::optional<std::uint64_t> json_index(const nlohmann::json& v) {
   return std::nullopt;
 }
 
+/// Short text of a JSON value for error messages: at most ~80 characters and 3 levels deep, and
+/// never recursive beyond that (a hostile header may nest arrays thousands of levels deep, which
+/// json::dump would follow until the stack overflows).
+inline void json_text_into(const nlohmann::json& v, std::string& out, int depth) {
+  constexpr std::size_t limit = 80;
+  if (out.size() > limit) return;
+  if (v.is_array() || v.is_object()) {
+    const bool arr = v.is_array();
+    if (depth >= 3) {
+      out += arr ? "[...]" : "{...}";
+      return;
+    }
+    out += arr ? '[' : '{';
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (out.size() > limit) {
+        out += "...";
+        break;
+      }
+      if (!arr) {
+        json_text_into(nlohmann::json(it.key().substr(0, limit)), out, depth + 1);
+        out += ':';
+      }
+      json_text_into(it.value(), out, depth + 1);
+    }
+    out += arr ? ']' : '}';
+  } else if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    out += nlohmann::json(s.substr(0, limit)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
 inline std::string json_text(const nlohmann::json& v) {
-  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string s;
+  json_text_into(v, s, 0);
   if (s.size() > 80) s = s.substr(0, 77) + "...";
   return s;
 }
