@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/fuzz_cli_args.hpp"
 #include "fuzz/fuzz_safetensors.hpp"
 
 namespace {
@@ -93,6 +94,8 @@ void replay_target(entry_fn entry, const std::string& target, std::vector<fs::pa
     std::printf("[ pending  ] %zu known-bug inputs not replayed:%s\n", pending.size(), names.c_str());
   }
 }
+
+TEST(FuzzRegressions, CliArgs) { replay_target(ropescale_fuzz::run_cli_args, "cli_args"); }
 
 TEST(FuzzRegressions, Safetensors) { replay_target(ropescale_fuzz::run_safetensors, "safetensors"); }
 
