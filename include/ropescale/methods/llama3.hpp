@@ -63,33 +63,34 @@ class llama3 {
   std::int64_t pairs() const noexcept { return d_ / 2; }
 
   /// With λ = 2π/ω⁰: λ < L0/b → ω⁰; λ > L0/a → ω⁰/s; otherwise
-  /// g = (L0/λ − a)/(b − a) (0 if a == b) and ω = (1 − g)·ω⁰/s + g·ω⁰. Evaluated in double
-  /// (long double for Real = long double) from the long-double-accurate ω⁰, rounded once.
-  /// S ignored (>= 1 if given).
+  /// g = (L0/λ − a)/(b − a) (0 if a == b) and ω = (1 − g)·ω⁰/s + g·ω⁰. λ, the band tests and the
+  /// blend are evaluated in long double; the outer bands return the default table's value and
+  /// ω⁰/s in the working type (as linear). Error: <= 1 ulp of Real. S ignored (>= 1 if given).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     using W = detail::work_t<Real>;
-    const W two_pi = static_cast<W>(detail::two_pi_ld);
-    const W L0 = static_cast<W>(p_.original_max_position_embeddings);
-    const W a = static_cast<W>(p_.low_freq_factor);
-    const W b = static_cast<W>(p_.high_freq_factor);
-    const W s = static_cast<W>(p_.factor);
-    const W low_freq_wavelen = L0 / a;
-    const W high_freq_wavelen = L0 / b;
+    using LD = long double;
+    const LD L0 = static_cast<LD>(p_.original_max_position_embeddings);
+    const LD a = static_cast<LD>(p_.low_freq_factor);
+    const LD b = static_cast<LD>(p_.high_freq_factor);
+    const LD s = static_cast<LD>(p_.factor);
+    const LD low_freq_wavelen = L0 / a;
+    const LD high_freq_wavelen = L0 / b;
     std::vector<Real> out(static_cast<std::size_t>(pairs()));
     for (std::int64_t i = 0; i < pairs(); ++i) {
-      const W w0 = detail::base_inv_freq<W>(p_.rope_theta, i, d_);
-      const W lambda = two_pi / w0;
-      W w;
+      const LD w0 = detail::base_inv_freq<LD>(p_.rope_theta, i, d_);
+      const LD lambda = detail::two_pi_ld / w0;
+      Real w;
       if (lambda < high_freq_wavelen) {
-        w = w0;
+        w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_));
       } else if (lambda > low_freq_wavelen) {
-        w = w0 / s;
+        w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_) /
+                              static_cast<W>(p_.factor));
       } else {
-        const W g = (a == b) ? W(0) : (L0 / lambda - a) / (b - a);
-        w = (W(1) - g) * w0 / s + g * w0;
+        const LD g = (a == b) ? LD(0) : (L0 / lambda - a) / (b - a);
+        w = static_cast<Real>((LD(1) - g) * w0 / s + g * w0);
       }
-      out[static_cast<std::size_t>(i)] = static_cast<Real>(w);
+      out[static_cast<std::size_t>(i)] = w;
     }
     return out;
   }

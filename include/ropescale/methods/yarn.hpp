@@ -124,23 +124,38 @@ class yarn {
   /// hi after truncation (if truncate), clamping to <= d − 1 and the +0.001 when lo == hi.
   double correction_high() const noexcept { return high_; }
 
-  /// ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i) with r_i = clamp((i − lo)/(hi − lo), 0, 1), evaluated
-  /// in double (long double for Real = long double) from the long-double-accurate ω⁰, rounded once.
-  /// r = 0 gives ω⁰ exactly, r = 1 gives ω⁰/s exactly (as linear). S is ignored (>= 1 if given).
+  /// ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i) with r_i = clamp((i − lo)/(hi − lo), 0, 1) and lo, hi
+  /// from double (spec §3.5.2). r = 0 gives the default table's value exactly and r = 1 the
+  /// linear table's (ω⁰/s in the working type); ramp pairs are blended in long double from the
+  /// long-double ω⁰ and rounded once (the blend amplifies an error in r by up to s, so double
+  /// would cost ~s ulps). Error: <= 1 ulp of Real. S is ignored (>= 1 if given).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     using W = detail::work_t<Real>;
     std::vector<Real> out(static_cast<std::size_t>(pairs()));
-    const W s = static_cast<W>(p_.factor);
-    const W lo = static_cast<W>(low_);
-    const W span = static_cast<W>(high_) - lo;
     for (std::int64_t i = 0; i < pairs(); ++i) {
-      const W w0 = detail::base_inv_freq<W>(p_.rope_theta, i, d_);
-      W r = (static_cast<W>(i) - lo) / span;
-      r = std::min(std::max(r, W(0)), W(1));
-      out[static_cast<std::size_t>(i)] = static_cast<Real>((w0 / s) * r + w0 * (W(1) - r));
+      const long double r = ramp(i);
+      Real w;
+      if (r <= 0.0L) {
+        w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_));
+      } else if (r >= 1.0L) {
+        w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_) /
+                              static_cast<W>(p_.factor));
+      } else {
+        const long double w0 = detail::base_inv_freq<long double>(p_.rope_theta, i, d_);
+        w = static_cast<Real>((w0 / static_cast<long double>(p_.factor)) * r + w0 * (1.0L - r));
+      }
+      out[static_cast<std::size_t>(i)] = w;
     }
     return out;
+  }
+
+  /// r_i = clamp((i − lo)/(hi − lo), 0, 1) in long double (0: ω⁰ kept, 1: divided by s).
+  long double ramp(std::int64_t i) const noexcept {
+    const long double lo = static_cast<long double>(low_);
+    const long double r =
+        (static_cast<long double>(i) - lo) / (static_cast<long double>(high_) - lo);
+    return std::min(std::max(r, 0.0L), 1.0L);
   }
 
   /// A per §3.5.4: attention_factor if given; else m(s, mscale)/m(s, mscale_all_dim) if both are
