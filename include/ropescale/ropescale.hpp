@@ -3,6 +3,7 @@
 #ifndef ROPESCALE_ROPESCALE_HPP
 #define ROPESCALE_ROPESCALE_HPP
 
+#include "ropescale/apply.hpp"
 #include "ropescale/config.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/types.hpp"

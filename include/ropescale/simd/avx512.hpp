@@ -22,6 +22,12 @@
 #if ROPESCALE_COMPILE_AVX512
 #include <immintrin.h>
 
+// g++ 12 reports -Wmaybe-uninitialized inside AVX-512 intrinsics that start from
+// _mm512_undefined_* (GCC bug 105593, fixed in 13); silence it for this region only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 ROPESCALE_BEGIN_AVX512
 namespace ropescale::simd::avx512 {
 
@@ -71,7 +77,8 @@ struct ops {
   static __m512 swap_pairs(__m512 v) noexcept { return _mm512_permute_ps(v, 0xB1); }
   /// lo = [v0 v0 v1 v1 … v7 v7], hi = [v8 v8 … v15 v15]
   static void dup_pairs(__m512 v, __m512& lo, __m512& hi) noexcept {
-    lo = _mm512_permutexvar_ps(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), v);
+    lo = _mm512_permutexvar_ps(
+        _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), v);
     hi = _mm512_permutexvar_ps(
         _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), v);
   }
@@ -131,6 +138,9 @@ struct ops {
 
 }  // namespace ropescale::simd::avx512
 ROPESCALE_END_TARGET
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // ROPESCALE_COMPILE_AVX512
 #endif  // ROPESCALE_SIMD_AVX512_HPP

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+// Public in-place rotation entry points (spec.md §1.3): rotate the first rotary_dim channels of
+// every head of Q and (optionally) K, in place, by the angles of a cos/sin table row chosen by
+// each token's position. Q and K are rotated in one call (their head counts may differ, as with
+// GQA), so each token's table row is located once and reused, from L1, by all of their heads.
+// Channels [rotary_dim, head_dim) are never touched (bit-identical). Every argument is checked
+// here, in O(1) (O(tokens) for an explicit position list), before one dispatch switch hands a
+// validated job to a noexcept, allocation-free kernel (simd/dispatch.hpp). Engines split work
+// across threads with apply_options::token_begin/token_end; the library starts no threads.
+#ifndef ROPESCALE_APPLY_HPP
+#define ROPESCALE_APPLY_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "ropescale/cos_sin_table.hpp"
+#include "ropescale/detail/throw.hpp"
+#include "ropescale/isa.hpp"
+#include "ropescale/simd/dispatch.hpp"
+#include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/types.hpp"
+
+namespace ropescale {
+
+/// Where the cos/sin values come from: rows for the positions [first_position,
+/// first_position + rows). The row of position p starts at r = p − first_position and holds
+/// cos[r·row_stride + i] and sin[r·row_stride + i] for the pairs i < pairs, attention factor
+/// already folded in (cs = A·cos(p·ω_i), sn = A·sin(p·ω_i), spec.md §1.2).
+struct cos_sin_view {
+  const float* cos = nullptr;
+  const float* sin = nullptr;
+  std::int64_t row_stride = 0;      ///< floats between consecutive rows
+  std::int64_t pairs = 0;           ///< n = rotary_dim / 2
+  std::int64_t first_position = 0;  ///< position of row 0
+  std::int64_t rows = 0;            ///< number of rows
+
+  /// The rows of a cos_sin_rows snapshot (row p: n cos then n sin, stride 2n, positions [0, N)).
+  static cos_sin_view from(const cos_sin_rows& r) noexcept {
+    cos_sin_view v;
+    v.pairs = r.pairs();
+    v.row_stride = 2 * v.pairs;
+    v.rows = r.positions();
+    if (r.data() != nullptr) {
+      v.cos = r.data();
+      v.sin = r.data() + v.pairs;
+    }
+    return v;
+  }
+
+  /// One packed row (n cos values, then n sin values) valid for `position` only: what the
+  /// no-table decode path computes per token.
+  static constexpr cos_sin_view single_row(const float* row, std::int64_t n,
+                                           std::int64_t position) noexcept {
+    return cos_sin_view{row, row == nullptr ? nullptr : row + n, 2 * n, n, position, 1};
+  }
+};
+
+/// Options of apply_rotary.
+struct apply_options {
+  /// Rotate by −angle (sn → −sn): undoes a forward rotation (with A = 1).
+  bool inverse = false;
+  /// Run with this ISA instead of active_isa() (checked: an unavailable ISA throws). Tests use it
+  /// to exercise every kernel without touching global state.
+  std::optional<isa> force_isa;
+  /// Rotate only tokens [token_begin, token_end) of the views (token_end < 0: up to the end).
+  /// Positions keep indexing the full token axis, so disjoint ranges may run on different threads.
+  std::int64_t token_begin = 0;
+  std::int64_t token_end = -1;
+};
+
+namespace detail {
+
+inline std::string view_key(const char* view, const char* field) {
+  return std::string(view) + "." + field;
+}
+
+/// Checks one tensor view (skipped entirely when heads == 0: that tensor is not rotated).
+template <class T>
+inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t rotary_dim) {
+  if (x.tokens < 0) throw_invalid_value(view_key(v, "tokens"), "must be >= 0", x.tokens);
+  if (x.heads < 0) throw_invalid_value(view_key(v, "heads"), "must be >= 0", x.heads);
+  if (x.head_dim < 0) throw_invalid_value(view_key(v, "head_dim"), "must be >= 0", x.head_dim);
+  if (x.heads == 0 || x.tokens == 0) return;
+  if (x.head_dim < rotary_dim) {
+    throw_invalid_value(view_key(v, "head_dim"),
+                        "must be >= rotary_dim (" + std::to_string(rotary_dim) + ")", x.head_dim);
+  }
+  if (x.data == nullptr) {
+    throw_invalid(view_key(v, "data"), "must not be null for a non-empty view", "null");
+  }
+  if (x.token_stride < 0 || (x.tokens > 1 && x.token_stride < x.head_dim)) {
+    throw_invalid_value(view_key(v, "token_stride"),
+                        "must be >= head_dim (" + std::to_string(x.head_dim) +
+                            ") when tokens > 1, and >= 0",
+                        x.token_stride);
+  }
+  if (x.head_stride < 0 || (x.heads > 1 && x.head_stride < x.head_dim)) {
+    throw_invalid_value(view_key(v, "head_stride"),
+                        "must be >= head_dim (" + std::to_string(x.head_dim) +
+                            ") when heads > 1, and >= 0",
+                        x.head_stride);
+  }
+  // The last element's offset (tokens−1)·token_stride + (heads−1)·head_stride + head_dim − 1,
+  // and its byte offset, must be representable.
+  std::int64_t a = 0, b = 0, extent = 0;
+  const bool overflow = __builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
+                        __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
+                        __builtin_add_overflow(a, b, &extent) ||
+                        __builtin_add_overflow(extent, x.head_dim, &extent) ||
+                        extent > std::numeric_limits<std::int64_t>::max() /
+                                     static_cast<std::int64_t>(sizeof(T));
+  if (overflow) {
+    throw_message(view_key(v, "token_stride"),
+                  "tokens, heads, head_dim and strides span more elements than an address "
+                  "offset can hold");
+  }
+}
+
+inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table) {
+  throw_invalid_value("positions[" + std::to_string(t) + "]",
+                      "must have a table row (positions " + std::to_string(table.first_position) +
+                          " to " + std::to_string(table.first_position + table.rows - 1) + ")",
+                      p);
+}
+
+/// Validates everything and fills the kernel job; returns false when there is nothing to do.
+template <class T>
+inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
+                            const tensor_view<T>& k, const cos_sin_view& table,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt) {
+  static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
+  if (lay != layout::neox && lay != layout::gptj) {
+    throw_invalid_value("layout", "must be layout::neox or layout::gptj",
+                        static_cast<int>(lay));
+  }
+  if (rotary_dim < 2 || rotary_dim % 2 != 0) {
+    throw_invalid_value("rotary_dim", "must be even and >= 2", rotary_dim);
+  }
+  validate_view("q", q, rotary_dim);
+  validate_view("k", k, rotary_dim);
+  const bool has_q = q.heads > 0;
+  const bool has_k = k.heads > 0;
+  if (has_q && has_k && q.tokens != k.tokens) {
+    throw_invalid_value("k.tokens", "must equal q.tokens (" + std::to_string(q.tokens) + ")",
+                        k.tokens);
+  }
+  const std::int64_t tokens = has_q ? q.tokens : (has_k ? k.tokens : 0);
+  const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
+  if (opt.token_begin < 0 || opt.token_begin > end) {
+    throw_invalid_value("token_begin",
+                        "must be in [0, token_end] (" + std::to_string(end) + ")",
+                        opt.token_begin);
+  }
+  if (end > tokens) {
+    throw_invalid_value("token_end", "must be <= tokens (" + std::to_string(tokens) + ")", end);
+  }
+  // Table.
+  if (table.pairs != rotary_dim / 2) {
+    throw_invalid_value("table.pairs",
+                        "must equal rotary_dim / 2 (" + std::to_string(rotary_dim / 2) + ")",
+                        table.pairs);
+  }
+  if (table.rows < 0) throw_invalid_value("table.rows", "must be >= 0", table.rows);
+  if (table.row_stride < 0) {
+    throw_invalid_value("table.row_stride", "must be >= 0", table.row_stride);
+  }
+  if (table.rows > 0) {
+    if (table.cos == nullptr || table.sin == nullptr) {
+      throw_invalid("table", "cos and sin must not be null when rows > 0", "null");
+    }
+    std::int64_t last = 0;
+    if (__builtin_mul_overflow(table.rows - 1, table.row_stride, &last) ||
+        __builtin_add_overflow(last, table.pairs, &last) ||
+        last > std::numeric_limits<std::int64_t>::max() /
+                   static_cast<std::int64_t>(sizeof(float)) ||
+        __builtin_add_overflow(table.first_position, table.rows - 1, &last)) {
+      throw_message("table", "rows, row_stride and first_position overflow an offset");
+    }
+  }
+  // Positions (only those of the tokens that will be rotated are read).
+  if (pos.values == nullptr && pos.count != 0) {
+    throw_invalid_value("positions.count", "must be 0 for a start-position range", pos.count);
+  }
+  if (pos.values != nullptr && pos.count != tokens) {
+    throw_invalid_value("positions.count", "must equal the token count (" +
+                                               std::to_string(tokens) + ")",
+                        pos.count);
+  }
+  job = simd::rotate_job<T>{};
+  if (opt.token_begin == end || (!has_q && !has_k)) return false;
+  if (pos.values != nullptr) {
+    for (std::int64_t t = opt.token_begin; t < end; ++t) {
+      const std::int64_t p = pos.values[t];
+      std::int64_t r = 0;
+      if (__builtin_sub_overflow(p, table.first_position, &r) || r < 0 || r >= table.rows) {
+        throw_position(t, p, table);
+      }
+    }
+    job.positions = pos.values;
+    job.row_offset = table.first_position;
+  } else {
+    std::int64_t r0 = 0, p_first = 0, p_last = 0, r_first = 0, r_last = 0;
+    if (__builtin_add_overflow(pos.start, opt.token_begin, &p_first) ||
+        __builtin_add_overflow(pos.start, end - 1, &p_last)) {
+      throw_invalid_value("positions.start", "overflows with the token range", pos.start);
+    }
+    if (__builtin_sub_overflow(p_first, table.first_position, &r_first) || r_first < 0 ||
+        r_first >= table.rows) {
+      throw_position(opt.token_begin, p_first, table);
+    }
+    if (__builtin_sub_overflow(p_last, table.first_position, &r_last) || r_last >= table.rows) {
+      throw_position(end - 1, p_last, table);
+    }
+    // Row of token t is r0 + t; r0 itself may lie outside the table when token_begin > 0.
+    if (__builtin_sub_overflow(pos.start, table.first_position, &r0)) {
+      throw_position(opt.token_begin, p_first, table);
+    }
+    job.range_row0 = r0;
+  }
+  if (has_q) {
+    job.q = q.data;
+    job.q_heads = q.heads;
+    job.q_token_stride = q.token_stride;
+    job.q_head_stride = q.head_stride;
+  }
+  if (has_k) {
+    job.k = k.data;
+    job.k_heads = k.heads;
+    job.k_token_stride = k.token_stride;
+    job.k_head_stride = k.head_stride;
+  }
+  job.token_begin = opt.token_begin;
+  job.token_end = end;
+  job.pairs = rotary_dim / 2;
+  job.cos = table.cos;
+  job.sin = table.sin;
+  job.row_stride = table.row_stride;
+  job.lay = lay;
+  job.inverse = opt.inverse;
+  return true;
+}
+
+}  // namespace detail
+
+/// Rotates Q and K in place (spec.md §1.3). For each token t in the range, with p = pos[t] and
+/// the table's row for p (cs_i = A·cos(p·ω_i), sn_i = A·sin(p·ω_i), i < n = rotary_dim/2), every
+/// head of q and of k gets, for each pair (a, b) of `lay`:
+///     a ← a·cs_i − b·sn_i,   b ← b·cs_i + a·sn_i      (inverse: sn → −sn)
+/// computed in float and rounded once to T. Channels [rotary_dim, head_dim) are not touched.
+/// A view with heads == 0 is skipped (pass `{}` as k to rotate Q only); q and k may have
+/// different head counts (GQA) and head_dims but need the same token count.
+/// Types: float, bf16, f16. Error vs a double reference with the same table values: <= 1.5·2^-23
+/// of the pair norm before the final rounding to T (float: <= 2 ulp of the pair norm).
+/// Throws invalid_parameter (before touching any data) on: odd or < 2 rotary_dim, head_dim <
+/// rotary_dim, negative sizes or strides, null data with nonzero sizes, extents overflowing an
+/// offset, overlapping head/token strides, a table whose pairs != rotary_dim/2, a position
+/// without a table row, a bad token range or an unavailable forced ISA.
+template <class T>
+inline void apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_view& table,
+                         token_positions pos, layout lay, std::int64_t rotary_dim,
+                         const apply_options& opt = {}) {
+  const isa which = resolve_isa(opt.force_isa);
+  simd::rotate_job<T> job;
+  if (detail::make_rotate_job(job, q, k, table, pos, lay, rotary_dim, opt)) {
+    simd::rotate(which, job);
+  }
+}
+
+/// As above with a cos_sin_rows snapshot (cos_sin_table::snapshot() / ensure()).
+template <class T>
+inline void apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_rows& rows,
+                         token_positions pos, layout lay, std::int64_t rotary_dim,
+                         const apply_options& opt = {}) {
+  apply_rotary(q, k, cos_sin_view::from(rows), pos, lay, rotary_dim, opt);
+}
+
+/// Rotates one tensor in place (same contract as the fused Q+K form).
+template <class T>
+inline void apply_rotary(tensor_view<T> x, const cos_sin_view& table, token_positions pos,
+                         layout lay, std::int64_t rotary_dim, const apply_options& opt = {}) {
+  apply_rotary(x, tensor_view<T>{}, table, pos, lay, rotary_dim, opt);
+}
+
+/// Rotates one tensor in place with a cos_sin_rows snapshot.
+template <class T>
+inline void apply_rotary(tensor_view<T> x, const cos_sin_rows& rows, token_positions pos,
+                         layout lay, std::int64_t rotary_dim, const apply_options& opt = {}) {
+  apply_rotary(x, tensor_view<T>{}, cos_sin_view::from(rows), pos, lay, rotary_dim, opt);
+}
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_APPLY_HPP
