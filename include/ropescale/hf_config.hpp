@@ -60,13 +60,13 @@ inline constexpr int max_config_json_depth = 64;
 
 /// Where each resolved value came from, for error messages and diagnostics.
 struct hf_rope_context {
-  const nlohmann::json* root = nullptr;   // the object holding the model keys
-  std::string root_prefix;                // "" or "text_config"
-  const nlohmann::json* dict = nullptr;   // the rope dict (nullptr: none → default)
-  std::string dict_path;                  // "rope_scaling", "rope_parameters.full_attention", ...
-  std::string type;                       // resolved type name (after aliases)
-  std::string type_path;                  // key path of the type name ("" when defaulted)
-  std::string layer_type;                 // selected layer type ("" when not per-layer)
+  const nlohmann::json* root = nullptr;  // the object holding the model keys
+  std::string root_prefix;               // "" or "text_config"
+  const nlohmann::json* dict = nullptr;  // the rope dict (nullptr: none → default)
+  std::string dict_path;                 // "rope_scaling", "rope_parameters.full_attention", ...
+  std::string type;                      // resolved type name (after aliases)
+  std::string type_path;                 // key path of the type name ("" when defaulted)
+  std::string layer_type;                // selected layer type ("" when not per-layer)
 
   std::int64_t head_dim = 0;
   std::string head_dim_path;
@@ -150,8 +150,8 @@ inline void note_unknown_keys(hf_rope_context& c, std::initializer_list<std::str
   if (c.dict == nullptr) return;
   for (auto it = c.dict->begin(); it != c.dict->end(); ++it) {
     const std::string& k = it.key();
-    bool found = k == "rope_type" || k == "type" || k == "rope_theta" ||
-                 k == "partial_rotary_factor";
+    bool found =
+        k == "rope_type" || k == "type" || k == "rope_theta" || k == "partial_rotary_factor";
     for (std::string_view kk : known) found = found || k == kk;
     if (found) continue;
     if (k == "original_max_position_embeddings") {
@@ -186,10 +186,9 @@ inline std::optional<std::pair<std::int64_t, std::string>> resolve_l0(hf_rope_co
       json_get_integer(c.dict_or_empty(), "original_max_position_embeddings", c.dict_path);
   if (top) {
     if (in_dict && *in_dict != *top) {
-      c.diagnostics.push_back(c.top("original_max_position_embeddings") + " (" +
-                              std::to_string(*top) + ") overrides " +
-                              c.in_dict("original_max_position_embeddings") + " (" +
-                              std::to_string(*in_dict) + ")");
+      c.diagnostics.push_back(
+          c.top("original_max_position_embeddings") + " (" + std::to_string(*top) + ") overrides " +
+          c.in_dict("original_max_position_embeddings") + " (" + std::to_string(*in_dict) + ")");
     }
     return std::make_pair(*top, c.top("original_max_position_embeddings"));
   }
@@ -391,8 +390,9 @@ inline nlohmann::json parse_config_text(std::string_view text, const std::string
   bool too_deep = false;
   const nlohmann::json::parser_callback_t limit_depth =
       [&too_deep](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-        if (depth > max_config_json_depth && (event == nlohmann::json::parse_event_t::object_start ||
-                                              event == nlohmann::json::parse_event_t::array_start)) {
+        if (depth > max_config_json_depth &&
+            (event == nlohmann::json::parse_event_t::object_start ||
+             event == nlohmann::json::parse_event_t::array_start)) {
           too_deep = true;
         }
         return !too_deep;
@@ -417,7 +417,8 @@ inline nlohmann::json parse_config_text(std::string_view text, const std::string
 /// dict, §2.2 type name and aliases, §2.3 precedence, §2.4 required keys, §2.5 value rules.
 /// Returns the method (Real = double), the non-fatal diagnostics and L (0 if absent).
 /// Throws invalid_parameter "<key path>: <expectation>, got <value>" on any violation.
-inline loaded_config load_hf_config(const nlohmann::json& config, const load_options& options = {}) {
+inline loaded_config load_hf_config(const nlohmann::json& config,
+                                    const load_options& options = {}) {
   using namespace detail;
   if (!config.is_object()) throw_invalid("config", "must be a JSON object", json_text(config));
   hf_rope_context c;
@@ -440,7 +441,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config, const load_opt
   if (rp && rs && *rp != *rs) {
     throw_invalid(c.top("rope_parameters"),
                   "is ambiguous: rope_parameters and rope_scaling are both set and differ "
-                  "(rope_scaling = " + json_text(*rs) + ")",
+                  "(rope_scaling = " +
+                      json_text(*rs) + ")",
                   json_text(*rp));
   }
   const nlohmann::json* dict = rp ? rp : rs;
@@ -463,21 +465,23 @@ inline loaded_config load_hf_config(const nlohmann::json& config, const load_opt
       const auto it = dict->find(want);
       if (it == dict->end()) {
         if (options.layer_type) {
-          throw_invalid(c.dict_path, "has no entry for layer type " + json_quote(want) +
-                                         " (available: " + keys + ")",
-                        json_text(*dict));
+          throw_invalid(
+              c.dict_path,
+              "has no entry for layer type " + json_quote(want) + " (available: " + keys + ")",
+              json_text(*dict));
         }
-        throw_message(c.dict_path, "per-layer-type rope parameters without a \"full_attention\" "
-                                   "entry: select a layer type (load_options::layer_type) among " +
-                                       keys);
+        throw_message(c.dict_path,
+                      "per-layer-type rope parameters without a \"full_attention\" "
+                      "entry: select a layer type (load_options::layer_type) among " +
+                          keys);
       }
       c.layer_type = want;
       c.dict_path = join_key(c.dict_path, want);
       dict = &*it;
       if (dict->empty()) dict = nullptr;
     } else if (options.layer_type) {
-      c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) + " ignored: " +
-                              c.dict_path + " is not a per-layer-type dict");
+      c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) +
+                              " ignored: " + c.dict_path + " is not a per-layer-type dict");
     }
   } else if (options.layer_type) {
     c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) +
@@ -494,8 +498,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config, const load_opt
       c.type_path = c.in_dict("rope_type");
       c.type = json_to_string(*rt, c.type_path);
       if (lt != nullptr && *lt != *rt) {
-        c.diagnostics.push_back(c.in_dict("type") + " = " + json_text(*lt) + " ignored: " +
-                                c.type_path + " = " + json_text(*rt) + " wins (HF)");
+        c.diagnostics.push_back(c.in_dict("type") + " = " + json_text(*lt) +
+                                " ignored: " + c.type_path + " = " + json_text(*rt) + " wins (HF)");
       }
     } else if (lt != nullptr) {
       c.type_path = c.in_dict("type");
@@ -506,7 +510,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config, const load_opt
   std::string model_type;
   if (const nlohmann::json* mt = json_member(root, "model_type"); mt && mt->is_string()) {
     model_type = mt->get<std::string>();
-  } else if (const nlohmann::json* mt0 = json_member(config, "model_type"); mt0 && mt0->is_string()) {
+  } else if (const nlohmann::json* mt0 = json_member(config, "model_type");
+             mt0 && mt0->is_string()) {
     model_type = mt0->get<std::string>();
   }
   if (c.type == "su") c.type = "longrope";
@@ -629,8 +634,8 @@ inline loaded_config load_hf_config_file(const std::filesystem::path& path,
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) {
-    detail::throw_message(name, "cannot read config file: " +
-                                    (ec ? ec.message() : std::string("no such file")));
+    detail::throw_message(
+        name, "cannot read config file: " + (ec ? ec.message() : std::string("no such file")));
   }
   if (!std::filesystem::is_regular_file(status)) {
     detail::throw_message(name, "cannot read config file: not a regular file");

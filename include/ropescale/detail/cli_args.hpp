@@ -37,12 +37,12 @@ inline constexpr std::string_view inspect_usage =
 
 /// Parsed command line of ropescale-inspect.
 struct inspect_args {
-  std::string config;                               ///< CONFIG.json path
-  std::optional<std::int64_t> seq_len;              ///< --seq-len S (absent: HF's initial table)
-  std::optional<std::string> weights;               ///< --weights FILE (CLEX checkpoints)
+  std::string config;                                  ///< CONFIG.json path
+  std::optional<std::int64_t> seq_len;                 ///< --seq-len S (absent: HF's initial table)
+  std::optional<std::string> weights;                  ///< --weights FILE (CLEX checkpoints)
   std::optional<std::vector<std::int64_t>> positions;  ///< --positions list
-  angle_mode angle = angle_mode::f64;               ///< --angle
-  bool help = false;                                ///< -h / --help
+  angle_mode angle = angle_mode::f64;                  ///< --angle
+  bool help = false;                                   ///< -h / --help
 };
 
 /// Result of parse_inspect_args: error is empty on success, else a one-line description.
@@ -108,8 +108,9 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
   for (std::size_t k = 0; k < argv.size(); ++k) {
     const std::string_view arg = argv[k];
     if (flags_done || arg.empty() || arg[0] != '-' || arg == "-") {
-      if (have_config) return fail("unexpected extra argument " + quote_arg(arg) + "; " +
-                                   std::string(inspect_usage));
+      if (have_config)
+        return fail("unexpected extra argument " + quote_arg(arg) + "; " +
+                    std::string(inspect_usage));
       if (arg.empty()) return fail("CONFIG path is empty");
       a.config = std::string(arg);
       have_config = true;
@@ -154,13 +155,14 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
       std::size_t start = 0;
       while (true) {
         const std::size_t comma = value.find(',', start);
-        const std::string_view item =
-            value.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                : comma - start);
+        const std::string_view item = value.substr(
+            start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
         const auto p = cli_impl::parse_decimal(item, 0, inspect_max_position);
         if (!p) {
-          return fail("--positions: must be a comma-separated list of integers in [0, 2^53), "
-                      "got " + quote_arg(item) + " in " + quote_arg(value));
+          return fail(
+              "--positions: must be a comma-separated list of integers in [0, 2^53), "
+              "got " +
+              quote_arg(item) + " in " + quote_arg(value));
         }
         if (list.size() >= inspect_max_positions) {
           return fail("--positions: at most " + std::to_string(inspect_max_positions) +

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Typed getters over nlohmann::json for the config loader (spec.md §2.5). Every getter takes the
-// key path of the value ("rope_scaling.factor", "text_config.head_dim", "rope_scaling.short_factor[3]")
-// and throws ropescale::invalid_parameter "<key path>: <expectation>, got <value>" on a type or
-// range violation. JSON null counts as absent (member() returns nullptr), as spec §0 says. Values
-// are printed compactly and without recursion limits being a hazard: arrays and objects are
-// summarised to a bounded depth and length, strings are JSON-escaped so a message stays one line.
+// key path of the value ("rope_scaling.factor", "text_config.head_dim",
+// "rope_scaling.short_factor[3]") and throws ropescale::invalid_parameter "<key path>:
+// <expectation>, got <value>" on a type or range violation. JSON null counts as absent (member()
+// returns nullptr), as spec §0 says. Values are printed compactly and without recursion limits
+// being a hazard: arrays and objects are summarised to a bounded depth and length, strings are
+// JSON-escaped so a message stays one line.
 #ifndef ROPESCALE_DETAIL_JSON_HPP
 #define ROPESCALE_DETAIL_JSON_HPP
 
@@ -69,7 +70,8 @@ inline void append_text(const nlohmann::json& v, std::string& out, int depth) {
       for (auto it = v.begin(); it != v.end(); ++it) {
         if (!first) out += ',';
         first = false;
-        out += nlohmann::json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out +=
+            nlohmann::json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         out += ':';
         append_text(it.value(), out, depth + 1);
         if (out.size() > json_text_limit) return;
@@ -99,8 +101,8 @@ inline std::string json_text(const nlohmann::json& v) {
 
 /// A quoted, escaped JSON string literal for a key or name (safe inside a one-line message).
 inline std::string json_quote(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 /// Member `key` of `obj`, or nullptr when obj is not an object, the key is missing, or its value
