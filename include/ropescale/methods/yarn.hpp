@@ -125,8 +125,8 @@ class yarn {
   double correction_high() const noexcept { return high_; }
 
   /// ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i) with r_i = clamp((i − lo)/(hi − lo), 0, 1) and lo, hi
-  /// from double (spec §3.5.2). r = 0 gives the default table's value exactly and r = 1 the
-  /// linear table's (ω⁰/s in the working type); ramp pairs are blended in long double from the
+  /// from double (spec §3.5.2). r = 0 (and s = 1) gives the default table's value exactly, r = 1
+  /// the linear table's (ω⁰/s in the working type); ramp pairs are blended in long double from the
   /// long-double ω⁰ and rounded once (the blend amplifies an error in r by up to s, so double
   /// would cost ~s ulps). Error: <= 1 ulp of Real. S is ignored (>= 1 if given).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
@@ -136,7 +136,7 @@ class yarn {
     for (std::int64_t i = 0; i < pairs(); ++i) {
       const long double r = ramp(i);
       Real w;
-      if (r <= 0.0L) {
+      if (r <= 0.0L || p_.factor == 1.0) {
         w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_));
       } else if (r >= 1.0L) {
         w = static_cast<Real>(detail::base_inv_freq<W>(p_.rope_theta, i, d_) /
