@@ -10,6 +10,7 @@
 #include "ropescale/cos_sin_table.hpp"
 #include "ropescale/hf_config.hpp"
 #include "ropescale/method.hpp"
+#include "ropescale/on_the_fly.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
 #include "ropescale/methods/linear.hpp"

@@ -116,6 +116,14 @@ struct ops {
   }
   /// v with its sign flipped where mask (sign bits only) is set
   static __m256 flip_sign(__m256 v, __m256 mask) noexcept { return _mm256_xor_ps(v, mask); }
+  static __m256d dsub(__m256d a, __m256d b) noexcept { return _mm256_sub_pd(a, b); }
+  /// inverse of narrow: float lanes [0, 4) to d[0], [4, 8) to d[1], exactly
+  static void widen(__m256 x, __m256d* d) noexcept {
+    d[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    d[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+  }
+  static __m256 ffma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+  static __m256 ffnma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

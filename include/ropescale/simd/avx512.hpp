@@ -130,6 +130,14 @@ struct ops {
   static __m512 flip_sign(__m512 v, __m512 mask) noexcept {
     return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_castps_si512(mask)));
   }
+  static __m512d dsub(__m512d a, __m512d b) noexcept { return _mm512_sub_pd(a, b); }
+  /// inverse of narrow: float lanes [0, 8) to d[0], [8, 16) to d[1], exactly
+  static void widen(__m512 x, __m512d* d) noexcept {
+    d[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    d[1] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+  }
+  static __m512 ffma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }
+  static __m512 ffnma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -116,6 +116,18 @@ struct ops {
   static float32x4_t flip_sign(float32x4_t v, float32x4_t mask) noexcept {
     return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(v), vreinterpretq_u32_f32(mask)));
   }
+  static float64x2_t dsub(float64x2_t a, float64x2_t b) noexcept { return vsubq_f64(a, b); }
+  /// inverse of narrow: float lanes [0, 2) to d[0], [2, 4) to d[1], exactly
+  static void widen(float32x4_t x, float64x2_t* d) noexcept {
+    d[0] = vcvt_f64_f32(vget_low_f32(x));
+    d[1] = vcvt_high_f64_f32(x);
+  }
+  static float32x4_t ffma(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    return vfmaq_f32(c, a, b);
+  }
+  static float32x4_t ffnma(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
+    return vfmsq_f32(c, a, b);
+  }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -82,6 +82,12 @@ struct ops {
   }
   /// v with its sign flipped where mask's sign bit is set
   static float flip_sign(float v, float mask) noexcept { return std::signbit(mask) ? -v : v; }
+  static double dsub(double a, double b) noexcept { return a - b; }
+  static void widen(float x, double* d) noexcept { d[0] = static_cast<double>(x); }
+  /// fused a·b + c and c − a·b (std::fma: one rounding, as on the vector targets; the sincos
+  /// correction terms and the A = a_hi + a_lo product need it)
+  static float ffma(float a, float b, float c) noexcept { return std::fma(a, b, c); }
+  static float ffnma(float a, float b, float c) noexcept { return std::fma(-a, b, c); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
