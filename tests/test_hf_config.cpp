@@ -750,7 +750,9 @@ TEST(HfLlama3, EqualLowHighFreqFactorsAccepted) {
                                        {"low_freq_factor", 2},
                                        {"high_freq_factor", 2},
                                        {"original_max_position_embeddings", 1024}});
-  for (double w : load_hf_config(cfg).method.inv_freq()) EXPECT_TRUE(std::isfinite(w));
+  const auto c = load_hf_config(cfg);
+  for (double w : c.method.inv_freq()) EXPECT_TRUE(std::isfinite(w));
+  EXPECT_TRUE(has_diag(c, "low_freq_factor")) << diags(c);
 }
 
 TEST(HfOptions, WeightsIgnoredForClosedFormTypes) {

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "ropescale/detail/cli_args.hpp"
 #include "ropescale/hf_config.hpp"
 
 extern char** environ;
@@ -286,6 +287,55 @@ std::string positions_arg(const std::vector<std::int64_t>& ps) {
   std::string s;
   for (auto p : ps) s += (s.empty() ? "" : ",") + std::to_string(p);
   return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parser, in process (the same function the CLI and the cli_args fuzz target call)
+
+TEST(InspectArgs, ParsesEveryFlagInBothSpellings) {
+  using ropescale::detail::angle_mode;
+  using ropescale::detail::parse_inspect_args;
+  auto r = parse_inspect_args(
+      std::vector<std::string>{"c.json", "--seq-len", "8192", "--positions=0,1,9007199254740991",
+                               "--angle", "f32", "--weights=w.safetensors"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.args.config, "c.json");
+  EXPECT_EQ(r.args.seq_len, 8192);
+  ASSERT_TRUE(r.args.positions.has_value());
+  EXPECT_EQ(*r.args.positions, (std::vector<std::int64_t>{0, 1, 9007199254740991}));
+  EXPECT_EQ(r.args.angle, angle_mode::f32);
+  EXPECT_EQ(r.args.weights, "w.safetensors");
+  r = parse_inspect_args(std::vector<std::string>{"--seq-len=9007199254740992", "--", "-odd.json"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.args.config, "-odd.json");
+  EXPECT_EQ(r.args.seq_len, std::int64_t{1} << 53);
+  EXPECT_EQ(r.args.angle, angle_mode::f64);
+  EXPECT_FALSE(r.args.positions.has_value());
+}
+
+TEST(InspectArgs, RejectsWithOneLineMessages) {
+  using ropescale::detail::parse_inspect_args;
+  const std::vector<std::vector<std::string>> bad = {
+      {},
+      {"a.json", "b.json"},
+      {"a.json", "--seq-len"},
+      {"a.json", "--seq-len", "0"},
+      {"a.json", "--seq-len", "+5"},
+      {"a.json", "--positions", ","},
+      {"a.json", "--positions", "1\n2"},
+      {"a.json", "--angle", "F32"},
+      {"a.json", "--bogus=1"},
+      {"a.json", std::string("--seq-len=\n\x01", 12)},
+      {""},
+  };
+  for (const auto& args : bad) {
+    const auto r = parse_inspect_args(args);
+    EXPECT_NE(r.error, "") << args.size();
+    EXPECT_EQ(r.error.find('\n'), std::string::npos) << r.error;
+  }
+  std::string many = "0";
+  for (int k = 0; k < 10000; ++k) many += ",1";
+  EXPECT_NE(parse_inspect_args(std::vector<std::string>{"a.json", "--positions", many}).error, "");
 }
 
 // ---------------------------------------------------------------------------------------------
