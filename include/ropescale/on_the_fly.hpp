@@ -6,25 +6,24 @@
 // simd/sincos-inl.hpp (double angle p·ω with its exact rounding error, reduced mod π/2 in double,
 // float Taylor polynomials on |r| <= π/4 with quadrant selection), then every head of Q and K is
 // rotated by the same per-ISA bodies as apply_rotary (simd/rotate-inl.hpp). Argument checks are
-// apply.hpp's own (O(1), O(tokens) for a position list) plus an O(n) scan of ω; one dispatch
-// switch per call; nothing is allocated unless rotary_dim > 1024.
+// apply.hpp's own (O(1), O(tokens) for a position list); ω is not scanned (a non-finite ω gives
+// NaN values for its pair); one dispatch switch per call; nothing is allocated unless
+// rotary_dim > 1024.
 //
 // ACCURACY (measured by tests/test_on_the_fly.cpp against an independent long-double reference,
-// every closed-form family, all p < 4096 and sampled p up to 1e7, AVX2 and scalar): worst
-// |ĉ − A·cos φ| = 1.0e-7·max(1, A), inside the spec's 2e-7 bound. Calls whose largest |p·ω|
-// reaches 2^30 rad (far beyond any real context) fall back to double std::cos/std::sin per pair.
+// every closed-form family, all p < 4096 and sampled p up to 1e7, scalar, AVX2 and AVX-512):
+// worst |ĉ − A·cos φ| = 1.04e-7·max(1, A), inside the spec's 2e-7 bound. A token whose largest
+// |p·ω| reaches 2^30 rad (far beyond any real context) gets its row from double std::cos/sin.
 #ifndef ROPESCALE_ON_THE_FLY_HPP
 #define ROPESCALE_ON_THE_FLY_HPP
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include "ropescale/apply.hpp"
 #include "ropescale/cos_sin_table.hpp"
-#include "ropescale/detail/angle.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/dispatch.hpp"
@@ -37,9 +36,6 @@ namespace ropescale {
 inline constexpr std::int64_t on_the_fly_stack_pairs = 512;
 
 namespace detail {
-
-/// Largest |p·ω| (rad) the vector reduction handles: its quadrant count is converted to int32.
-inline constexpr double on_the_fly_vector_angle_limit = 1073741824.0;  // 2^30
 
 template <class T>
 inline void dispatch_on_the_fly(isa which, const simd::rotate_job<T>& job, const double* w,
@@ -58,29 +54,6 @@ inline void dispatch_on_the_fly(isa which, const simd::rotate_job<T>& job, const
   }
 }
 
-/// Huge-angle fallback: each token's row from detail::accurate_cos_sin (double cos/sin, any
-/// |p·ω| < 2^53), then the table-path kernel on that single row.
-template <class T>
-inline void on_the_fly_fallback(isa which, const simd::rotate_job<T>& job, const double* w,
-                                double a, float* row) noexcept {
-  const std::int64_t n = job.pairs;
-  for (std::int64_t t = job.token_begin; t < job.token_end; ++t) {
-    const std::int64_t p =
-        job.positions != nullptr ? job.positions[t] - job.row_offset : job.range_row0 + t;
-    for (std::int64_t i = 0; i < n; ++i) accurate_cos_sin(p, w[i], a, row[i], row[n + i]);
-    simd::rotate_job<T> one = job;
-    one.token_begin = t;
-    one.token_end = t + 1;
-    one.cos = row;
-    one.sin = row + n;
-    one.row_stride = 0;
-    one.positions = nullptr;
-    one.row_offset = 0;
-    one.range_row0 = -t;  // row index range_row0 + t = 0
-    simd::rotate(which, one);
-  }
-}
-
 }  // namespace detail
 
 /// Rotates Q and K in place like apply_rotary (spec.md §1.3), computing each token's cos/sin
@@ -94,8 +67,9 @@ inline void on_the_fly_fallback(isa which, const simd::rotate_job<T>& job, const
 /// Use it for decode without a cache (one token, many heads: Q and K fused share one row); for
 /// prefill or repeated layers a cos_sin_table is cheaper.
 /// Types: float, bf16, f16. Throws invalid_parameter before touching data on everything
-/// apply_rotary rejects, and on: null inv_freq, pairs != rotary_dim / 2, a non-finite ω, A not
-/// finite or <= 0, a position outside [0, 2^31].
+/// apply_rotary rejects, and on: null inv_freq, pairs != rotary_dim / 2, A not finite or <= 0,
+/// a position outside [0, 2^31]. ω must be finite (not checked: a non-finite ω_i gives NaN for
+/// pair i).
 template <class T>
 inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_positions pos,
                                     const double* inv_freq, std::int64_t pairs,
@@ -118,25 +92,6 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_po
   simd::rotate_job<T> job;
   if (!detail::make_rotate_job(job, q, k, all_positions, pos, lay, rotary_dim, opt)) return;
 
-  // O(n): ω finite, and the largest |ω| for the reduction-range check.
-  double max_w = 0.0;
-  for (std::int64_t i = 0; i < pairs; ++i) {
-    const double aw = std::fabs(inv_freq[i]);
-    if (!(aw <= std::numeric_limits<double>::max())) {
-      detail::throw_invalid_value("inv_freq[" + std::to_string(i) + "]", "must be finite",
-                                  inv_freq[i]);
-    }
-    max_w = aw > max_w ? aw : max_w;
-  }
-  std::int64_t max_p = 0;
-  if (job.positions != nullptr) {
-    for (std::int64_t t = job.token_begin; t < job.token_end; ++t) {
-      max_p = job.positions[t] > max_p ? job.positions[t] : max_p;
-    }
-  } else {
-    max_p = job.range_row0 + job.token_end - 1;
-  }
-
   alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
   std::vector<float> heap_row;
   float* row = stack_row;
@@ -144,11 +99,7 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_po
     heap_row.resize(2 * static_cast<std::size_t>(pairs));
     row = heap_row.data();
   }
-  if (static_cast<double>(max_p) * max_w < detail::on_the_fly_vector_angle_limit) {
-    detail::dispatch_on_the_fly(which, job, inv_freq, attention_factor, row);
-  } else {
-    detail::on_the_fly_fallback(which, job, inv_freq, attention_factor, row);
-  }
+  detail::dispatch_on_the_fly(which, job, inv_freq, attention_factor, row);
 }
 
 /// Rotates one tensor in place with on-the-fly cos/sin (same contract as the fused form).

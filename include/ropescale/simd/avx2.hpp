@@ -124,6 +124,13 @@ struct ops {
   }
   static __m256 ffma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static __m256 ffnma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
+  /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
+  static __m256d dbad_or(__m256d bad, __m256d v, __m256d limit) noexcept {
+    const __m256d abs = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+    return _mm256_or_pd(bad, _mm256_cmp_pd(abs, limit, _CMP_NLT_UQ));
+  }
+  static bool dany(__m256d bad) noexcept { return _mm256_movemask_pd(bad) != 0; }
+  static __m256d dzero() noexcept { return _mm256_setzero_pd(); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -138,6 +138,17 @@ struct ops {
   }
   static __m512 ffma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   static __m512 ffnma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
+  /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
+  static __m512d dbad_or(__m512d bad, __m512d v, __m512d limit) noexcept {
+    const __m512i abs = _mm512_and_si512(_mm512_castpd_si512(v),
+                                         _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF));
+    const __mmask8 m = _mm512_cmp_pd_mask(_mm512_castsi512_pd(abs), limit, _CMP_NLT_UQ);
+    return _mm512_castsi512_pd(_mm512_mask_set1_epi64(_mm512_castpd_si512(bad), m, -1));
+  }
+  static bool dany(__m512d bad) noexcept {
+    return _mm512_test_epi64_mask(_mm512_castpd_si512(bad), _mm512_castpd_si512(bad)) != 0;
+  }
+  static __m512d dzero() noexcept { return _mm512_setzero_pd(); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -128,6 +128,18 @@ struct ops {
   static float32x4_t ffnma(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
     return vfmsq_f32(c, a, b);
   }
+  /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
+  static float64x2_t dbad_or(float64x2_t bad, float64x2_t v, float64x2_t limit) noexcept {
+    const uint64x2_t ok = vcltq_f64(vabsq_f64(v), limit);  // false for NaN
+    return vreinterpretq_f64_u64(vorrq_u64(vreinterpretq_u64_f64(bad), vmvnq_u64_compat(ok)));
+  }
+  static uint64x2_t vmvnq_u64_compat(uint64x2_t v) noexcept {
+    return veorq_u64(v, vdupq_n_u64(~0ull));
+  }
+  static bool dany(float64x2_t bad) noexcept {
+    return vmaxvq_u32(vreinterpretq_u32_f64(bad)) != 0;
+  }
+  static float64x2_t dzero() noexcept { return vdupq_n_f64(0.0); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -11,6 +11,7 @@
 #include <cmath>  // std::fma, std::nearbyint, std::signbit (sincos ops, helper D)
 #include <cstdint>
 
+#include "ropescale/detail/angle.hpp"  // accurate_cos_sin: sincos-inl's huge-angle fallback (helper D)
 #include "ropescale/simd/kernel_args.hpp"
 #include "ropescale/types.hpp"
 
@@ -71,7 +72,8 @@ struct ops {
   /// k is an exact integer with |k| < 2^30: sign-bit flags for k odd, bit 1 of k, bit 1 of k + 1.
   static void quadrant_masks(const double* k, float& swap, float& sin_flip,
                              float& cos_flip) noexcept {
-    const auto q = static_cast<std::int64_t>(k[0]);
+    // Rows with |k| >= 2^30 (or NaN) are recomputed by the caller; keep the conversion defined.
+    const auto q = static_cast<std::int64_t>(std::fabs(k[0]) < 1073741824.0 ? k[0] : 0.0);
     swap = (q & 1) != 0 ? -0.0f : 0.0f;
     sin_flip = (q & 2) != 0 ? -0.0f : 0.0f;
     cos_flip = ((q + 1) & 2) != 0 ? -0.0f : 0.0f;
@@ -88,6 +90,12 @@ struct ops {
   /// correction terms and the A = a_hi + a_lo product need it)
   static float ffma(float a, float b, float c) noexcept { return std::fma(a, b, c); }
   static float ffnma(float a, float b, float c) noexcept { return std::fma(-a, b, c); }
+  /// accumulates "some lane is not finite-and-below limit" into bad
+  static double dbad_or(double bad, double v, double limit) noexcept {
+    return std::fabs(v) < limit ? bad : 1.0;
+  }
+  static bool dany(double bad) noexcept { return bad != 0.0; }
+  static double dzero() noexcept { return 0.0; }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

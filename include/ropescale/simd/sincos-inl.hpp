@@ -27,8 +27,10 @@
 // Tails shorter than a vector go through the scalar target's cos_sin_row (the same algorithm
 // with one lane), so every ISA produces the same values up to fma contraction in the polynomial.
 
-/// c[i] = A·cos(p·w[i]), s[i] = A·sin(p·w[i]) for i < n, float, via the algorithm above.
-/// Requires |p·w[i]| < 2^30·π/2 for every i (callers check once per call).
+/// c[i] = A·cos(p·w[i]), s[i] = A·sin(p·w[i]) for i < n, float, via the algorithm above. A row
+/// with some |p·w[i]| >= 2^30 rad (far beyond any real context) or a non-finite w[i] is
+/// recomputed with detail::accurate_cos_sin (double reduction and cos/sin; NaN for non-finite
+/// input), so any input is handled; the check costs one compare per double vector.
 inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position,
                         double attention, float* c, float* s) noexcept {
   constexpr std::int64_t L = ops::lanes;
@@ -54,6 +56,8 @@ inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position,
   const auto c8 = ops::set1(static_cast<float>(1.0 / 40320.0));
   const auto c10 = ops::set1(static_cast<float>(-1.0 / 3628800.0));
   const auto one = ops::set1(1.0f);
+  const auto limit = ops::dset1(1073741824.0);  // 2^30 rad: k stays far inside int32
+  auto bad = ops::dzero();
 
   std::int64_t i = 0;
   for (; i + L <= n; i += L) {
@@ -62,6 +66,7 @@ inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position,
     for (std::int64_t j = 0; j < P; ++j) {
       const auto wv = ops::dload(w + i + j * DL);
       const auto phi = ops::dmul(p, wv);
+      bad = ops::dbad_or(bad, phi, limit);
       const auto err = ops::dfmsub(p, wv, phi);  // p·ω − φ, exact
       const auto kk = ops::dround(ops::dmul(phi, two_over_pi));
       auto rr = ops::dfnmadd(kk, pio2_hi, phi);
@@ -95,6 +100,11 @@ inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position,
   }
   if constexpr (L > 1) {
     if (i < n) scalar::cos_sin_row(w + i, n - i, position, attention, c + i, s + i);
+  }
+  if (ops::dany(bad)) {  // some |p·ω| >= 2^30 rad or non-finite: redo the row in double
+    for (std::int64_t q = 0; q < n; ++q) {
+      ropescale::detail::accurate_cos_sin(position, w[q], attention, c[q], s[q]);
+    }
   }
 }
 
