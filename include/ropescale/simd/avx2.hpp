@@ -28,6 +28,8 @@ namespace ropescale::simd::avx2 {
 struct ops {
   using vec = __m256;
   static constexpr std::int64_t lanes = 8;
+  /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
+  static constexpr int row_regs = 8;
 
   static __m256 load(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static __m256 load(const bf16* p) noexcept {

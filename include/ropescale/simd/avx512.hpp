@@ -27,6 +27,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 ROPESCALE_BEGIN_AVX512
 namespace ropescale::simd::avx512 {
@@ -34,6 +35,8 @@ namespace ropescale::simd::avx512 {
 struct ops {
   using vec = __m512;
   static constexpr std::int64_t lanes = 16;
+  /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
+  static constexpr int row_regs = 16;
 
   static __m512 load(const float* p) noexcept { return _mm512_loadu_ps(p); }
   static __m512 load(const bf16* p) noexcept {

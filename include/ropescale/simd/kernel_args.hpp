@@ -14,27 +14,30 @@ namespace ropescale::simd {
 /// Token t uses table row r(t) = positions[t] - row_offset, or range_row0 + t when positions is
 /// null; the row's cos values are cos[r·row_stride + i] and its sin values sin[r·row_stride + i],
 /// i < pairs. Only channels [0, 2·pairs) of each head are read or written.
+/// A plain aggregate without default member initialisers on purpose: detail::make_rotate_job
+/// assigns every field, and zero-initialising the struct first (g++ emits `rep stos`) cost
+/// ~10 ns per call, a tenth of an in-cache decode.
 template <class T>
 struct rotate_job {
-  T* q = nullptr;
-  std::int64_t q_heads = 0;
-  std::int64_t q_token_stride = 0;
-  std::int64_t q_head_stride = 0;
-  T* k = nullptr;
-  std::int64_t k_heads = 0;
-  std::int64_t k_token_stride = 0;
-  std::int64_t k_head_stride = 0;
-  std::int64_t token_begin = 0;
-  std::int64_t token_end = 0;
-  std::int64_t pairs = 0;
-  const float* cos = nullptr;
-  const float* sin = nullptr;
-  std::int64_t row_stride = 0;
-  const std::int64_t* positions = nullptr;
-  std::int64_t row_offset = 0;
-  std::int64_t range_row0 = 0;
-  layout lay = layout::neox;
-  bool inverse = false;
+  T* q;
+  std::int64_t q_heads;
+  std::int64_t q_token_stride;
+  std::int64_t q_head_stride;
+  T* k;
+  std::int64_t k_heads;
+  std::int64_t k_token_stride;
+  std::int64_t k_head_stride;
+  std::int64_t token_begin;
+  std::int64_t token_end;
+  std::int64_t pairs;
+  const float* cos;
+  const float* sin;
+  std::int64_t row_stride;
+  const std::int64_t* positions;
+  std::int64_t row_offset;
+  std::int64_t range_row0;
+  layout lay;
+  bool inverse;
 };
 
 }  // namespace ropescale::simd

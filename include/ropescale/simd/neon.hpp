@@ -24,6 +24,8 @@ namespace ropescale::simd::neon {
 struct ops {
   using vec = float32x4_t;
   static constexpr std::int64_t lanes = 4;
+  /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
+  static constexpr int row_regs = 16;
 
   static float32x4_t load(const float* p) noexcept { return vld1q_f32(p); }
   static float32x4_t load(const bf16* p) noexcept {

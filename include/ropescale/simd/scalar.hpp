@@ -13,6 +13,7 @@
 
 #include "ropescale/detail/angle.hpp"  // accurate_cos_sin: sincos-inl's huge-angle fallback (helper D)
 #include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/target.hpp"
 #include "ropescale/types.hpp"
 
 namespace ropescale::simd::scalar {
@@ -37,6 +38,8 @@ inline void rotate_pair(T* pa, T* pb, float c, float s) noexcept {
 struct ops {
   using vec = float;
   static constexpr std::int64_t lanes = 1;
+  /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
+  static constexpr int row_regs = 0;
   template <class T>
   static float load(const T* p) noexcept {
     return load_as_float(*p);

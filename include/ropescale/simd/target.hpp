@@ -43,6 +43,16 @@
 #define ROPESCALE_END_TARGET
 #endif
 
+/// Fully unrolls the next loop (constant trip count), so arrays of vectors indexed by its
+/// counter can live in registers.
+#if defined(__clang__)
+#define ROPESCALE_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define ROPESCALE_UNROLL _Pragma("GCC unroll 16")
+#else
+#define ROPESCALE_UNROLL
+#endif
+
 // NEON is part of the AArch64 baseline: no target region is needed.
 #define ROPESCALE_BEGIN_NEON
 #define ROPESCALE_END_NEON
