@@ -488,7 +488,8 @@ TEST(HfPrecedence, MaxPositionEmbeddingsIsTopLevelOnly) {
   json cfg{{"head_dim", 64},
            {"rope_scaling",
             {{"rope_type", "dynamic"}, {"factor", 2}, {"max_position_embeddings", 4096}}}};
-  expect_load_error(cfg, "rope_scaling", {"type 'dynamic' requires key 'max_position_embeddings"});
+  expect_load_error(cfg, "rope_scaling",
+                    {"type 'dynamic' requires top-level key 'max_position_embeddings'"});
   cfg["max_position_embeddings"] = 2048;
   const auto c = load_hf_config(cfg);
   EXPECT_EQ(c.max_position_embeddings, 2048);

@@ -292,7 +292,9 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
     note_unknown_keys(c, {"factor"});
     auto p = common_params<dynamic_params>(c);
     p.factor = required_dict_number(c, "factor");
-    if (!c.max_position_embeddings) throw_missing_key(c, "max_position_embeddings (top-level)");
+    if (!c.max_position_embeddings) {
+      throw_message(c.dict_path, "type 'dynamic' requires top-level key 'max_position_embeddings'");
+    }
     p.max_position_embeddings = *c.max_position_embeddings;
     return make_hf_method<dynamic<double>>(p, c);
   }
