@@ -133,8 +133,7 @@ TYPED_TEST(MethodTables, Dynamic) {
   using Real = TypeParam;
   worst w;
   const std::int64_t L = 4096;
-  const std::optional<std::int64_t> lengths[] = {std::nullopt, 1,    4095,  4096,
-                                                 4097,         8192, 10000, 131072};
+  const std::optional<std::int64_t> lengths[] = {std::nullopt, 1, 4096, 4097, 10000, 131072};
   for (std::int64_t H : kHeads)
     for (double prf : kPrfs) {
       const std::int64_t d = refm::rotary_dim(H, prf);
@@ -155,11 +154,11 @@ TYPED_TEST(MethodTables, Dynamic) {
 TYPED_TEST(MethodTables, Yarn) {
   using Real = TypeParam;
   worst w;
-  const std::int64_t l0s[] = {2048, 4096, 32768};
+  const std::int64_t l0s[] = {2048, 32768};
   struct betas {
     double fast, slow;
   };
-  const betas bs[] = {{32, 1}, {16, 2}, {64, 0.5}};
+  const betas bs[] = {{32, 1}, {64, 0.5}};
   for (std::int64_t H : kHeads)
     for (double prf : kPrfs) {
       const std::int64_t d = refm::rotary_dim(H, prf);
@@ -236,7 +235,7 @@ TYPED_TEST(MethodTables, Llama3) {
     double a, b;
     std::int64_t L0;
   };
-  const band bands[] = {{1, 4, 8192}, {1, 32, 4096}, {2, 2, 8192}, {0.5, 8, 2048}};
+  const band bands[] = {{1, 4, 8192}, {0.5, 32, 4096}, {2, 2, 8192}};
   for (std::int64_t H : kHeads)
     for (double prf : kPrfs) {
       const std::int64_t d = refm::rotary_dim(H, prf);
