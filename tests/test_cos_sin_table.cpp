@@ -10,10 +10,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "ropescale/cos_sin_table.hpp"
+#include "ropescale/method.hpp"
 #include "support/exact_trig.hpp"
 
 namespace {
@@ -104,6 +107,90 @@ TEST(CosSinTable, AccurateModeWithinSpecBound) {
     overall = std::max(overall, worst.err);
   }
   RecordProperty("worst_error", std::to_string(overall));
+}
+
+// The library's own method classes (helper A's), through ropescale::method and from_method:
+// one configuration per closed-form family, at the sequence length that selects its scaled table.
+struct method_case {
+  std::string label;
+  ropescale::method m;
+  std::optional<std::int64_t> seq_len;
+};
+
+std::vector<method_case> method_cases() {
+  std::vector<method_case> c;
+  c.push_back({"default 1e4/128", ropescale::default_rope<>(ropescale::default_rope_params{128, 1e4, 1.0}), {}});
+  c.push_back({"default 1e6/64", ropescale::default_rope<>(ropescale::default_rope_params{64, 1e6, 1.0}), {}});
+  c.push_back({"linear s=4", ropescale::linear<>(ropescale::linear_params{128, 1e4, 1.0, 4.0}), {}});
+  c.push_back({"ntk s=8", ropescale::ntk<>(ropescale::ntk_params{128, 5e5, 1.0, 8.0}), {}});
+  c.push_back({"dynamic s=4 S=4L", ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 4.0, 4096}),
+               std::int64_t{16384}});
+  {
+    ropescale::yarn_params y;
+    y.head_dim = 128;
+    y.rope_theta = 1e6;
+    y.factor = 4.0;
+    y.original_max_position_embeddings = 32768;
+    c.push_back({"yarn s=4", ropescale::yarn<>(y), {}});
+  }
+  {
+    ropescale::longrope_params l;
+    l.head_dim = 96;
+    l.rope_theta = 1e4;
+    for (int i = 0; i < 48; ++i) {
+      l.short_factor.push_back(1.0 + 0.02 * i);
+      l.long_factor.push_back(1.0 + 1.3 * i);
+    }
+    l.original_max_position_embeddings = 4096;
+    l.max_position_embeddings = 131072;
+    c.push_back({"longrope long", ropescale::longrope<>(l), std::int64_t{100000}});
+  }
+  c.push_back({"llama3 s=8",
+               ropescale::llama3<>(ropescale::llama3_params{128, 5e5, 1.0, 8.0, 1.0, 4.0, 8192}),
+               {}});
+  c.push_back({"proportional prf=.25",
+               ropescale::proportional<>(ropescale::proportional_params{256, 1e6, 0.25, 1.0}), {}});
+  return c;
+}
+
+TEST(CosSinTable, LibraryMethodsWithinSpecBound) {
+  for (const auto& mc : method_cases()) {
+    SCOPED_TRACE(mc.label);
+    auto table = cos_sin_table::from_method(mc.m, 1024, angle_mode::accurate, mc.seq_len);
+    auto rows = table.snapshot();
+    const std::vector<double> w = mc.m.inv_freq(mc.seq_len);
+    const double a = mc.m.attention_factor(mc.seq_len);
+    ASSERT_EQ(rows->pairs(), static_cast<std::int64_t>(w.size()));
+    EXPECT_EQ(rows->attention_factor(), a);
+    worst_error worst;
+    for (std::int64_t p = 0; p < rows->positions(); ++p) worst.check_row(rows->row(p), p, w, a);
+    const frequency_table f = ropescale::frequencies_of(mc.m, angle_mode::accurate, mc.seq_len);
+    std::vector<float> row(2 * w.size());
+    for (std::int64_t p : ropescale_test::sampled_positions(23, 100)) {
+      ropescale::compute_cos_sin_row(f, p, row.data());
+      worst.check_row(row.data(), p, w, a);
+    }
+    std::printf("[ accuracy ] table method %-20s A=%.4f worst |err|/max(1,A) = %.3e (p=%lld)\n",
+                mc.label.c_str(), a, worst.err, static_cast<long long>(worst.position));
+    EXPECT_LE(worst.err, kBound);
+
+    // f32 mode from the method's binary32 table, bit for bit (<= 1 ulp) against the recomputation.
+    auto t32 = cos_sin_table::from_method(mc.m, 256, angle_mode::f32, mc.seq_len);
+    auto r32 = t32.snapshot();
+    const std::vector<float> w32 = mc.m.inv_freq_hf_f32(mc.seq_len);
+    int off = 0;
+    for (std::int64_t p = 0; p < r32->positions(); ++p) {
+      for (std::size_t i = 0; i < w32.size(); ++i) {
+        float c, sn;
+        ropescale_test::hf_f32_reference(p, w32[i], a, c, sn);
+        off += (r32->cos(p, static_cast<std::int64_t>(i)) != c) +
+               (r32->sin(p, static_cast<std::int64_t>(i)) != sn);
+        ASSERT_NEAR(r32->cos(p, static_cast<std::int64_t>(i)), c, 2.4e-7 * std::max(1.0, a));
+        ASSERT_NEAR(r32->sin(p, static_cast<std::int64_t>(i)), sn, 2.4e-7 * std::max(1.0, a));
+      }
+    }
+    EXPECT_LE(off, 2);
+  }
 }
 
 TEST(CosSinTable, TableRowsEqualComputeRow) {

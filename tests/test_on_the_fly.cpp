@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
 #include <random>
 #include <thread>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "ropescale/apply.hpp"
 #include "ropescale/cos_sin_table.hpp"
 #include "ropescale/isa.hpp"
+#include "ropescale/method.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "support/exact_trig.hpp"
 
@@ -134,6 +138,55 @@ TEST(OnTheFly, RowsWithinSpecBoundOnEveryIsa) {
                 ropescale::name(which), overall[static_cast<std::size_t>(which)]);
     RecordProperty(std::string("worst_error_") + ropescale::name(which),
                    std::to_string(overall[static_cast<std::size_t>(which)]));
+  }
+}
+
+// The library's own method classes (helper A's) through ropescale::method: ω and A as an engine
+// would pass them (method::inv_freq(S) / attention_factor(S)).
+TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
+  std::vector<std::pair<ropescale::method, std::optional<std::int64_t>>> cases;
+  cases.emplace_back(ropescale::default_rope<>(ropescale::default_rope_params{128, 1e6, 1.0}),
+                     std::nullopt);
+  cases.emplace_back(ropescale::ntk<>(ropescale::ntk_params{64, 1e4, 1.0, 4.0}), std::nullopt);
+  cases.emplace_back(
+      ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 2.0, 8192}),
+      std::int64_t{50000});
+  {
+    ropescale::yarn_params y;
+    y.head_dim = 128;
+    y.rope_theta = 1e6;
+    y.factor = 8.0;
+    y.original_max_position_embeddings = 4096;
+    cases.emplace_back(ropescale::yarn<>(y), std::nullopt);
+  }
+  {
+    ropescale::longrope_params l;
+    l.head_dim = 96;
+    for (int i = 0; i < 48; ++i) {
+      l.short_factor.push_back(1.0 + 0.01 * i);
+      l.long_factor.push_back(1.0 + 2.0 * i);
+    }
+    l.original_max_position_embeddings = 4096;
+    l.max_position_embeddings = 131072;
+    cases.emplace_back(ropescale::longrope<>(l), std::int64_t{131072});
+  }
+  cases.emplace_back(
+      ropescale::llama3<>(ropescale::llama3_params{128, 5e5, 1.0, 8.0, 1.0, 4.0, 8192}),
+      std::nullopt);
+  std::vector<std::int64_t> positions;
+  for (std::int64_t p = 0; p < 1024; ++p) positions.push_back(p);
+  for (std::int64_t p : ropescale_test::sampled_positions(41, 200)) positions.push_back(p);
+  for (const auto& [m, seq_len] : cases) {
+    const std::vector<double> w = m.inv_freq(seq_len);
+    const double a = m.attention_factor(seq_len);
+    const auto ref = reference_rows(w, a, positions);
+    for (isa which : available_isas()) {
+      const auto rows = rows_via_rotation(which, layout::neox, w, a, positions);
+      const double e = worst_row_error(rows, ref, a, w.size(), positions);
+      std::printf("[ accuracy ] on-the-fly %-6s method %-9s A=%.4f worst = %.3e\n",
+                  ropescale::name(which), std::string(m.rope_type()).c_str(), a, e);
+      EXPECT_LE(e, kBound) << m.rope_type() << " " << ropescale::name(which);
+    }
   }
 }
 

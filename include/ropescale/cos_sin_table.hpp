@@ -155,6 +155,23 @@ inline void fill_cos_sin_rows(const frequency_table& f, std::int64_t first, std:
 
 }  // namespace detail
 
+/// The frequency_table of a RoPE method at sequence length seq_len (absent: HF's initial table):
+/// inv_freq(seq_len) widened to double, attention_factor(seq_len), and for angle_mode::f32 also
+/// inv_freq_hf_f32(seq_len). Works with ropescale::method and every method class (any type with
+/// the method contract's inv_freq / attention_factor / inv_freq_hf_f32; method.hpp is not
+/// included here so kernel headers stay free of Eigen and JSON). Throws what the method throws.
+template <class Method>
+inline frequency_table frequencies_of(const Method& m, angle_mode mode = angle_mode::accurate,
+                                      std::optional<std::int64_t> seq_len = std::nullopt) {
+  frequency_table f;
+  const auto w = m.inv_freq(seq_len);
+  f.inv_freq.assign(w.begin(), w.end());
+  f.attention_factor = static_cast<double>(m.attention_factor(seq_len));
+  f.mode = mode;
+  if (mode == angle_mode::f32) f.inv_freq_hf_f32 = m.inv_freq_hf_f32(seq_len);
+  return f;
+}
+
 /// Computes one row (n cos then n sin floats, A folded in) for `position`: exactly what a
 /// cos_sin_table stores for that position. Use it to fill rows of a cache of your own layout.
 /// Throws invalid_parameter on a bad table or a position outside [0, max_position].
@@ -245,6 +262,17 @@ class cos_sin_table {
   explicit cos_sin_table(frequency_table f, std::int64_t positions = 0)
       : sync_(std::make_unique<sync>()),
         current_(std::make_shared<const cos_sin_rows>(std::move(f), positions, 0)) {}
+
+  /// Rows of a RoPE method's table at seq_len (see frequencies_of), e.g.
+  ///     auto table = cos_sin_table::from_method(loaded.method, 32768);
+  /// For methods whose table depends on the sequence length (dynamic, longrope, clex) call
+  /// rebuild(frequencies_of(m, mode, S)) when S changes.
+  template <class Method>
+  static cos_sin_table from_method(const Method& m, std::int64_t positions,
+                                   angle_mode mode = angle_mode::accurate,
+                                   std::optional<std::int64_t> seq_len = std::nullopt) {
+    return cos_sin_table(frequencies_of(m, mode, seq_len), positions);
+  }
 
   /// Accurate mode from a double table ω and attention factor A.
   cos_sin_table(std::vector<double> inv_freq, double attention_factor, std::int64_t positions = 0)
