@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -42,6 +43,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ropescale/detail/throw.hpp"
+#include "ropescale/methods/default_rope.hpp"
+#include "ropescale/methods/dynamic.hpp"
+#include "ropescale/methods/linear.hpp"
+#include "ropescale/methods/llama3.hpp"
+#include "ropescale/methods/longrope.hpp"
+#include "ropescale/methods/ntk.hpp"
+#include "ropescale/methods/yarn.hpp"
 #include "svg_writer.hpp"
 
 namespace ropescale::examples::compare {
@@ -191,9 +200,6 @@ inline std::pair<std::string, std::string> method_style(std::string_view key) {
   return {"#777777", ""};
 }
 
-// ------------------------------------------------------------------------------------------------
-// Text output
-
 /// Compact number: up to `sig` significant digits, no exponent for moderate magnitudes.
 inline std::string fmt(double v, int sig = 4) {
   if (std::isnan(v)) return "nan";
@@ -207,6 +213,336 @@ inline std::string fmt(double v, int sig = 4) {
   }
   return buf;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Building the methods
+
+/// A method the caller evaluates itself (CLEX: it needs checkpoint weights and the loader).
+/// Every function takes the sequence length S.
+struct external_method {
+  std::string rope_type;
+  std::function<std::vector<double>(std::int64_t)> inv_freq;
+  std::function<double(std::int64_t)> attention_factor;
+  std::function<double(std::int64_t)> query_scale;
+  std::function<double(std::int64_t)> factor;     ///< the value shown in the "s" column
+  std::function<std::string(std::int64_t)> note;
+};
+
+/// What the config contributes beyond the base RoPE. Absent members mean "not in the config":
+/// llama3 then uses Llama-3.1's published bands (a = 1, b = 4), yarn its defaults (β_f = 32,
+/// β_s = 1, truncate), and longrope / clex are not applicable.
+struct method_sources {
+  std::optional<llama3_params> llama3;      ///< low/high_freq_factor taken from here
+  std::optional<yarn_params> yarn;          ///< betas, truncate, mscale pair taken from here
+  std::optional<longrope_params> longrope;  ///< short/long factors (and attention_factor)
+  std::optional<external_method> clex;
+};
+
+/// Llama-3.1's published band edges, used when the config has no llama3 section.
+inline constexpr double default_low_freq_factor = 1.0;
+inline constexpr double default_high_freq_factor = 4.0;
+
+namespace build_detail {
+
+inline std::vector<double> to_double(const std::vector<double>& v) { return v; }
+
+/// Evaluates a library method object at S = C (and at S = L for short_change).
+template <class M>
+method_result evaluate(const M& m, std::string key, double factor, std::string note,
+                       const context_result& c, std::int64_t L) {
+  method_result r;
+  r.key = std::move(key);
+  r.label = method_label(r.key);
+  r.rope_type = M::type_name;
+  r.factor = factor;
+  r.note = std::move(note);
+  r.inv_freq = to_double(m.inv_freq(c.context));
+  r.attention_factor = static_cast<double>(m.attention_factor(c.context));
+  r.query_scale = m.query_scale(c.context);
+  r.softmax_scale_multiplier = m.softmax_scale_multiplier();
+  r.short_change = max_relative_change(to_double(m.inv_freq(L)), c.inv_freq0);
+  r.metrics = analyze(r.inv_freq, c.inv_freq0, L, c.context);
+  return r;
+}
+
+}  // namespace build_detail
+
+/// Builds the report: for every context C (each >= L, else invalid_parameter "--context") the
+/// unscaled summary and every method in `keys` at s = C/L, evaluated at S = C:
+///   pi       linear, factor s                        ntk    static NTK-aware, factor s
+///   dynamic  Dynamic NTK, factor s, L = base L      yarn   factor s, L0 = base L
+///   llama3   factor s, L0 = base L, config's bands   longrope  config's factors, factor s
+///   clex     the caller's external method (t = min(T, ⌈C/L⌉))
+/// `explicit_selection`: a requested method that the config cannot provide throws
+/// invalid_parameter("--methods"); otherwise it is skipped with a note.
+inline report build_report(const base_rope& base, const std::vector<std::int64_t>& contexts,
+                           const std::vector<std::string>& keys, const method_sources& src,
+                           bool explicit_selection) {
+  report rep;
+  rep.base = base;
+  const std::int64_t L = base.original_context;
+  if (L < 1) {
+    detail::throw_invalid_value("max_position_embeddings",
+                                "the report needs the original context length L >= 1", L);
+  }
+  for (const auto& key : keys) {
+    const bool missing = (key == "longrope" && !src.longrope) || (key == "clex" && !src.clex);
+    if (!missing) continue;
+    const std::string why = key == "longrope"
+                                ? "longrope needs a config with LongRoPE short_factor/long_factor"
+                                : "clex needs a CLEX config and its checkpoint (--weights)";
+    if (explicit_selection) detail::throw_message("--methods", why);
+    rep.notes.push_back(key + " skipped: " + why);
+  }
+  const auto has = [&](std::string_view k) {
+    return std::find(keys.begin(), keys.end(), k) != keys.end();
+  };
+
+  default_rope_params dp;
+  dp.head_dim = base.head_dim;
+  dp.rope_theta = base.rope_theta;
+  dp.partial_rotary_factor = base.partial_rotary_factor;
+  const default_rope<double> unscaled(dp);
+  const std::vector<double> w0 = unscaled.inv_freq();
+
+  for (const std::int64_t C : contexts) {
+    if (C < L) {
+      detail::throw_invalid_value(
+          "--context", "every length must be >= the original context L = " + std::to_string(L), C);
+    }
+    // Constructed in one piece: assigning into the fresh vector trips a g++ 12 -Wnonnull false
+    // positive at -O3.
+    context_result c{C, static_cast<double>(C) / static_cast<double>(L), analyze(w0, w0, L, C),
+                     w0, {}};
+    const double s = c.factor;
+    const double d = static_cast<double>(unscaled.rotary_dim());
+
+    for (const auto& key : all_method_keys()) {  // fixed order, whatever the CLI order
+      if (!has(key)) continue;
+      if (key == "pi") {
+        linear_params p;
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        c.methods.push_back(build_detail::evaluate(linear<double>(p), key, s, "", c, L));
+      } else if (key == "ntk") {
+        ntk_params p;
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        const double theta2 = dp.rope_theta * std::pow(s, d / (d - 2.0));
+        c.methods.push_back(
+            build_detail::evaluate(ntk<double>(p), key, s, "theta' = " + fmt(theta2, 5), c, L));
+      } else if (key == "dynamic") {
+        dynamic_params p;
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        p.max_position_embeddings = L;
+        const double k = s * static_cast<double>(C) / static_cast<double>(L) - (s - 1.0);
+        c.methods.push_back(build_detail::evaluate(
+            dynamic<double>(p), key, s, "at S=C acts as NTK x" + fmt(k, 4), c, L));
+      } else if (key == "yarn") {
+        yarn_params p = src.yarn ? *src.yarn : yarn_params{};
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        p.original_max_position_embeddings = L;
+        p.attention_factor.reset();  // a checkpoint's explicit A belongs to its own factor
+        const double bf = p.beta_fast > 0.0 ? p.beta_fast : 32.0;
+        const double bs = p.beta_slow > 0.0 ? p.beta_slow : 1.0;
+        std::string note = "beta " + fmt(bf) + "/" + fmt(bs) + (src.yarn ? " (config)" : "");
+        if (!p.truncate) note += ", truncate=false";
+        c.methods.push_back(build_detail::evaluate(yarn<double>(p), key, s, note, c, L));
+      } else if (key == "llama3") {
+        llama3_params p;
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        p.low_freq_factor = src.llama3 ? src.llama3->low_freq_factor : default_low_freq_factor;
+        p.high_freq_factor = src.llama3 ? src.llama3->high_freq_factor : default_high_freq_factor;
+        p.original_max_position_embeddings = L;
+        const std::string note = "bands " + fmt(p.low_freq_factor) + "/" +
+                                 fmt(p.high_freq_factor) +
+                                 (src.llama3 ? " (config)" : " (Llama-3.1 values)");
+        c.methods.push_back(build_detail::evaluate(llama3<double>(p), key, s, note, c, L));
+      } else if (key == "longrope" && src.longrope) {
+        longrope_params p = *src.longrope;
+        p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
+        p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
+        p.original_max_position_embeddings = L;
+        p.max_position_embeddings = C;
+        const std::string note = std::string(C > L ? "long" : "short") +
+                                 " factors (checkpoint)" +
+                                 (p.attention_factor ? ", A from config" : "");
+        c.methods.push_back(build_detail::evaluate(longrope<double>(p), key, s, note, c, L));
+      } else if (key == "clex" && src.clex) {
+        const external_method& e = *src.clex;
+        method_result r;
+        r.key = key;
+        r.label = method_label(key);
+        r.rope_type = e.rope_type;
+        r.factor = e.factor ? e.factor(C) : s;
+        r.note = e.note ? e.note(C) : std::string();
+        r.inv_freq = e.inv_freq(C);
+        r.attention_factor = e.attention_factor ? e.attention_factor(C) : 1.0;
+        r.query_scale = e.query_scale ? e.query_scale(C) : 1.0;
+        r.short_change = max_relative_change(e.inv_freq(L), w0);
+        if (r.inv_freq.size() != w0.size()) {
+          detail::throw_message("clex", "table length " + std::to_string(r.inv_freq.size()) +
+                                            " differs from the config's " +
+                                            std::to_string(w0.size()) + " pairs");
+        }
+        r.metrics = analyze(r.inv_freq, w0, L, C);
+        c.methods.push_back(std::move(r));
+      }
+    }
+    rep.contexts.push_back(std::move(c));
+  }
+  if (!has("llama3") || src.llama3) return rep;
+  rep.notes.push_back("llama3 uses Llama-3.1's bands low_freq_factor = 1, high_freq_factor = 4 "
+                      "(the config has no llama3 section)");
+  return rep;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Command line
+
+inline constexpr std::string_view usage =
+    "usage: ropescale-compare CONFIG.json --context N1,N2,... "
+    "[--methods all|pi,ntk,dynamic,yarn,llama3,longrope,clex] [--weights F] [--svg OUT.svg] "
+    "[--json] [--all-pairs]";
+
+/// Parsed command line of ropescale-compare.
+struct cli_args {
+  std::string config;
+  std::vector<std::int64_t> contexts;
+  std::vector<std::string> methods;  ///< report order; all keys for "all"
+  bool methods_explicit = false;     ///< a list (not "all") was given
+  std::optional<std::string> weights;
+  std::optional<std::string> svg;
+  bool json = false;
+  bool all_pairs = false;
+  bool help = false;
+};
+
+/// Result of parse_args: error empty on success, else one line (printed as "error: ...").
+struct cli_parse_result {
+  cli_args args;
+  std::string error;
+};
+
+/// Largest accepted context length (2^40 tokens; positions stay exact in double).
+inline constexpr std::int64_t max_context = std::int64_t{1} << 40;
+
+/// Parses the arguments after the program name. "--flag value" and "--flag=value"; each flag at
+/// most once; --context required: comma-separated decimal integers in [1, 2^40], no duplicates;
+/// --methods "all" or a comma list of distinct method keys. Never throws except bad_alloc.
+inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
+  cli_parse_result r;
+  cli_args& a = r.args;
+  const auto fail = [&r](std::string msg) {
+    r.error = std::move(msg);
+    return r;
+  };
+  const auto quote = [](std::string_view v) {
+    std::string q = "'";
+    for (const char ch : v.substr(0, 60)) {
+      q += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? '?' : ch;
+    }
+    return q + (v.size() > 60 ? "...'" : "'");
+  };
+  const auto split = [](std::string_view v) {
+    std::vector<std::string_view> items;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = v.find(',', start);
+      items.push_back(v.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                      : comma - start));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    return items;
+  };
+  bool have_config = false, have_context = false, have_methods = false;
+  for (std::size_t k = 0; k < argv.size(); ++k) {
+    const std::string_view arg = argv[k];
+    if (arg.empty() || arg[0] != '-' || arg == "-") {
+      if (have_config) return fail("unexpected extra argument " + quote(arg));
+      if (arg.empty()) return fail("CONFIG path is empty");
+      a.config = std::string(arg);
+      have_config = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      a.help = true;
+      continue;
+    }
+    std::string_view name = arg, value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq), value = arg.substr(eq + 1), has_value = true;
+    }
+    if (name == "--json" || name == "--all-pairs") {
+      if (has_value) return fail(std::string(name) + " takes no value");
+      bool& flag = name == "--json" ? a.json : a.all_pairs;
+      if (flag) return fail(std::string(name) + " given twice");
+      flag = true;
+      continue;
+    }
+    if (name != "--context" && name != "--methods" && name != "--weights" && name != "--svg") {
+      return fail("unknown option " + quote(name) + "; " + std::string(usage));
+    }
+    if (!has_value) {
+      if (k + 1 >= argv.size()) return fail(std::string(name) + " needs a value");
+      value = argv[++k];
+    }
+    if (name == "--context") {
+      if (have_context) return fail("--context given twice");
+      have_context = true;
+      for (const std::string_view item : split(value)) {
+        std::int64_t v = 0;
+        bool ok = !item.empty() && item.size() <= 16;
+        for (const char ch : item) {
+          if (ch < '0' || ch > '9') ok = false;
+          if (ok) v = v * 10 + (ch - '0');
+        }
+        if (!ok || v < 1 || v > max_context) {
+          return fail("--context: must be a comma-separated list of integers in [1, 2^40], got " +
+                      quote(item) + " in " + quote(value));
+        }
+        if (std::find(a.contexts.begin(), a.contexts.end(), v) != a.contexts.end()) {
+          return fail("--context: " + std::to_string(v) + " listed twice");
+        }
+        a.contexts.push_back(v);
+      }
+    } else if (name == "--methods") {
+      if (have_methods) return fail("--methods given twice");
+      have_methods = true;
+      if (value == "all") continue;
+      a.methods_explicit = true;
+      for (const std::string_view item : split(value)) {
+        const auto& keys = all_method_keys();
+        if (std::find(keys.begin(), keys.end(), item) == keys.end()) {
+          return fail("--methods: must be all or a comma-separated list of "
+                      "pi, ntk, dynamic, yarn, llama3, longrope, clex, got " + quote(item));
+        }
+        if (std::find(a.methods.begin(), a.methods.end(), item) != a.methods.end()) {
+          return fail("--methods: " + std::string(item) + " listed twice");
+        }
+        a.methods.emplace_back(item);
+      }
+    } else {
+      std::optional<std::string>& slot = name == "--weights" ? a.weights : a.svg;
+      if (slot) return fail(std::string(name) + " given twice");
+      if (value.empty()) return fail(std::string(name) + ": must be a file path, got ''");
+      slot = std::string(value);
+    }
+  }
+  if (a.help) return r;
+  if (!have_config) return fail("missing CONFIG.json; " + std::string(usage));
+  if (!have_context) return fail("missing --context; " + std::string(usage));
+  if (!a.methods_explicit) a.methods = all_method_keys();
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Text output
 
 /// Left-aligned table with two spaces between columns; row 0 is the header, underlined.
 inline std::string align_table(const std::vector<std::vector<std::string>>& rows,
@@ -387,7 +723,8 @@ inline nlohmann::ordered_json to_json(const report& r) {
       jm["softmax_scale_multiplier"] = jnum(m.softmax_scale_multiplier);
       jm["short_context_change"] = jnum(m.short_change);
       jm["inv_freq"] = jarray(m.inv_freq);
-      for (auto& [k, v] : to_json(m.metrics).items()) jm[k] = v;
+      const nlohmann::ordered_json metrics = to_json(m.metrics);
+      for (const auto& item : metrics.items()) jm[item.key()] = item.value();
       jc["methods"].push_back(jm);
     }
     j["contexts"].push_back(jc);
@@ -427,14 +764,7 @@ inline std::string to_svg(const report& r, const context_result& c) {
   double smin = 1.0, smax = 1.0, wmin = two_pi, wmax = static_cast<double>(c.context);
   std::vector<s::series> legend;
   {
-    s::series base;
-    base.id = "default";
-    base.label = "unscaled";
-    base.x = xs;
-    base.y = c.unscaled.wavelength;
-    base.color = "#999999";
-    base.width = 3.0;
-    base.dash = "";
+    const s::series base{"default", "unscaled", xs, c.unscaled.wavelength, "#999999", "", 3.0};
     wl_panel.lines.push_back(base);
     legend.push_back(base);
     for (const double v : base.y) {
@@ -442,23 +772,17 @@ inline std::string to_svg(const report& r, const context_result& c) {
     }
   }
   for (const auto& m : c.methods) {
-    s::series line;
-    line.id = m.key;
-    line.label = method_label(m.key);
     const auto [color, dash] = method_style(m.key);
-    line.color = color;
-    line.dash = dash;
-    line.x = xs;
-    line.y = m.metrics.scale;
+    const s::series line{m.key, method_label(m.key), xs, m.metrics.scale, color, dash, 2.0};
     for (const double v : line.y) {
       if (v > 0.0 && std::isfinite(v)) smin = std::min(smin, v), smax = std::max(smax, v);
     }
     scale_panel.lines.push_back(line);
-    line.y = m.metrics.wavelength;
-    for (const double v : line.y) {
+    const s::series wl_line{m.key, method_label(m.key), xs, m.metrics.wavelength, color, dash, 2.0};
+    for (const double v : wl_line.y) {
       if (std::isfinite(v)) wmax = std::max(wmax, v), wmin = std::min(wmin, v);
     }
-    wl_panel.lines.push_back(line);
+    wl_panel.lines.push_back(wl_line);
     legend.push_back(line);
   }
   const auto [slo, shi] = s::log_range(smin, smax);
