@@ -6,8 +6,9 @@
 //     accurate vector sincos then the rotation of every head. Bytes = 2·T·H·D·4, items = T·H·D,
 //     so its bytes/s is directly comparable with BM_InPlaceFloor at the same args.
 //   BM_TableBuild: a cos_sin_table for 128K positions, d = 128 (accurate and f32 mode).
-//   BM_SinCosRow: one 64-pair row at p ≈ 1e5 with each available ISA's vector sincos, against
-//     per-pair glibc sincosf on a float angle (what ggml does) and the table builder's double
+//   BM_SinCosRow: one 64-pair row at p ≈ 1e5 with each available ISA's cos_sin_row (vector
+//     targets: simd/sincos-inl.hpp's vector sincos; scalar: double cos/sin per pair), against
+//     per-pair libm cosf/sinf on a float angle (what ggml does) and the table builder's double
 //     path; items = pairs.
 #include <benchmark/benchmark.h>
 
@@ -109,7 +110,7 @@ void row_with(isa which, const double* w, std::int64_t n, std::int64_t p, float*
   }
 }
 
-/// range(0) = pair count, range(1) = method: 0..3 = vector sincos of kIsas[m], 4 = glibc sincosf
+/// range(0) = pair count, range(1) = method: 0..3 = cos_sin_row of kIsas[m], 4 = libm cosf/sinf
 /// per pair on fl32(p·ω) (ggml's way; not accurate), 5 = the table builder (double cos/sin).
 void BM_SinCosRow(benchmark::State& state) {
   const std::int64_t n = state.range(0);
@@ -130,7 +131,7 @@ void BM_SinCosRow(benchmark::State& state) {
       benchmark::ClobberMemory();
       p = p == kStart + 4095 ? kStart : p + 1;
     }
-    state.SetLabel(std::string("vector sincos, ") + ropescale::name(which));
+    state.SetLabel(std::string("cos_sin_row, ") + ropescale::name(which));
   } else if (method == 4) {
     for (auto _ : state) {
       const float pf = static_cast<float>(p);
