@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Vectorised cos/sin rows and the no-table (on-the-fly) rotation body, written once against the
 // `ops` vocabulary and included inside each ISA's namespace and target region, after
-// rotate-inl.hpp (it calls rotate_heads). No include guard and no #includes.
+// rotate-inl.hpp (it calls rotate_token). No include guard and no #includes.
 //
 // Algorithm, per vector of `ops::lanes` pairs (spec.md §5.2, performance.md §6):
 //   1. angle in double lanes (ops::dlanes per double vector, lanes/dlanes of them):
@@ -129,7 +129,8 @@ inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t pos
 /// No-table rotation (on_the_fly.hpp): for each token t of the validated job, the row of its
 /// position (job.positions[t] when positions is given, else job.range_row0 + t; row_offset is 0)
 /// is computed into `row` (2·job.pairs floats: n cos then n sin) with cos_sin_row, then every
-/// head of Q and K is rotated with it by the same bodies as the table path.
+/// head of Q and K is rotated with it by the table path's rotate_token (row held in registers
+/// across all heads).
 template <class T, layout Layout, bool Inverse>
 inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
                                      double attention, float* row) noexcept {
@@ -140,14 +141,10 @@ inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_f
     const std::int64_t position =
         j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
     cos_sin_row(inv_freq, n, position, attention, c, s);
-    if (j.q_heads > 0) {
-      rotate_heads<T, Layout, Inverse>(j.q + t * j.q_token_stride, j.q_heads, j.q_head_stride, c,
-                                       s, n);
-    }
-    if (j.k_heads > 0) {
-      rotate_heads<T, Layout, Inverse>(j.k + t * j.k_token_stride, j.k_heads, j.k_head_stride, c,
-                                       s, n);
-    }
+    T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
+    T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
+    rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride,
+                                     c, s, n);
   }
 }
 
