@@ -89,10 +89,14 @@ int run(const ropescale::detail::inspect_args& args) {
   using ropescale::detail::angle_mode;
   ropescale::load_options options;
   if (args.weights) {
-    std::ifstream probe(*args.weights, std::ios::binary);
+    // A checkpoint is a .safetensors file, a model.safetensors.index.json or a directory; the
+    // CLEX loader checks its contents. A path that does not exist is an error for every type.
     std::error_code ec;
-    if (!probe || std::filesystem::is_directory(*args.weights, ec)) {
-      print_error("--weights: cannot read file " + ropescale::detail::json_quote(*args.weights));
+    const bool is_dir = std::filesystem::is_directory(*args.weights, ec);
+    std::ifstream probe;
+    if (!is_dir) probe.open(*args.weights, std::ios::binary);
+    if (!is_dir && !probe) {
+      print_error("--weights: cannot read " + ropescale::detail::json_quote(*args.weights));
       return exit_bad_data;
     }
     options.weights = *args.weights;
