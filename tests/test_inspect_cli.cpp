@@ -281,7 +281,7 @@ void expect_cos_sin(const json& j, const std::vector<std::int64_t>& positions, d
   std::printf("    worst |cos/sin error| = %.3g (A = %.6f)\n", worst, static_cast<double>(a));
 }
 
-const std::vector<std::int64_t> kPositions = {0, 1, 7, 4095, 65535, 131071, 1000000};
+const std::vector<std::int64_t> kPositions = {0, 1, 7, 4095, 65535, 131071, 1000000, 10000000};
 
 std::string positions_arg(const std::vector<std::int64_t>& ps) {
   std::string s;
