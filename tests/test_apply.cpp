@@ -530,6 +530,68 @@ TYPED_TEST(ApplyTest, CosSinTableSnapshot) {
   EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size() * sizeof(float)));
 }
 
+/// With sin = 0 every output is fl32(a·c) ∓ b·0 (one rounding, exact subtraction of a zero, or
+/// NaN), on every target, so the stored 16-bit (or float) value must equal the scalar conversion
+/// of that float bit for bit: this checks the kernels' narrowing (RNE, subnormals, overflow to
+/// inf, NaN) on random bit patterns, including the bf16 even/odd fast path. (Not for float
+/// data: GPT-J's fused a·c − b·s can differ from the scalar order in the sign of an underflowed
+/// zero, which is within tolerance but not bit-identical.)
+template <class T>
+void sin_zero_rounding(isa which) {
+  std::mt19937 rng(test_seed());
+  const std::int64_t H = 3, D = 128;
+  for (layout lay : {layout::neox, layout::gptj}) {
+    for (std::int64_t rd : {D, std::int64_t{72}}) {
+      const std::int64_t n = rd / 2;
+      std::vector<float> row(static_cast<std::size_t>(2 * n), 0.0f);
+      std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+      for (std::int64_t i = 0; i < n; ++i) row[static_cast<std::size_t>(i)] = u(rng);
+      row[0] = 1e-30f;   // products underflow to subnormals
+      row[1] = 3e30f;    // and overflow
+      std::vector<T> x(static_cast<std::size_t>(H * D));
+      for (auto& e : x) {
+        std::uint32_t b = rng();
+        if constexpr (std::is_same_v<T, float>) {
+          std::memcpy(&e, &b, sizeof e);
+        } else {
+          e = T{static_cast<std::uint16_t>(b)};
+        }
+      }
+      const auto x0 = x;
+      ropescale::apply_options opt;
+      opt.force_isa = which;
+      ropescale::apply_rotary(ropescale::dense_view(x.data(), 1, H, D),
+                              cos_sin_view::single_row(row.data(), n, 5),
+                              token_positions::range(5), lay, rd, opt);
+      for (std::int64_t h = 0; h < H; ++h) {
+        const T* in = x0.data() + h * D;
+        const T* out = x.data() + h * D;
+        for (std::int64_t i = 0; i < n; ++i) {
+          std::int64_t ia = 0, ib = 0;
+          ref::pair_index(lay == layout::gptj, n, i, ia, ib);
+          const float a = ropescale::load_as_float(in[ia]), b = ropescale::load_as_float(in[ib]);
+          const float c = row[static_cast<std::size_t>(i)];
+          const float wa = a * c - b * 0.0f, wb = b * c + a * 0.0f;
+          for (auto [ch, w] : {std::pair<std::int64_t, float>{ia, wa}, {ib, wb}}) {
+            const float got = ropescale::load_as_float(out[ch]);
+            if (std::isnan(w)) {
+              ASSERT_TRUE(std::isnan(got)) << "head " << h << " channel " << ch;
+            } else {
+              ASSERT_EQ(bits_of(out[ch]), bits_of(ropescale::store_from_float<T>(w)))
+                  << ropescale::name(lay) << " head " << h << " channel " << ch << " a=" << a
+                  << " b=" << b << " c=" << c;
+            }
+          }
+        }
+        for (std::int64_t ch = rd; ch < D; ++ch) ASSERT_EQ(bits_of(out[ch]), bits_of(in[ch]));
+      }
+    }
+  }
+}
+
+TYPED_TEST(ApplyTest, NarrowingMatchesScalarConversionBf16) { sin_zero_rounding<bf16>(TestFixture::which); }
+TYPED_TEST(ApplyTest, NarrowingMatchesScalarConversionF16) { sin_zero_rounding<f16>(TestFixture::which); }
+
 // ---- entry validation (ISA-independent) ----
 
 struct ValidationFixture : ::testing::Test {

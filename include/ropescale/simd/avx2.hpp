@@ -78,6 +78,35 @@ struct ops {
     lo = _mm256_permute2f128_ps(l, h, 0x20);
     hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
+  /// bf16 pairs in 32-bit lanes: 16 bf16 at p → floats of the even- and odd-indexed elements.
+  static constexpr bool has_bf16_split = true;
+  static void split_bf16(const bf16* p, __m256& even, __m256& odd) noexcept {
+    const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  static __m256i round_bf16_hi(__m256 v) noexcept {  // bf16 bits in the upper 16 bits
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb);
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    const __m256i q = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
+    return _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(q), nan));
+  }
+  /// Rounds both to bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and stores them interleaved.
+  static void merge_bf16(bf16* p, __m256 even, __m256 odd) noexcept {
+    const __m256i e = _mm256_srli_epi32(round_bf16_hi(even), 16);
+    const __m256i o = round_bf16_hi(odd);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_blend_epi16(e, o, 0xAA));
+  }
+  /// even = [v0_0 v0_2 v0_4 v0_6 v1_0 … v1_6], odd = [v0_1 … v1_7]
+  static void deinterleave(__m256 v0, __m256 v1, __m256& even, __m256& odd) noexcept {
+    const __m256 e = _mm256_shuffle_ps(v0, v1, 0x88);  // v0_0 v0_2 v1_0 v1_2 | v0_4 v0_6 v1_4 v1_6
+    const __m256 o = _mm256_shuffle_ps(v0, v1, 0xDD);
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+  }
   // --- begin ops added by the cos/sin table helper (D) ---
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m256d per float
   // vector. Quadrant masks are __m256 holding only sign bits.

@@ -85,6 +85,34 @@ struct ops {
     hi = _mm512_permutexvar_ps(
         _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), v);
   }
+  /// bf16 pairs in 32-bit lanes: 32 bf16 at p → floats of the even- and odd-indexed elements.
+  static constexpr bool has_bf16_split = true;
+  static void split_bf16(const bf16* p, __m512& even, __m512& odd) noexcept {
+    const __m512i u = _mm512_loadu_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  /// Rounds both to bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and stores them interleaved.
+  static __m512i round_bf16_hi(__m512 v) noexcept {  // bf16 bits in the upper 16 bits
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+  }
+  static void merge_bf16(bf16* p, __m512 even, __m512 odd) noexcept {
+    const __m512i e = _mm512_srli_epi32(round_bf16_hi(even), 16);
+    const __m512i o = round_bf16_hi(odd);
+    // (o & 0xFFFF0000) | e
+    _mm512_storeu_si512(p, _mm512_ternarylogic_epi32(o, e, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)), 0xEC));
+  }
+  /// even = [v0_0 v0_2 … v0_14 v1_0 … v1_14], odd = [v0_1 … v1_15]
+  static void deinterleave(__m512 v0, __m512 v1, __m512& even, __m512& odd) noexcept {
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    even = _mm512_permutex2var_ps(v0, ie, v1);
+    odd = _mm512_permutex2var_ps(v0, io, v1);
+  }
   // --- begin ops added by the cos/sin table helper (D) ---
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m512d per float
   // vector. Quadrant masks are __m512 holding only sign bits. AVX512F-only instructions (no DQ):

@@ -76,6 +76,31 @@ struct ops {
     lo = vzip1q_f32(v, v);
     hi = vzip2q_f32(v, v);
   }
+  /// bf16 pairs in 32-bit lanes: 8 bf16 at p → floats of the even- and odd-indexed elements.
+  static constexpr bool has_bf16_split = true;
+  static void split_bf16(const bf16* p, float32x4_t& even, float32x4_t& odd) noexcept {
+    const uint32x4_t u = vld1q_u32(reinterpret_cast<const std::uint32_t*>(p));
+    even = vreinterpretq_f32_u32(vshlq_n_u32(u, 16));
+    odd = vreinterpretq_f32_u32(vandq_u32(u, vdupq_n_u32(0xFFFF0000u)));
+  }
+  static uint32x4_t round_bf16_hi(float32x4_t v) noexcept {  // bf16 bits in the upper half
+    const uint32x4_t u = vreinterpretq_u32_f32(v);
+    const uint32x4_t lsb = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
+    const uint32x4_t r = vaddq_u32(vaddq_u32(u, vdupq_n_u32(0x7FFF)), lsb);
+    return vbslq_u32(vceqq_f32(v, v), r, vorrq_u32(u, vdupq_n_u32(0x00400000)));
+  }
+  /// Rounds both to bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and stores them interleaved.
+  static void merge_bf16(bf16* p, float32x4_t even, float32x4_t odd) noexcept {
+    const uint32x4_t e = vshrq_n_u32(round_bf16_hi(even), 16);
+    const uint32x4_t o = vandq_u32(round_bf16_hi(odd), vdupq_n_u32(0xFFFF0000u));
+    vst1q_u32(reinterpret_cast<std::uint32_t*>(p), vorrq_u32(e, o));
+  }
+  /// even = [v0_0 v0_2 v1_0 v1_2], odd = [v0_1 v0_3 v1_1 v1_3]
+  static void deinterleave(float32x4_t v0, float32x4_t v1, float32x4_t& even,
+                           float32x4_t& odd) noexcept {
+    even = vuzp1q_f32(v0, v1);
+    odd = vuzp2q_f32(v0, v1);
+  }
   // --- begin ops added by the cos/sin table helper (D) ---
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two float64x2_t per
   // float vector. Quadrant masks are float32x4_t holding only sign bits.

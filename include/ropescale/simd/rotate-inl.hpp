@@ -132,6 +132,116 @@ inline void rotate_chunk_n(int nb, T* q, std::int64_t q_heads, std::int64_t q_hs
   }
 }
 
+/// bf16 fast path. A 32-bit lane holding two adjacent bf16 values x_{2j} (low half) and
+/// x_{2j+1} (high half) gives both as floats with one op each (shift left 16 / mask the high
+/// half), and the two rounded results go back with one shift and one merge: ops::split_bf16 /
+/// merge_bf16. That halves the conversion work against widening and narrowing each vector, and
+/// it lands GPT-J pairs directly in two vectors (a = even, b = odd), so bf16 GPT-J needs neither
+/// swaps nor duplicated cos/sin. NeoX uses it with the row deinterleaved into even/odd pairs,
+/// once per token. Units: NeoX 2·lanes pairs (4 row registers), GPT-J lanes pairs (2).
+template <layout Layout, bool Inverse, int NB>
+inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
+                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                              const float* s, std::int64_t n, std::int64_t i0) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  if constexpr (Layout == layout::neox) {
+    typename ops::vec ce[NB], co[NB], se[NB], so[NB];
+    ROPESCALE_UNROLL
+    for (int b = 0; b < NB; ++b) {
+      const std::int64_t i = i0 + 2 * b * L;
+      ops::deinterleave(ops::load(c + i), ops::load(c + i + L), ce[b], co[b]);
+      ops::deinterleave(ops::load(s + i), ops::load(s + i + L), se[b], so[b]);
+    }
+    auto head = [&](bf16* x) {
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) {
+        const std::int64_t i = i0 + 2 * b * L;
+        typename ops::vec ae, ao, be, bo;
+        ops::split_bf16(x + i, ae, ao);
+        ops::split_bf16(x + n + i, be, bo);
+        if constexpr (!Inverse) {
+          ops::merge_bf16(x + i, ops::fnmadd(be, se[b], ops::mul(ae, ce[b])),
+                          ops::fnmadd(bo, so[b], ops::mul(ao, co[b])));
+          ops::merge_bf16(x + n + i, ops::fmadd(ae, se[b], ops::mul(be, ce[b])),
+                          ops::fmadd(ao, so[b], ops::mul(bo, co[b])));
+        } else {
+          ops::merge_bf16(x + i, ops::fmadd(be, se[b], ops::mul(ae, ce[b])),
+                          ops::fmadd(bo, so[b], ops::mul(ao, co[b])));
+          ops::merge_bf16(x + n + i, ops::fnmadd(ae, se[b], ops::mul(be, ce[b])),
+                          ops::fnmadd(ao, so[b], ops::mul(bo, co[b])));
+        }
+      }
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  } else {
+    typename ops::vec cr[NB], sr[NB];
+    ROPESCALE_UNROLL
+    for (int b = 0; b < NB; ++b) {
+      cr[b] = ops::load(c + i0 + b * L);
+      sr[b] = ops::load(s + i0 + b * L);
+    }
+    auto head = [&](bf16* x) {
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) {
+        bf16* p = x + 2 * (i0 + b * L);
+        typename ops::vec a, bb;
+        ops::split_bf16(p, a, bb);
+        if constexpr (!Inverse) {
+          ops::merge_bf16(p, ops::fnmadd(bb, sr[b], ops::mul(a, cr[b])),
+                          ops::fmadd(a, sr[b], ops::mul(bb, cr[b])));
+        } else {
+          ops::merge_bf16(p, ops::fmadd(bb, sr[b], ops::mul(a, cr[b])),
+                          ops::fnmadd(a, sr[b], ops::mul(bb, cr[b])));
+        }
+      }
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  }
+}
+
+template <layout Layout, bool Inverse, int NB>
+inline void rotate_chunk_bf16_n(int nb, bf16* q, std::int64_t q_heads, std::int64_t q_hs,
+                                bf16* k, std::int64_t k_heads, std::int64_t k_hs,
+                                const float* c, const float* s, std::int64_t n,
+                                std::int64_t i0) noexcept {
+  if constexpr (NB >= 1) {
+    if (nb == NB) {
+      rotate_chunk_bf16<Layout, Inverse, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0);
+    } else {
+      rotate_chunk_bf16_n<Layout, Inverse, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s,
+                                                   n, i0);
+    }
+  }
+}
+
+/// Blocks from pair `from` on (full vector blocks in register-resident chunks, then the scalar
+/// remainder), for every head of Q and K.
+template <class T, layout Layout, bool Inverse>
+inline void rotate_token_from(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
+                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                              const float* s, std::int64_t n, std::int64_t from) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  constexpr int K = max_chunk_blocks<Layout>;
+  const std::int64_t full = (n - from) / L;  // full vector blocks
+  const std::int64_t tail = from + full * L;
+  if (full == 0) {
+    if (from < n) {
+      rotate_chunk<T, Layout, Inverse, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from,
+                                          from);
+    }
+    return;
+  }
+  std::int64_t b = 0;
+  for (; full - b > K; b += K) {
+    rotate_chunk<T, Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
+                                        from + b * L, n);
+  }
+  rotate_chunk_n<T, Layout, Inverse, K>(static_cast<int>(full - b), q, q_heads, q_hs, k, k_heads,
+                                        k_hs, c, s, n, from + b * L, tail);
+}
+
 /// Every head of Q (q_heads at stride q_hs) and K of one token with one cos/sin row: the
 /// row's vector blocks are processed in chunks that fit the row registers, each chunk sweeping
 /// all heads in address order. Either tensor may have zero heads (its pointer is then unused).
@@ -146,21 +256,25 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
     for (std::int64_t h = 0; h < k_heads; ++h) {
       rotate_pairs_scalar<T, Layout, Inverse>(k + h * k_hs, c, s, 0, n);
     }
-  } else {
+  } else if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
     constexpr std::int64_t L = ops::lanes;
-    constexpr int K = max_chunk_blocks<Layout>;
-    const std::int64_t full = n / L;  // full vector blocks
-    const std::int64_t tail = full * L;
-    if (full == 0) {
-      rotate_chunk<T, Layout, Inverse, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, 0, 0);
-      return;
+    constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
+    constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
+    const std::int64_t units = n / U;
+    std::int64_t u = 0;
+    for (; units - u > K; u += K) {
+      rotate_chunk_bf16<Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, u * U);
     }
-    std::int64_t b = 0;
-    for (; full - b > K; b += K) {
-      rotate_chunk<T, Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, b * L, n);
+    if (units > u) {
+      rotate_chunk_bf16_n<Layout, Inverse, K>(static_cast<int>(units - u), q, q_heads, q_hs, k,
+                                              k_heads, k_hs, c, s, n, u * U);
     }
-    rotate_chunk_n<T, Layout, Inverse, K>(static_cast<int>(full - b), q, q_heads, q_hs, k,
-                                          k_heads, k_hs, c, s, n, b * L, tail);
+    if (units * U < n) {
+      rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
+                                            units * U);
+    }
+  } else {
+    rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, 0);
   }
 }
 

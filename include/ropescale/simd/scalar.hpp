@@ -56,6 +56,19 @@ struct ops {
   static float fmsubadd(float a, float b, float c) noexcept { return a * b + c; }
   static float swap_pairs(float v) noexcept { return v; }
   static void dup_pairs(float v, float& lo, float& hi) noexcept { lo = hi = v; }
+  static constexpr bool has_bf16_split = false;  // (the members below are never called)
+  static void split_bf16(const bf16* p, float& even, float& odd) noexcept {
+    even = to_float(p[0]);
+    odd = to_float(p[1]);
+  }
+  static void merge_bf16(bf16* p, float even, float odd) noexcept {
+    p[0] = to_bf16(even);
+    p[1] = to_bf16(odd);
+  }
+  static void deinterleave(float v0, float v1, float& even, float& odd) noexcept {
+    even = v0;
+    odd = v1;
+  }
   // --- begin ops added by the cos/sin table helper (D) ---
   // Double "lanes" for the angle and its reduction (simd/sincos-inl.hpp). Quadrant masks are
   // floats whose sign bit carries the flag (−0.0f = set), mirroring the vector targets.
