@@ -125,33 +125,9 @@ class clex {
   /// (T − 1)/Δ <= 1e7 steps; max_position_embeddings >= 2 when log_scale (ln L divides);
   /// ode_up_proj/ode_down_proj sizes n·p·d, finite; inv_freq (if present) n finite values > 0
   /// within 2^-7 relative of b^(−2k/d). Throws invalid_parameter naming the key or tensor.
-  explicit clex(const clex_params& p)
-      : p_(p),
-        d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4)) {
-    detail::check_integer_key("max_position_embeddings", p_.max_position_embeddings);
-    detail::check_integer_key("max_factor", p_.max_factor);
-    detail::check_integer_key("param_factor", p_.param_factor);
-    if (p_.act != "tanh" && p_.act != "silu")
-      detail::throw_invalid("act", "must be \"tanh\" or \"silu\"", "\"" + p_.act + "\"");
-    if (!std::isfinite(p_.time_dt) || !(p_.time_dt > 0.0) || !(p_.time_dt <= 1.0))
-      detail::throw_invalid_value("time_dt", "must be a finite number in (0, 1]", p_.time_dt);
-    const double steps = static_cast<double>(p_.max_factor - 1) / p_.time_dt;
-    if (!(steps <= 1e7))
-      detail::throw_invalid(
-          "time_dt", "must keep (max_factor - 1) / time_dt <= 1e7 solver steps",
-          detail::format_value(p_.time_dt) + " (max_factor " + std::to_string(p_.max_factor) + ")");
-    if (p_.log_scale && p_.max_position_embeddings < 2)
-      detail::throw_invalid_value(
-          "max_position_embeddings",
-          "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
-          p_.max_position_embeddings);
+  explicit clex(const clex_params& p) : p_(p), d_(validate_config(p)) {
     const std::int64_t n = pairs();
-    // n·p·d without overflow (H and p may each be up to 2^53): bound d first, then p.
-    if (d_ > (std::int64_t{1} << 31))
-      detail::throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d_);
     const std::int64_t nd = n * d_;
-    if (p_.param_factor > std::numeric_limits<std::int64_t>::max() / nd)
-      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold", p_.param_factor);
     const std::int64_t hidden = p_.param_factor * d_;
     const std::int64_t weights = nd * p_.param_factor;
     check_weights(clex_up_proj_name, p_.ode_up_proj, weights,
@@ -188,6 +164,36 @@ class clex {
       }
     s->act = p_.act == "tanh" ? detail::clex_activation::tanh : detail::clex_activation::silu;
     state_ = std::move(s);
+  }
+
+  /// The constructor's checks that need no weights (everything but the tensors); returns d.
+  /// The config loader runs it before it reads a checkpoint. Throws invalid_parameter.
+  static std::int64_t validate_config(const clex_params& p) {
+    const std::int64_t d =
+        detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4);
+    detail::check_integer_key("max_position_embeddings", p.max_position_embeddings);
+    detail::check_integer_key("max_factor", p.max_factor);
+    detail::check_integer_key("param_factor", p.param_factor);
+    if (p.act != "tanh" && p.act != "silu")
+      detail::throw_invalid("act", "must be \"tanh\" or \"silu\"", "\"" + p.act + "\"");
+    if (!std::isfinite(p.time_dt) || !(p.time_dt > 0.0) || !(p.time_dt <= 1.0))
+      detail::throw_invalid_value("time_dt", "must be a finite number in (0, 1]", p.time_dt);
+    const double steps = static_cast<double>(p.max_factor - 1) / p.time_dt;
+    if (!(steps <= 1e7))
+      detail::throw_invalid("time_dt",
+                            "must keep (max_factor - 1) / time_dt <= 1e7 solver steps",
+                            detail::format_value(p.time_dt) + " (max_factor " +
+                                std::to_string(p.max_factor) + ")");
+    if (p.log_scale && p.max_position_embeddings < 2)
+      detail::throw_invalid_value("max_position_embeddings",
+                                  "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
+                                  p.max_position_embeddings);
+    // n·p·d without overflow (H and p may each be up to 2^53): bound d first, then p.
+    if (d > (std::int64_t{1} << 31))
+      detail::throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d);
+    if (p.param_factor > std::numeric_limits<std::int64_t>::max() / ((d / 2) * d))
+      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold", p.param_factor);
+    return d;
   }
 
   /// The validated parameters (including the weights).
