@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
 #include "ropescale/methods/linear.hpp"
@@ -99,7 +100,7 @@ concept rope_method = is_rope_method_v<M>;
 /// The alternatives of ropescale::method (double instantiations). Add a method here.
 using method_variant =
     std::variant<default_rope<double>, linear<double>, ntk<double>, dynamic<double>, yarn<double>,
-                 longrope<double>, llama3<double>, proportional<double>>;
+                 longrope<double>, llama3<double>, proportional<double>, clex<double>>;
 
 namespace detail {
 template <class Variant>
@@ -110,6 +111,8 @@ static_assert(all_rope_methods<method_variant>::value,
               "every alternative of ropescale::method_variant must satisfy the method contract");
 static_assert(is_rope_method_v<default_rope<float>> && is_rope_method_v<yarn<long double>>,
               "float and long double instantiations satisfy the contract");
+static_assert(is_rope_method_v<clex<float>> && is_rope_method_v<clex<long double>>,
+              "clex's float and long double instantiations satisfy the contract");
 }  // namespace detail
 
 /// A method of any type, chosen at run time (e.g. by the config loader), with the members of the
@@ -124,7 +127,7 @@ class method {
       : v_(std::forward<M>(m)) {}
 
   /// The HF rope_type name of the wrapped method ("default", "linear", "ntk", "dynamic", "yarn",
-  /// "longrope", "llama3", "proportional").
+  /// "longrope", "llama3", "proportional", "clex").
   std::string_view rope_type() const noexcept {
     return std::visit([](const auto& m) noexcept -> std::string_view { return m.type_name; }, v_);
   }
