@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "ropescale/detail/ode.hpp"
+#include "ropescale/hf_config.hpp"
 #include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "support/clex_reference.hpp"
@@ -495,4 +497,119 @@ TEST(ClexCheckpoint, ShardedIndexFindsTheClexShard) {
   EXPECT_EQ(c.ode_up_proj, std::vector<double>(n * d, 0.125));
   EXPECT_EQ(c.ode_down_proj, std::vector<double>(d * n, -0.25));
   EXPECT_NO_THROW(clex<double>{c});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loader (hf_config.hpp clex branch)
+
+namespace {
+
+std::filesystem::path write_clex_checkpoint(const std::string& name, int d, int p, bool inv_freq,
+                                            double inv_freq_scale = 1.0) {
+  const int n = d / 2;
+  std::vector<float> up(static_cast<std::size_t>(n * p * d)), down(up.size()), invf(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < up.size(); ++i) up[i] = 0.01f * static_cast<float>(static_cast<int>(i % 7) - 3);
+  for (std::size_t i = 0; i < down.size(); ++i) down[i] = 0.02f * static_cast<float>(static_cast<int>(i % 5) - 2);
+  for (int k = 0; k < n; ++k) invf[k] = static_cast<float>(inv_freq_scale * std::pow(1e4, -2.0 * k / d));
+  std::vector<st_entry> e = {{ropescale::clex_up_proj_name, "F32", {n, p * d}, f32_bytes(up)},
+                             {ropescale::clex_down_proj_name, "F32", {p * d, n}, f32_bytes(down)}};
+  if (inv_freq) e.push_back({ropescale::clex_inv_freq_name, "F32", {n}, f32_bytes(invf)});
+  const auto path = scratch_dir("clex_loader") / name;
+  write_bytes(path, st_image(e));
+  return path;
+}
+
+nlohmann::json clex_config(nlohmann::json rope) {
+  return nlohmann::json{{"model_type", "llama"}, {"hidden_size", 256}, {"num_attention_heads", 16},
+                        {"max_position_embeddings", 2048}, {"rope_scaling", std::move(rope)}};
+}
+
+std::string load_error(const nlohmann::json& cfg, const ropescale::load_options& o) {
+  try {
+    ropescale::load_hf_config(cfg, o);
+  } catch (const ropescale::invalid_parameter& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST(ClexLoader, DefaultsKeysAndWeights) {
+  ropescale::load_options o;
+  o.weights = write_clex_checkpoint("d16.safetensors", 16, 1, false);
+  const auto c = ropescale::load_hf_config(clex_config({{"type", "clex"}, {"max_factor", 4}, {"factor", 1}}), o);
+  EXPECT_EQ(c.method.rope_type(), "clex");
+  EXPECT_TRUE(c.method.depends_on_seq_len());
+  const auto* m = c.method.get_if<clex<double>>();
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->params().param_factor, 1);   // defaults, spec §2.4
+  EXPECT_EQ(m->params().act, "silu");
+  EXPECT_EQ(m->params().time_dt, 0.01);
+  EXPECT_TRUE(m->params().log_scale);
+  EXPECT_EQ(m->params().max_position_embeddings, 2048);
+  EXPECT_EQ(m->rotary_dim(), 16);
+  EXPECT_EQ(c.method.inv_freq(2049), m->inv_freq_for_scale(2));
+  EXPECT_EQ(c.method.query_scale(2048 * 2048), 2.0);
+  for (const auto& d : c.diagnostics) EXPECT_EQ(d.find("unknown key"), std::string::npos) << d;  // factor is known
+
+  auto cfg = clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 2}, {"act", "tanh"}, {"time_dt", 0.05}});
+  cfg["log_scale"] = false;
+  o.weights = write_clex_checkpoint("d16p2.safetensors", 16, 2, true);
+  const auto c2 = ropescale::load_hf_config(cfg, o);
+  const auto* m2 = c2.method.get_if<clex<double>>();
+  ASSERT_NE(m2, nullptr);
+  EXPECT_EQ(m2->params().act, "tanh");
+  EXPECT_EQ(m2->params().time_dt, 0.05);
+  EXPECT_FALSE(m2->params().log_scale);
+  EXPECT_TRUE(m2->params().inv_freq.has_value());
+  EXPECT_EQ(c2.method.query_scale(100000), 1.0);
+  o.use_checkpoint_inv_freq = false;
+  EXPECT_FALSE(ropescale::load_hf_config(cfg, o).method.get_if<clex<double>>()->params().inv_freq.has_value());
+}
+
+TEST(ClexLoader, ErrorsNameKeyPathsFlagsAndFiles) {
+  ropescale::load_options o;
+  o.weights = write_clex_checkpoint("e16.safetensors", 16, 1, false);
+  const auto no_weights = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), {});
+  EXPECT_NE(no_weights.find("load_options::weights"), std::string::npos) << no_weights;
+  EXPECT_NE(no_weights.find("--weights"), std::string::npos) << no_weights;
+  EXPECT_NE(load_error(clex_config({{"type", "clex"}}), o).find("requires key 'max_factor'"), std::string::npos);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", "relu"}}), o).rfind("rope_scaling.act: ", 0), 0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", 3}}), o).rfind("rope_scaling.act: ", 0), 0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"time_dt", 0}}), o).rfind("rope_scaling.time_dt: ", 0), 0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 2.5}}), o).rfind("rope_scaling.max_factor: ", 0), 0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 0}}), o).rfind("rope_scaling.param_factor: ", 0), 0u);
+  auto cfg = clex_config({{"type", "clex"}, {"max_factor", 4}});
+  cfg["log_scale"] = "yes";
+  EXPECT_EQ(load_error(cfg, o).rfind("log_scale: ", 0), 0u) << load_error(cfg, o);
+  cfg = clex_config({{"type", "clex"}, {"max_factor", 4}});
+  cfg.erase("max_position_embeddings");
+  EXPECT_NE(load_error(cfg, o).find("max_position_embeddings"), std::string::npos);
+  // Checkpoint problems name the file and the tensor; p must match the checkpoint.
+  const auto p2 = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 2}}), o);
+  EXPECT_NE(p2.find(o.weights->string()), std::string::npos) << p2;
+  EXPECT_NE(p2.find("ode_up_proj"), std::string::npos) << p2;
+  o.weights = write_clex_checkpoint("bad_inv.safetensors", 16, 1, true, 1.05);  // θ off by 5% > 2^-7
+  const auto bad_inv = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o);
+  EXPECT_NE(bad_inv.find("model.clex_layer.inv_freq"), std::string::npos) << bad_inv;
+  EXPECT_NE(bad_inv.find("bad_inv.safetensors"), std::string::npos) << bad_inv;
+  o.use_checkpoint_inv_freq = false;  // the opt-out ignores the tensor
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o), "<no error>");
+  o.weights = scratch_dir("clex_loader") / "missing.safetensors";
+  EXPECT_NE(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o).find("missing.safetensors"), std::string::npos);
+}
+
+TEST(ClexLoader, BundledLlama2Config) {
+  ropescale::load_options o;
+  o.weights = write_clex_checkpoint("d128.safetensors", 128, 1, false);
+  const auto c = ropescale::load_hf_config_file(std::string(ROPESCALE_SOURCE_DIR) + "/examples/configs/clex-llama-2-7b-64k.json", o);
+  const auto* m = c.method.get_if<clex<double>>();
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->params().max_factor, 64);
+  EXPECT_EQ(m->params().act, "tanh");
+  EXPECT_FALSE(m->params().log_scale);
+  EXPECT_EQ(m->rotary_dim(), 128);
+  EXPECT_EQ(m->scale_for(4096 * 64 + 1), 64);
+  EXPECT_EQ(c.max_position_embeddings, 4096);
 }

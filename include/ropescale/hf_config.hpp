@@ -223,11 +223,45 @@ inline P common_params(const hf_rope_context& c) {
   return p;
 }
 
-/// CLEX branch (spec §4): replaced by the CLEX loader; until then it needs weights it cannot read.
-inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& /*options*/) {
-  throw_message(c.type_path.empty() ? c.dict_path : c.type_path,
-                "type 'clex' needs the checkpoint weights (load_options::weights / --weights "
-                "FILE.safetensors), and CLEX loading is not available in this build");
+/// CLEX branch (spec §2.4, §4.1): `max_factor` and top-level L required; `param_factor` (1),
+/// `act` ("silu"), `time_dt` (0.01) optional; top-level `log_scale` (true); `factor` is not read.
+/// The ODE weights come from load_options::weights (load_clex_weights: a .safetensors file, a
+/// model.safetensors.index.json or a directory). Config values are checked (with key paths)
+/// before the checkpoint is opened; checkpoint errors name the file and the tensor.
+inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& options) {
+  note_unknown_keys(c, {"max_factor", "param_factor", "act", "time_dt", "factor"});
+  auto p = common_params<clex_params>(c);
+  const nlohmann::json& dict = c.dict_or_empty();
+  const auto t_max = json_get_integer(dict, "max_factor", c.dict_path);
+  if (!t_max) throw_missing_key(c, "max_factor");
+  p.max_factor = *t_max;
+  if (!c.max_position_embeddings) throw_missing_key(c, "max_position_embeddings (top-level)");
+  p.max_position_embeddings = *c.max_position_embeddings;
+  if (const auto pf = json_get_integer(dict, "param_factor", c.dict_path)) p.param_factor = *pf;
+  if (const auto act = json_get_string(dict, "act", c.dict_path)) p.act = *act;
+  if (const auto dt = json_get_number(dict, "time_dt", c.dict_path)) p.time_dt = *dt;
+  if (const nlohmann::json* ls = json_member(*c.root, "log_scale")) {
+    p.log_scale = json_to_bool(*ls, c.top("log_scale"));
+  }
+  try {
+    (void)clex<double>::validate_config(p);
+  } catch (const invalid_parameter& e) {
+    rethrow_with_path(e, c, {}, c.in_dict("factor"));
+  }
+  if (!options.weights) {
+    throw_message(c.type_path.empty() ? c.dict_path : c.type_path,
+                  "type 'clex' needs the checkpoint's ODE weights: pass load_options::weights "
+                  "(ropescale-inspect: --weights FILE.safetensors)");
+  }
+  load_clex_weights(p, *options.weights, options.use_checkpoint_inv_freq);
+  try {
+    clex<double> m(p);
+    for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
+    return ropescale::method(std::move(m));
+  } catch (const invalid_parameter& e) {  // tensor values (inv_freq vs rope_theta, ...)
+    throw invalid_parameter(
+        e.key(), std::string(e.what()) + " (checkpoint " + options.weights->string() + ")");
+  }
 }
 
 /// The per-type part of §2.3–§2.5 on a resolved context.
