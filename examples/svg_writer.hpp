@@ -241,7 +241,7 @@ inline std::string tick_label(double v) {
   };
   if (a >= 1e9) return trimmed(v / 1e9) + "G";
   if (a >= 1e6) return trimmed(v / 1e6) + "M";
-  if (a >= 1e4) return trimmed(v / 1e3) + "k";
+  if (a >= 1e3) return trimmed(v / 1e3) + "k";
   return trimmed(v);
 }
 

@@ -100,6 +100,7 @@ TEST(SvgWriter, LogRangeCoversWholeDecades) {
 
 TEST(SvgWriter, TickLabelsAreCompact) {
   EXPECT_EQ(svg::tick_label(1e4), "10k");
+  EXPECT_EQ(svg::tick_label(1e3), "1k");
   EXPECT_EQ(svg::tick_label(1e6), "1M");
   EXPECT_EQ(svg::tick_label(0.01), "0.01");
   EXPECT_EQ(svg::tick_label(100), "100");

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// ropescale-compare: the RoPE scaling methods side by side for one model.
+//
+//   ropescale-compare CONFIG.json --context 8192,32768,131072
+//                     [--methods all|pi,ntk,dynamic,yarn,llama3,longrope,clex] [--weights F]
+//                     [--svg OUT.svg] [--json] [--all-pairs]
+//
+// Reads the model's base RoPE from CONFIG.json (rope_theta, head_dim, partial_rotary_factor and
+// the original context L: original_max_position_embeddings for llama3/yarn/longrope configs,
+// max_position_embeddings otherwise). For each target context C >= L it builds every method at
+// s = C/L and evaluates its table at S = C: PI (linear), static NTK-aware, Dynamic NTK, YaRN (the
+// config's betas if it is a YaRN config, else 32/1), Llama-3 (the config's bands, else Llama-3.1's
+// 1/4), and, when the config provides them, LongRoPE (its short/long factors) and CLEX (its ODE
+// weights, --weights). The report per method: per-pair scale θ'_i/θ_i and wavelength 2π/θ'_i,
+// pairs whose wavelength exceeds L and C, out-of-distribution angles, the angle step of the
+// highest-frequency pairs, and the attention factor (definitions: compare_report.hpp).
+//
+// stdout: an aligned text report (default) or one JSON document (--json). --svg writes a figure
+// for the largest context (two panels: per-pair scale and wavelength, L and C marked).
+// Errors: nothing on stdout, one "error: ..." line on stderr; exit 2 for bad usage (flags,
+// contexts, methods the config cannot provide), 1 for bad data (config, weights, output file).
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "compare_report.hpp"
+#include "ropescale/hf_config.hpp"
+
+namespace {
+
+namespace cmp = ropescale::examples::compare;
+
+constexpr int exit_bad_data = 1;
+constexpr int exit_bad_usage = 2;
+
+/// Prints "error: <message>" as exactly one line.
+void print_error(std::string_view message) {
+  std::string line = "error: ";
+  for (const char ch : message) line += (ch == '\n' || ch == '\r') ? ' ' : ch;
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
+constexpr std::string_view help_text =
+    "\n"
+    "Compare RoPE scaling methods for a model: for each target context C (>= the original\n"
+    "context L from the config), build PI, NTK, Dynamic NTK, YaRN, Llama-3 (and LongRoPE / CLEX\n"
+    "when the config provides them) at s = C/L and report per-pair scale, wavelength, pairs\n"
+    "longer than L and C, out-of-distribution angles, high-frequency resolution and the\n"
+    "attention factor.\n"
+    "  --context N1,N2,...  target context lengths (required)\n"
+    "  --methods LIST       all (default) or a comma list; a listed method the config cannot\n"
+    "                       provide is an error (with all it is skipped with a note)\n"
+    "  --weights FILE       CLEX checkpoint (.safetensors or model.safetensors.index.json)\n"
+    "  --svg OUT.svg        write a figure for the largest context\n"
+    "  --json               machine-readable output instead of the table\n"
+    "  --all-pairs          print every pair in the per-pair tables\n";
+
+/// The base RoPE and method sources of a loaded config.
+struct from_config {
+  cmp::base_rope base;
+  cmp::method_sources sources;
+};
+
+from_config read_config(const std::string& path, const ropescale::loaded_config& loaded) {
+  from_config out;
+  cmp::base_rope& b = out.base;
+  b.config = path;
+  b.model = std::filesystem::path(path).stem().string();
+  b.rope_type = std::string(loaded.method.rope_type());
+  b.original_context = loaded.max_position_embeddings;
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        const auto& p = m.params();
+        b.rope_theta = p.rope_theta;
+        b.head_dim = p.head_dim;
+        b.partial_rotary_factor = p.partial_rotary_factor;
+        if constexpr (std::is_same_v<M, ropescale::llama3<double>>) {
+          b.original_context = p.original_max_position_embeddings;
+          out.sources.llama3 = p;
+        } else if constexpr (std::is_same_v<M, ropescale::yarn<double>>) {
+          b.original_context = p.original_max_position_embeddings;
+          out.sources.yarn = p;
+        } else if constexpr (std::is_same_v<M, ropescale::longrope<double>>) {
+          b.original_context = p.original_max_position_embeddings;
+          out.sources.longrope = p;
+        } else if constexpr (std::is_same_v<M, ropescale::clex<double>>) {
+          b.original_context = p.max_position_embeddings;
+          // The method object owns the lazily built ODE table; share it between the callbacks.
+          const auto clex = std::make_shared<ropescale::clex<double>>(m);
+          cmp::external_method e;
+          e.rope_type = "clex";
+          e.inv_freq = [clex](std::int64_t S) { return clex->inv_freq(S); };
+          e.attention_factor = [clex](std::int64_t S) { return clex->attention_factor(S); };
+          e.query_scale = [clex](std::int64_t S) { return clex->query_scale(S); };
+          e.factor = [clex](std::int64_t S) { return static_cast<double>(clex->scale_for(S)); };
+          e.note = [clex](std::int64_t S) {
+            std::string note = "t = " + std::to_string(clex->scale_for(S)) + " of " +
+                               std::to_string(clex->params().max_factor);
+            if (clex->beyond_trained_range(S)) note += ", beyond trained L*T";
+            if (clex->params().log_scale) note += ", q x" + cmp::fmt(clex->query_scale(S), 4);
+            return note;
+          };
+          out.sources.clex = std::move(e);
+        }
+      },
+      loaded.method.variant());
+  b.rotary_dim = loaded.method.rotary_dim();
+  b.pairs = b.rotary_dim / 2;
+  if (b.original_context < 1) {
+    ropescale::detail::throw_message(
+        "max_position_embeddings", "missing; the report needs the original context length L");
+  }
+  return out;
+}
+
+int run(const cmp::cli_args& args) {
+  ropescale::load_options options;
+  if (args.weights) options.weights = *args.weights;
+  const ropescale::loaded_config loaded = ropescale::load_hf_config_file(args.config, options);
+  const from_config cfg = read_config(args.config, loaded);
+  cmp::report rep;
+  try {
+    rep = cmp::build_report(cfg.base, args.contexts, args.methods, cfg.sources,
+                            args.methods_explicit);
+  } catch (const ropescale::invalid_parameter& e) {
+    if (e.key().rfind("--", 0) == 0) {  // a CLI input problem, not the config's
+      print_error(e.what());
+      return exit_bad_usage;
+    }
+    throw;
+  }
+
+  if (args.svg) {
+    const auto largest = std::max_element(
+        rep.contexts.begin(), rep.contexts.end(),
+        [](const cmp::context_result& a, const cmp::context_result& b) { return a.context < b.context; });
+    const std::string doc = cmp::to_svg(rep, *largest);
+    std::ofstream f(*args.svg, std::ios::binary | std::ios::trunc);
+    f << doc;
+    f.close();
+    if (!f) {
+      print_error("--svg: cannot write '" + *args.svg + "'");
+      return exit_bad_data;
+    }
+  }
+  const std::string out = args.json ? cmp::to_json(rep).dump(2) + "\n" : cmp::to_text(rep, args.all_pairs);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : exit_bad_data;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> argv_list;
+  for (int k = 1; k < argc; ++k) argv_list.emplace_back(argv[k] != nullptr ? argv[k] : "");
+  const cmp::cli_parse_result parsed = cmp::parse_args(argv_list);
+  if (!parsed.error.empty()) {
+    print_error(parsed.error);
+    return exit_bad_usage;
+  }
+  if (parsed.args.help) {
+    std::printf("%s\n%s", std::string(cmp::usage).c_str(), std::string(help_text).c_str());
+    return 0;
+  }
+  try {
+    return run(parsed.args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exit_bad_data;
+  }
+}
