@@ -580,6 +580,9 @@ TEST(InspectCli, BadInputTable) {
   const std::string clex = write_config(
       "inspect_clex.json",
       R"({"head_dim": 64, "max_position_embeddings": 4096, "rope_scaling": {"rope_type": "clex", "max_factor": 16}})");
+  const std::string huge_a = write_config("inspect_huge_a.json",
+                                          R"({"head_dim": 64, "max_position_embeddings": 4096,
+          "rope_scaling": {"rope_type": "yarn", "factor": 2, "attention_factor": 1e300}})");
   const std::string odd =
       write_config("inspect_odd.json", R"({"head_dim": 64, "partial_rotary_factor": 0.3})");
   struct row {
@@ -626,6 +629,7 @@ TEST(InspectCli, BadInputTable) {
       {{unknown_type}, 1, "\"xpos\""},
       {{clex}, 1, "weights"},
       {{odd}, 1, "partial_rotary_factor"},
+      {{huge_a, "--positions", "0,1"}, 1, "not finite"},  // A·cos overflows float: no inf token
       {{good, "--weights", dir + "/missing.safetensors"}, 1, "missing.safetensors"},
   };
   for (const row& r : rows) {
