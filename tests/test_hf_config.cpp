@@ -356,6 +356,14 @@ TEST(HfType, RopeTypeWinsOverLegacyType) {
   EXPECT_TRUE(has_diag(c, "rope_scaling.type")) << diags(c);
 }
 
+TEST(HfType, NullRopeTypeFallsBackToType) {
+  // null counts as absent (spec §0), so the legacy key decides.
+  EXPECT_EQ(load_hf_config(with_rope(base_config(),
+                                     {{"rope_type", nullptr}, {"type", "linear"}, {"factor", 2}}))
+                .method.rope_type(),
+            "linear");
+}
+
 TEST(HfType, LegacyTypeKeyUsed) {
   EXPECT_EQ(
       load_hf_config(with_rope(base_config(), {{"type", "ntk"}, {"factor", 2}})).method.rope_type(),
