@@ -11,6 +11,8 @@
 #include "ropescale/hf_config.hpp"
 #include "ropescale/method.hpp"
 #include "ropescale/on_the_fly.hpp"
+#include "ropescale/safetensors.hpp"
+#include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
 #include "ropescale/methods/linear.hpp"
