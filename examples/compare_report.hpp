@@ -407,7 +407,7 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
 inline constexpr std::string_view usage =
     "usage: ropescale-compare CONFIG.json --context N1,N2,... "
     "[--methods all|pi,ntk,dynamic,yarn,llama3,longrope,clex] [--weights F] [--svg OUT.svg] "
-    "[--json] [--all-pairs]";
+    "[--json | --markdown] [--all-pairs]";
 
 /// Parsed command line of ropescale-compare.
 struct cli_args {
@@ -418,6 +418,7 @@ struct cli_args {
   std::optional<std::string> weights;
   std::optional<std::string> svg;
   bool json = false;
+  bool markdown = false;  ///< GitHub-markdown tables (header, summary lines, method tables)
   bool all_pairs = false;
   bool help = false;
 };
@@ -479,9 +480,9 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
     if (const auto eq = arg.find('='); eq != std::string_view::npos) {
       name = arg.substr(0, eq), value = arg.substr(eq + 1), has_value = true;
     }
-    if (name == "--json" || name == "--all-pairs") {
+    if (name == "--json" || name == "--markdown" || name == "--all-pairs") {
       if (has_value) return fail(std::string(name) + " takes no value");
-      bool& flag = name == "--json" ? a.json : a.all_pairs;
+      bool& flag = name == "--json" ? a.json : name == "--markdown" ? a.markdown : a.all_pairs;
       if (flag) return fail(std::string(name) + " given twice");
       flag = true;
       continue;
@@ -536,6 +537,7 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
     }
   }
   if (a.help) return r;
+  if (a.json && a.markdown) return fail("--json and --markdown are exclusive");
   if (!have_config) return fail("missing CONFIG.json; " + std::string(usage));
   if (!have_context) return fail("missing --context; " + std::string(usage));
   if (!a.methods_explicit) a.methods = all_method_keys();
@@ -597,7 +599,8 @@ inline std::string header_text(const report& r) {
 }
 
 /// The per-method table of one context (the README table).
-inline std::string method_table(const report& r, const context_result& c) {
+/// The per-method table of one context as rows (row 0 = header).
+inline std::vector<std::vector<std::string>> method_rows(const report& r, const context_result& c) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"method", "s", "attn", "scale[0]", "scale[n-1]", "wl>L", "wl>C", "ood",
                   "ood_max", "step0", "hf_kept", "short_chg", "note"});
@@ -610,8 +613,44 @@ inline std::string method_table(const report& r, const context_result& c) {
                     std::to_string(m.metrics.ood_pairs) + "/" + n, fmt(m.metrics.max_angle_ratio, 3),
                     fmt(m.metrics.step0), fmt(m.metrics.hf_kept, 3), fmt(m.short_change, 3), m.note});
   }
-  return align_table(rows, {false, true, true, true, true, true, true, true, true, true, true,
-                            true, false});
+  return rows;
+}
+
+/// The per-method table of one context, aligned text.
+inline std::string method_table(const report& r, const context_result& c) {
+  return align_table(method_rows(r, c), {false, true, true, true, true, true, true, true, true,
+                                         true, true, true, false});
+}
+
+/// The report as GitHub markdown: the header line, then per context its summary line and the
+/// method table ('|' in cells escaped). No per-pair tables (use the text or JSON output).
+inline std::string to_markdown(const report& r) {
+  const auto cell = [](const std::string& v) {
+    std::string out;
+    for (const char ch : v) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return out;
+  };
+  std::string out = header_text(r);
+  for (const auto& c : r.contexts) {
+    out += "\n" + summary_line(r, c) + "\n\n";
+    const auto rows = method_rows(r, c);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      std::string line = "|";
+      for (std::size_t col = 0; col < rows[k].size(); ++col) {
+        line += " " + cell(rows[k][col]) + " |";
+      }
+      out += line + "\n";
+      if (k == 0) {
+        std::string rule = "|";
+        for (std::size_t col = 0; col < rows[k].size(); ++col) {
+          rule += (col == 0 || col + 1 == rows[k].size()) ? " --- |" : " ---: |";
+        }
+        out += rule + "\n";
+      }
+    }
+  }
+  for (const auto& note : r.notes) out += "\nnote: " + note + "\n";
+  return out;
 }
 
 /// Per-pair matrix (rows = pairs, columns = methods) of scale or wavelength at a few pairs.

@@ -3,7 +3,7 @@
 //
 //   ropescale-compare CONFIG.json --context 8192,32768,131072
 //                     [--methods all|pi,ntk,dynamic,yarn,llama3,longrope,clex] [--weights F]
-//                     [--svg OUT.svg] [--json] [--all-pairs]
+//                     [--svg OUT.svg] [--json | --markdown] [--all-pairs]
 //
 // Reads the model's base RoPE from CONFIG.json (rope_theta, head_dim, partial_rotary_factor and
 // the original context L: original_max_position_embeddings for llama3/yarn/longrope configs,
@@ -15,7 +15,8 @@
 // pairs whose wavelength exceeds L and C, out-of-distribution angles, the angle step of the
 // highest-frequency pairs, and the attention factor (definitions: compare_report.hpp).
 //
-// stdout: an aligned text report (default) or one JSON document (--json). --svg writes a figure
+// stdout: an aligned text report (default), one JSON document (--json) or GitHub-markdown
+// tables without the per-pair sections (--markdown, used for README). --svg writes a figure
 // for the largest context (two panels: per-pair scale and wavelength, L and C marked).
 // Errors: nothing on stdout, one "error: ..." line on stderr; exit 2 for bad usage (flags,
 // contexts, methods the config cannot provide), 1 for bad data (config, weights, output file).
@@ -62,6 +63,7 @@ constexpr std::string_view help_text =
     "  --weights FILE       CLEX checkpoint (.safetensors or model.safetensors.index.json)\n"
     "  --svg OUT.svg        write a figure for the largest context\n"
     "  --json               machine-readable output instead of the table\n"
+    "  --markdown           GitHub-markdown tables (no per-pair sections)\n"
     "  --all-pairs          print every pair in the per-pair tables\n";
 
 /// The base RoPE and method sources of a loaded config.
@@ -153,7 +155,9 @@ int run(const cmp::cli_args& args) {
       return exit_bad_data;
     }
   }
-  const std::string out = args.json ? cmp::to_json(rep).dump(2) + "\n" : cmp::to_text(rep, args.all_pairs);
+  const std::string out = args.json       ? cmp::to_json(rep).dump(2) + "\n"
+                          : args.markdown ? cmp::to_markdown(rep)
+                                          : cmp::to_text(rep, args.all_pairs);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : exit_bad_data;
 }

@@ -275,6 +275,10 @@ TEST(CompareReport, TextAndJsonCarryEveryMethodAndContext) {
       EXPECT_EQ(m["wavelength"].size(), 64u);
     }
   }
+  const std::string md = cmp::to_markdown(r);
+  EXPECT_NE(md.find("| method | s | attn |"), std::string::npos);
+  EXPECT_NE(md.find("| --- | ---: |"), std::string::npos);
+  EXPECT_NE(md.find("\n| yarn | 16 |"), std::string::npos);
   // Round trip through text: the dump parses back.
   EXPECT_EQ(nlohmann::json::parse(j.dump())["pairs"], 64);
 }
@@ -295,6 +299,10 @@ TEST(CompareCli, AcceptsTheDocumentedForms) {
   EXPECT_EQ(r.args.methods, (std::vector<std::string>{"yarn", "pi"}));
   EXPECT_TRUE(r.args.methods_explicit);
   EXPECT_EQ(r.args.svg.value_or(""), "o.svg");
+  r = cmp::parse_args(args({"c.json", "--context", "8192", "--markdown", "--all-pairs"}));
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_TRUE(r.args.markdown);
+  EXPECT_TRUE(r.args.all_pairs);
 }
 
 TEST(CompareCli, RejectsBadInputWithOneLine) {
@@ -310,6 +318,7 @@ TEST(CompareCli, RejectsBadInputWithOneLine) {
                           args({"c.json", "--context", "8192", "--methods"}),
                           args({"c.json", "--context", "8192", "--frobnicate"}),
                           args({"c.json", "--context", "8192", "--json=1"}),
+                          args({"c.json", "--context", "8192", "--json", "--markdown"}),
                           args({"c.json", "--context", "8192", "--svg", ""}),
                           args({"c.json", "d.json", "--context", "8192"})}) {
     const auto r = cmp::parse_args(bad);
