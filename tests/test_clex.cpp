@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "ropescale/cos_sin_table.hpp"
 #include "ropescale/detail/ode.hpp"
 #include "ropescale/hf_config.hpp"
 #include "ropescale/methods/clex.hpp"
@@ -612,4 +613,27 @@ TEST(ClexLoader, BundledLlama2Config) {
   EXPECT_EQ(m->rotary_dim(), 128);
   EXPECT_EQ(m->scale_for(4096 * 64 + 1), 64);
   EXPECT_EQ(c.max_position_embeddings, 4096);
+}
+
+TEST(ClexCosSin, SameCachePathAsEveryMethod) {
+  // The table for S feeds the shared cos/sin cache (A = 1, no log_scale folded in): row p holds
+  // cos(p·ω_k) then sin(p·ω_k), within the spec §5.2 bound of 2e-7.
+  const auto params = make_params(32, 1, 4, "tanh", 0.05, 1e4, false, 71, 1.0, 1024);
+  const clex<double> m(params);
+  const ropescale::method any = clex<double>(params);
+  for (std::int64_t s : {std::int64_t{1000}, std::int64_t{3000}}) {
+    const auto f = ropescale::frequencies_of(any, ropescale::angle_mode::accurate, s);
+    EXPECT_EQ(f.inv_freq, m.inv_freq(s));
+    EXPECT_EQ(f.attention_factor, 1.0);
+    const std::int64_t n = m.pairs();
+    std::vector<float> row(static_cast<std::size_t>(2 * n));
+    for (std::int64_t pos : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2999}, std::int64_t{1000000}}) {
+      ropescale::compute_cos_sin_row(f, pos, row.data());
+      for (std::int64_t k = 0; k < n; ++k) {
+        const long double angle = static_cast<long double>(pos) * static_cast<long double>(f.inv_freq[k]);
+        EXPECT_NEAR(row[k], static_cast<double>(std::cos(angle)), 2e-7) << pos << " " << k;
+        EXPECT_NEAR(row[n + k], static_cast<double>(std::sin(angle)), 2e-7) << pos << " " << k;
+      }
+    }
+  }
 }
