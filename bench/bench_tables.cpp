@@ -95,6 +95,22 @@ void BM_TableBuild(benchmark::State& state) {
 
 constexpr isa kIsas[] = {isa::scalar, isa::avx2, isa::avx512, isa::neon};
 
+void row_double_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c,
+                     float* s) {
+  switch (which) {
+#if ROPESCALE_COMPILE_AVX512
+    case isa::avx512: ropescale::simd::avx512::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+#endif
+#if ROPESCALE_COMPILE_AVX2
+    case isa::avx2: ropescale::simd::avx2::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+#endif
+#if ROPESCALE_COMPILE_NEON
+    case isa::neon: ropescale::simd::neon::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+#endif
+    default: ropescale::simd::scalar::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+  }
+}
+
 void row_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c, float* s) {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX512
@@ -119,7 +135,20 @@ void BM_SinCosRow(benchmark::State& state) {
   std::vector<float> w32(w.begin(), w.end());
   alignas(64) float row[2 * 512];
   std::int64_t p = kStart;
-  if (method < 4) {
+  if (method >= 10 && method < 14) {
+    const isa which = kIsas[method - 10];
+    if (!ropescale::available(which)) {
+      state.SkipWithError((std::string("CPU or build lacks ") + ropescale::name(which)).c_str());
+      return;
+    }
+    for (auto _ : state) {
+      row_double_with(which, w.data(), n, p, row, row + n);
+      benchmark::DoNotOptimize(row);
+      benchmark::ClobberMemory();
+      p = p == kStart + 4095 ? kStart : p + 1;
+    }
+    state.SetLabel(std::string("cos_sin_row_double, ") + ropescale::name(which));
+  } else if (method < 4) {
     const isa which = kIsas[method];
     if (!ropescale::available(which)) {
       state.SkipWithError((std::string("CPU or build lacks ") + ropescale::name(which)).c_str());
@@ -164,6 +193,10 @@ void sincos_row_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"pairs", "method"});
   for (std::int64_t m = 0; m < 6; ++m) {
     if (m < 4 && !ropescale::available(kIsas[m])) continue;
+    b->Args({64, m});
+  }
+  for (std::int64_t m = 11; m < 14; ++m) {
+    if (!ropescale::available(kIsas[m - 10])) continue;
     b->Args({64, m});
   }
 }

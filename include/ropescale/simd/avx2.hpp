@@ -162,6 +162,26 @@ struct ops {
   }
   static bool dany(__m256d bad) noexcept { return _mm256_movemask_pd(bad) != 0; }
   static __m256d dzero() noexcept { return _mm256_setzero_pd(); }
+  // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m256d sign bits.
+  static __m256d dfma(__m256d a, __m256d b, __m256d c) noexcept {
+    return _mm256_fmadd_pd(a, b, c);
+  }
+  /// b where mask's sign bit is set, else a
+  static __m256d dsel(__m256d mask, __m256d a, __m256d b) noexcept {
+    return _mm256_blendv_pd(a, b, mask);
+  }
+  static __m256d dflip(__m256d v, __m256d mask) noexcept { return _mm256_xor_pd(v, mask); }
+  /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.
+  static void dquadrant_masks(__m256d k, __m256d& swap, __m256d& sin_flip,
+                              __m256d& cos_flip) noexcept {
+    const __m256i t = _mm256_castpd_si256(_mm256_add_pd(k, _mm256_set1_pd(6755399441055744.0)));
+    const __m256i t1 = _mm256_add_epi64(t, _mm256_set1_epi64x(1));
+    swap = _mm256_castsi256_pd(_mm256_slli_epi64(t, 63));
+    sin_flip = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_srli_epi64(t, 1), 63));
+    cos_flip = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_srli_epi64(t1, 1), 63));
+  }
+  /// rounds the dlanes doubles to float and stores them
+  static void dstore_float(float* p, __m256d v) noexcept { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -180,6 +180,32 @@ struct ops {
     return _mm512_test_epi64_mask(_mm512_castpd_si512(bad), _mm512_castpd_si512(bad)) != 0;
   }
   static __m512d dzero() noexcept { return _mm512_setzero_pd(); }
+  // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m512d sign bits.
+  static __m512d dfma(__m512d a, __m512d b, __m512d c) noexcept {
+    return _mm512_fmadd_pd(a, b, c);
+  }
+  /// b where mask's sign bit is set, else a
+  static __m512d dsel(__m512d mask, __m512d a, __m512d b) noexcept {
+    const __mmask8 m = _mm512_test_epi64_mask(_mm512_castpd_si512(mask),
+                                              _mm512_set1_epi64(INT64_MIN));
+    return _mm512_mask_blend_pd(m, a, b);
+  }
+  static __m512d dflip(__m512d v, __m512d mask) noexcept {
+    return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_castpd_si512(mask)));
+  }
+  /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.
+  static void dquadrant_masks(__m512d k, __m512d& swap, __m512d& sin_flip,
+                              __m512d& cos_flip) noexcept {
+    const __m512i t = _mm512_castpd_si512(_mm512_add_pd(k, _mm512_set1_pd(6755399441055744.0)));
+    const __m512i t1 = _mm512_add_epi64(t, _mm512_set1_epi64(1));
+    swap = _mm512_castsi512_pd(_mm512_slli_epi64(t, 63));
+    sin_flip = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_srli_epi64(t, 1), 63));
+    cos_flip = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_srli_epi64(t1, 1), 63));
+  }
+  /// rounds the dlanes doubles to float and stores them
+  static void dstore_float(float* p, __m512d v) noexcept {
+    _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
+  }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -167,6 +167,29 @@ struct ops {
     return vmaxvq_u32(vreinterpretq_u32_f64(bad)) != 0;
   }
   static float64x2_t dzero() noexcept { return vdupq_n_f64(0.0); }
+  // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are float64x2_t sign bits.
+  static float64x2_t dfma(float64x2_t a, float64x2_t b, float64x2_t c) noexcept {
+    return vfmaq_f64(c, a, b);
+  }
+  /// b where mask's sign bit is set, else a
+  static float64x2_t dsel(float64x2_t mask, float64x2_t a, float64x2_t b) noexcept {
+    const uint64x2_t m = vreinterpretq_u64_s64(vshrq_n_s64(vreinterpretq_s64_f64(mask), 63));
+    return vbslq_f64(m, b, a);
+  }
+  static float64x2_t dflip(float64x2_t v, float64x2_t mask) noexcept {
+    return vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(v), vreinterpretq_u64_f64(mask)));
+  }
+  /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.
+  static void dquadrant_masks(float64x2_t k, float64x2_t& swap, float64x2_t& sin_flip,
+                              float64x2_t& cos_flip) noexcept {
+    const uint64x2_t t = vreinterpretq_u64_f64(vaddq_f64(k, vdupq_n_f64(6755399441055744.0)));
+    const uint64x2_t t1 = vaddq_u64(t, vdupq_n_u64(1));
+    swap = vreinterpretq_f64_u64(vshlq_n_u64(t, 63));
+    sin_flip = vreinterpretq_f64_u64(vshlq_n_u64(vshrq_n_u64(t, 1), 63));
+    cos_flip = vreinterpretq_f64_u64(vshlq_n_u64(vshrq_n_u64(t1, 1), 63));
+  }
+  /// rounds the dlanes doubles to float and stores them
+  static void dstore_float(float* p, float64x2_t v) noexcept { vst1_f32(p, vcvt_f32_f64(v)); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 

@@ -112,6 +112,20 @@ struct ops {
   }
   static bool dany(double bad) noexcept { return bad != 0.0; }
   static double dzero() noexcept { return 0.0; }
+  // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double); never reached with one lane.
+  static double dfma(double a, double b, double c) noexcept { return std::fma(a, b, c); }
+  static double dsel(double mask, double a, double b) noexcept {
+    return std::signbit(mask) ? b : a;
+  }
+  static double dflip(double v, double mask) noexcept { return std::signbit(mask) ? -v : v; }
+  static void dquadrant_masks(double k, double& swap, double& sin_flip,
+                              double& cos_flip) noexcept {
+    const auto q = static_cast<std::int64_t>(std::fabs(k) < 1073741824.0 ? k : 0.0);
+    swap = (q & 1) != 0 ? -0.0 : 0.0;
+    sin_flip = (q & 2) != 0 ? -0.0 : 0.0;
+    cos_flip = ((q + 1) & 2) != 0 ? -0.0 : 0.0;
+  }
+  static void dstore_float(float* p, double v) noexcept { *p = static_cast<float>(v); }
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
