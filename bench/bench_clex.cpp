@@ -43,7 +43,8 @@ void BM_ClexTable(benchmark::State& state) {
   }
   const double steps = static_cast<double>(params.max_factor - 1) / params.time_dt;
   state.counters["steps"] = steps;
-  state.counters["rhs_evals/s"] = benchmark::Counter(4 * steps, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rhs_evals/s"] =
+      benchmark::Counter(4 * steps, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@
 // a small trained network; they are NOT a trained CLEX model, so the tables they give only
 // demonstrate the machinery. Then:
 //
-//   ropescale-inspect examples/configs/clex-llama-2-7b-64k.json --weights OUT.safetensors --seq-len 20000
+//   ropescale-inspect examples/configs/clex-llama-2-7b-64k.json --weights OUT.safetensors --seq-len
+//   20000
 //
 // The file is written by the tiny writer below (8-byte little-endian header length, JSON header
 // padded with spaces to 8 bytes, then the little-endian data), independent of ropescale's reader.
@@ -59,14 +60,17 @@ bool write_safetensors(const std::string& path, const std::vector<tensor_out>& t
   for (const auto& t : tensors) {
     const std::uint64_t bytes = 2 * t.bf16.size();
     header += ",\"" + t.name + "\":{\"dtype\":\"BF16\",\"shape\":[";
-    for (std::size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
+    for (std::size_t i = 0; i < t.shape.size(); ++i)
+      header += (i ? "," : "") + std::to_string(t.shape[i]);
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + bytes) + "]}";
     offset += bytes;
   }
   header += "}";
   while (header.size() % 8 != 0) header += ' ';
   std::string out;
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xffu);
+  for (int i = 0; i < 8; ++i)
+    out += static_cast<char>((static_cast<std::uint64_t>(header.size()) >> (8 * i)) & 0xffu);
   out += header;
   for (const auto& t : tensors)
     for (std::uint16_t h : t.bf16) {
@@ -87,8 +91,10 @@ bool parse_int(const char* s, std::int64_t lo, std::int64_t hi, std::int64_t& ou
 }
 
 int usage(const char* msg) {
-  std::fprintf(stderr, "error: %s\nusage: clex-make-weights OUT.safetensors [--head-dim D] "
-                       "[--param-factor P] [--seed N] [--inv-freq]\n", msg);
+  std::fprintf(stderr,
+               "error: %s\nusage: clex-make-weights OUT.safetensors [--head-dim D] "
+               "[--param-factor P] [--seed N] [--inv-freq]\n",
+               msg);
   return 2;
 }
 
@@ -104,7 +110,8 @@ int main(int argc, char** argv) {
       return i + 1 < argc && parse_int(argv[++i], lo, hi, dst);
     };
     if (a == "--head-dim") {
-      if (!value(4, 4096, d) || d % 2 != 0) return usage("--head-dim: must be an even integer in [4, 4096]");
+      if (!value(4, 4096, d) || d % 2 != 0)
+        return usage("--head-dim: must be an even integer in [4, 4096]");
     } else if (a == "--param-factor") {
       if (!value(1, 64, p)) return usage("--param-factor: must be an integer in [1, 64]");
     } else if (a == "--seed") {
@@ -125,13 +132,16 @@ int main(int argc, char** argv) {
   tensor_out down{"model.clex_layer.proj_func.ode_down_proj", {h, n}, {}};
   const double up_scale = 0.5 / std::sqrt(static_cast<double>(n));
   const double down_scale = 0.03 / std::sqrt(static_cast<double>(h));
-  for (std::int64_t i = 0; i < n * h; ++i) up.bf16.push_back(to_bf16(static_cast<float>(up_scale * uniform_pm1(state))));
-  for (std::int64_t i = 0; i < n * h; ++i) down.bf16.push_back(to_bf16(static_cast<float>(down_scale * uniform_pm1(state))));
+  for (std::int64_t i = 0; i < n * h; ++i)
+    up.bf16.push_back(to_bf16(static_cast<float>(up_scale * uniform_pm1(state))));
+  for (std::int64_t i = 0; i < n * h; ++i)
+    down.bf16.push_back(to_bf16(static_cast<float>(down_scale * uniform_pm1(state))));
   std::vector<tensor_out> tensors = {up, down};
   if (with_inv_freq) {
     tensor_out inv{"model.clex_layer.inv_freq", {n}, {}};
     for (std::int64_t k = 0; k < n; ++k)
-      inv.bf16.push_back(to_bf16(static_cast<float>(std::pow(10000.0, -2.0 * static_cast<double>(k) / static_cast<double>(d)))));
+      inv.bf16.push_back(to_bf16(static_cast<float>(
+          std::pow(10000.0, -2.0 * static_cast<double>(k) / static_cast<double>(d)))));
     tensors.push_back(inv);
   }
   if (!write_safetensors(out_path, tensors)) {

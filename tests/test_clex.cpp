@@ -31,9 +31,9 @@ using namespace ropescale_test;
 
 namespace {
 
-clex_params make_params(std::int64_t head_dim, std::int64_t p, std::int64_t T, const std::string& act,
-                        double dt, double theta, bool zero_down, unsigned seed = 7,
-                        double prf = 1.0, std::int64_t L = 4096) {
+clex_params make_params(std::int64_t head_dim, std::int64_t p, std::int64_t T,
+                        const std::string& act, double dt, double theta, bool zero_down,
+                        unsigned seed = 7, double prf = 1.0, std::int64_t L = 4096) {
   clex_params c;
   c.head_dim = head_dim;
   c.partial_rotary_factor = prf;
@@ -46,8 +46,9 @@ clex_params make_params(std::int64_t head_dim, std::int64_t p, std::int64_t T, c
   const auto d = static_cast<std::int64_t>(static_cast<double>(head_dim) * prf);
   const std::size_t count = static_cast<std::size_t>(d / 2 * p * d);
   c.ode_up_proj = clex_random_weights(count, 0.5 / std::sqrt(static_cast<double>(d / 2)), seed);
-  c.ode_down_proj = zero_down ? std::vector<double>(count, 0.0)
-                              : clex_random_weights(count, 0.3 / std::sqrt(static_cast<double>(p * d)), seed + 1);
+  c.ode_down_proj =
+      zero_down ? std::vector<double>(count, 0.0)
+                : clex_random_weights(count, 0.3 / std::sqrt(static_cast<double>(p * d)), seed + 1);
   return c;
 }
 
@@ -59,8 +60,9 @@ clex_ref make_ref(const clex_params& c, long double dt) {
   r.dt = dt;
   r.b0 = 10000.0L;  // hard-wired upstream, whatever rope_theta is
   for (int k = 0; k < r.n(); ++k)
-    r.theta.push_back(c.inv_freq ? static_cast<long double>((*c.inv_freq)[k])
-                                 : std::pow(static_cast<long double>(c.rope_theta), -2.0L * k / r.d));
+    r.theta.push_back(c.inv_freq
+                          ? static_cast<long double>((*c.inv_freq)[k])
+                          : std::pow(static_cast<long double>(c.rope_theta), -2.0L * k / r.d));
   r.up.assign(c.ode_up_proj.begin(), c.ode_up_proj.end());
   r.down.assign(c.ode_down_proj.begin(), c.ode_down_proj.end());
   return r;
@@ -75,7 +77,8 @@ template <class V>
 double max_rel(const V& got, const std::vector<long double>& want) {
   double worst = 0;
   for (std::size_t k = 0; k < want.size(); ++k)
-    worst = std::max(worst, static_cast<double>(std::fabs((static_cast<long double>(got[k]) - want[k]) / want[k])));
+    worst = std::max(worst, static_cast<double>(
+                                std::fabs((static_cast<long double>(got[k]) - want[k]) / want[k])));
   return worst;
 }
 
@@ -91,12 +94,22 @@ std::string message_of(const clex_params& c) {
 }  // namespace
 
 TEST(ClexClosedForm, ZeroDownProjectionIsNtkWithFactor2tMinus1) {
-  struct cfg { std::int64_t H; double prf; std::int64_t p; const char* act; std::int64_t T; double theta; };
-  const cfg cases[] = {{128, 1.0, 1, "tanh", 2, 1e4},  {64, 1.0, 2, "silu", 3, 5e5},
-                       {80, 0.4, 1, "tanh", 5, 1e4},   {16, 1.0, 3, "silu", 6, 1e6},
+  struct cfg {
+    std::int64_t H;
+    double prf;
+    std::int64_t p;
+    const char* act;
+    std::int64_t T;
+    double theta;
+  };
+  const cfg cases[] = {{128, 1.0, 1, "tanh", 2, 1e4},
+                       {64, 1.0, 2, "silu", 3, 5e5},
+                       {80, 0.4, 1, "tanh", 5, 1e4},
+                       {16, 1.0, 3, "silu", 6, 1e6},
                        {8, 0.5, 1, "tanh", 4, 2.5e3}};
   for (const auto& cs : cases) {
-    SCOPED_TRACE(std::string("H=") + std::to_string(cs.H) + " p=" + std::to_string(cs.p) + " " + cs.act);
+    SCOPED_TRACE(std::string("H=") + std::to_string(cs.H) + " p=" + std::to_string(cs.p) + " " +
+                 cs.act);
     const auto params = make_params(cs.H, cs.p, cs.T, cs.act, 0.002, cs.theta, true, 11);
     clex<double> m(params);
     const int d = static_cast<int>(m.rotary_dim());
@@ -128,8 +141,9 @@ TEST(ClexSolver, FourthOrderOnClexClosedForm) {
     const auto w = m.inv_freq_for_scale(3);
     double worst = 0;
     for (int k = 1; k < 16; ++k)
-      worst = std::max(worst, static_cast<double>(std::fabs(std::log(static_cast<long double>(w[k])) -
-                                                            std::log(ntk_closed_form(1e4, 32, k, 3)))));
+      worst =
+          std::max(worst, static_cast<double>(std::fabs(std::log(static_cast<long double>(w[k])) -
+                                                        std::log(ntk_closed_form(1e4, 32, k, 3)))));
     return worst;
   };
   const double e1 = err(0.1), e2 = err(0.05), e3 = err(0.025);
@@ -160,7 +174,8 @@ TEST(ClexSolver, GridAndOutputRulesMatchIndependentReference) {
     const auto params = make_params(32, 2, 4, act, 0.03, 1e4, false, 21);
     clex<double> m(params);
     const auto ref = make_ref(params, 0.03L).solve_omega({1, 2, 3, 4});
-    for (std::int64_t t = 2; t <= 4; ++t) EXPECT_LT(max_rel(m.inv_freq_for_scale(t), ref[t - 1]), 1e-12) << t;
+    for (std::int64_t t = 2; t <= 4; ++t)
+      EXPECT_LT(max_rel(m.inv_freq_for_scale(t), ref[t - 1]), 1e-12) << t;
   }
   // Fractional t: its own solve, grid clipped to end exactly at t.
   const auto params = make_params(32, 1, 4, "tanh", 0.03, 1e4, false, 22);
@@ -242,14 +257,16 @@ TEST(ClexQuirks, ScaleOneIsThetaBitForBit) {
   dp.head_dim = 128;
   dp.rope_theta = 1e4;
   const auto base = ropescale::default_rope<double>(dp).inv_freq();
-  for (const auto& w : {m.inv_freq(), m.inv_freq(1), m.inv_freq(4096), m.inv_freq_for_scale(1), m.inv_freq_at(1.0)}) {
+  for (const auto& w : {m.inv_freq(), m.inv_freq(1), m.inv_freq(4096), m.inv_freq_for_scale(1),
+                        m.inv_freq_at(1.0)}) {
     ASSERT_EQ(w.size(), base.size());
     EXPECT_EQ(std::memcmp(w.data(), base.data(), base.size() * sizeof(double)), 0);
   }
   // Checkpoint θ (slightly off the formula, within 2^-7) is used verbatim for t = 1 and as z(1).
   auto with_ckpt = params;
   std::vector<double> theta(base.begin(), base.end());
-  for (std::size_t k = 0; k < theta.size(); ++k) theta[k] *= 1.0 + 0.001 * std::sin(static_cast<double>(k));
+  for (std::size_t k = 0; k < theta.size(); ++k)
+    theta[k] *= 1.0 + 0.001 * std::sin(static_cast<double>(k));
   with_ckpt.inv_freq = theta;
   with_ckpt.max_factor = 2;
   with_ckpt.time_dt = 0.05;
@@ -336,7 +353,9 @@ TEST(ClexValidation, RejectsBadParameters) {
   EXPECT_EQ(message_of(good), "<no error>");
   auto bad = good;
   bad.act = "relu";
-  EXPECT_NE(message_of(bad).find("act: must be \"tanh\" or \"silu\", got \"relu\""), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find("act: must be \"tanh\" or \"silu\", got \"relu\""),
+            std::string::npos)
+      << message_of(bad);
   for (double dt : {0.0, -0.01, 1.5, std::nan(""), std::numeric_limits<double>::infinity()}) {
     bad = good;
     bad.time_dt = dt;
@@ -374,13 +393,19 @@ TEST(ClexValidation, RejectsBadParameters) {
   EXPECT_EQ(message_of(bad).rfind("rope_theta: ", 0), 0u);
   bad = good;
   bad.ode_up_proj.pop_back();
-  EXPECT_NE(message_of(bad).find("model.clex_layer.proj_func.ode_up_proj: must hold 128 values (shape [n, p*d] = [8, 16])"), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find("model.clex_layer.proj_func.ode_up_proj: must hold 128 values "
+                                 "(shape [n, p*d] = [8, 16])"),
+            std::string::npos)
+      << message_of(bad);
   bad = good;
   bad.param_factor = 2;  // weights are for p = 1
-  EXPECT_NE(message_of(bad).find("ode_up_proj: must hold 256"), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find("ode_up_proj: must hold 256"), std::string::npos)
+      << message_of(bad);
   bad = good;
   bad.ode_down_proj[37] = NAN;
-  EXPECT_NE(message_of(bad).find("ode_down_proj: must be finite, got nan at flat index 37"), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find("ode_down_proj: must be finite, got nan at flat index 37"),
+            std::string::npos)
+      << message_of(bad);
   bad = good;
   ropescale::default_rope_params dp;
   dp.head_dim = 16;
@@ -388,12 +413,17 @@ TEST(ClexValidation, RejectsBadParameters) {
   bad.inv_freq = theta;
   EXPECT_EQ(message_of(bad), "<no error>");
   (*bad.inv_freq)[5] *= 1.0 + std::ldexp(1.0, -6);
-  EXPECT_NE(message_of(bad).find("model.clex_layer.inv_freq: entries must be finite, > 0 and within 2^-7"), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find(
+                "model.clex_layer.inv_freq: entries must be finite, > 0 and within 2^-7"),
+            std::string::npos)
+      << message_of(bad);
   EXPECT_NE(message_of(bad).find("at k = 5"), std::string::npos);
   (*bad.inv_freq)[5] = theta[5] * (1.0 + std::ldexp(1.0, -8));
   EXPECT_EQ(message_of(bad), "<no error>");
   bad.inv_freq->push_back(1e-9);
-  EXPECT_NE(message_of(bad).find("model.clex_layer.inv_freq: must have shape [n] = [8]"), std::string::npos) << message_of(bad);
+  EXPECT_NE(message_of(bad).find("model.clex_layer.inv_freq: must have shape [n] = [8]"),
+            std::string::npos)
+      << message_of(bad);
   bad.inv_freq = theta;
   (*bad.inv_freq)[0] = -1.0;
   EXPECT_NE(message_of(bad).find("inv_freq"), std::string::npos);
@@ -426,7 +456,8 @@ TEST(ClexCheckpoint, LoadsBf16WeightsAndChecksShapes) {
   for (std::size_t i = 0; i < down.size(); ++i) EXPECT_EQ(c.ode_down_proj[i], bf16_value(down[i]));
   ASSERT_TRUE(c.inv_freq.has_value());
   clex<double> m(c);
-  for (int k = 0; k < n; ++k) EXPECT_EQ(m.inv_freq()[k], bf16_value(invf[k]));  // bf16 θ, within 2^-7
+  for (int k = 0; k < n; ++k)
+    EXPECT_EQ(m.inv_freq()[k], bf16_value(invf[k]));  // bf16 θ, within 2^-7
   const auto ref = make_ref(c, 0.05L).solve_omega({1, 2, 3});
   EXPECT_LT(max_rel(m.inv_freq(5000), ref[2]), 1e-12);
 
@@ -445,33 +476,47 @@ TEST(ClexCheckpoint, LoadsBf16WeightsAndChecksShapes) {
       ropescale::load_clex_weights(cc, dir / (tag + ".safetensors"));
       ADD_FAILURE() << "no error";
     } catch (const ropescale::invalid_parameter& e) {
-      for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what() << "\nmissing: " << f;
+      for (const auto& f : fragments)
+        EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
+            << e.what() << "\nmissing: " << f;
     }
   };
-  expect_load_error({{D, "BF16", {p * d, n}, u16_bytes(down)}}, p, {U, "missing tensor", (dir / "missing_up.safetensors").string()}, "missing_up");
-  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, 1,
-                    {U, "shape [8, 32] does not match [8, 16]", "param_factor 1"}, "p_mismatch");
-  expect_load_error({{U, "BF16", {p * d, n}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
-                    {U, "shape [32, 8] does not match [8, 32]"}, "transposed_up");
-  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {n, p * d}, u16_bytes(down)}}, p,
-                    {D, "shape [8, 32] does not match [32, 8]"}, "transposed_down");
+  expect_load_error({{D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
+                    {U, "missing tensor", (dir / "missing_up.safetensors").string()}, "missing_up");
+  expect_load_error(
+      {{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, 1,
+      {U, "shape [8, 32] does not match [8, 16]", "param_factor 1"}, "p_mismatch");
+  expect_load_error(
+      {{U, "BF16", {p * d, n}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
+      {U, "shape [32, 8] does not match [8, 32]"}, "transposed_up");
+  expect_load_error(
+      {{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {n, p * d}, u16_bytes(down)}}, p,
+      {D, "shape [8, 32] does not match [32, 8]"}, "transposed_down");
   auto nan_down = down;
   nan_down[77] = 0x7fc0;
-  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(nan_down)}}, p,
-                    {D, "non-finite", "flat index 77"}, "nan_down");
+  expect_load_error(
+      {{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(nan_down)}}, p,
+      {D, "non-finite", "flat index 77"}, "nan_down");
   auto inf_up = up;
   inf_up[3] = 0xff80;
-  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(inf_up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
-                    {U, "non-finite", "-inf", "flat index 3"}, "inf_up");
-  expect_load_error({{U, "I32", {n, p * d / 2}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
-                    {U, "cannot be read as floating point"}, "int_dtype");
-  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)},
-                     {I, "BF16", {n / 2}, u16_bytes(std::vector<std::uint16_t>(invf.begin(), invf.begin() + n / 2))}}, p,
-                    {I, "shape [4] does not match [8]"}, "inv_freq_shape");
+  expect_load_error(
+      {{U, "BF16", {n, p * d}, u16_bytes(inf_up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
+      {U, "non-finite", "-inf", "flat index 3"}, "inf_up");
+  expect_load_error(
+      {{U, "I32", {n, p * d / 2}, u16_bytes(up)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}, p,
+      {U, "cannot be read as floating point"}, "int_dtype");
+  expect_load_error({{U, "BF16", {n, p * d}, u16_bytes(up)},
+                     {D, "BF16", {p * d, n}, u16_bytes(down)},
+                     {I,
+                      "BF16",
+                      {n / 2},
+                      u16_bytes(std::vector<std::uint16_t>(invf.begin(), invf.begin() + n / 2))}},
+                    p, {I, "shape [4] does not match [8]"}, "inv_freq_shape");
   // F32 and F16 copies load to the same values.
   std::vector<float> upf(up.size());
   for (std::size_t i = 0; i < up.size(); ++i) upf[i] = static_cast<float>(bf16_value(up[i]));
-  write_bytes(dir / "f32.safetensors", st_image({{U, "F32", {n, p * d}, f32_bytes(upf)}, {D, "BF16", {p * d, n}, u16_bytes(down)}}));
+  write_bytes(dir / "f32.safetensors", st_image({{U, "F32", {n, p * d}, f32_bytes(upf)},
+                                                 {D, "BF16", {p * d, n}, u16_bytes(down)}}));
   clex_params c3 = c;
   ropescale::load_clex_weights(c3, dir / "f32.safetensors");
   EXPECT_EQ(c3.ode_up_proj, c.ode_up_proj);
@@ -482,14 +527,17 @@ TEST(ClexCheckpoint, ShardedIndexFindsTheClexShard) {
   const int d = 8, n = 4;
   const auto dir = scratch_dir("clex_sharded");
   std::vector<float> up(n * d, 0.125f), down(d * n, -0.25f);
-  write_bytes(dir / "model-00001-of-00002.safetensors", st_image({{"model.embed_tokens.weight", "F32", {2}, f32_bytes({1, 2})}}));
+  write_bytes(dir / "model-00001-of-00002.safetensors",
+              st_image({{"model.embed_tokens.weight", "F32", {2}, f32_bytes({1, 2})}}));
   write_bytes(dir / "model-00002-of-00002.safetensors",
               st_image({{ropescale::clex_up_proj_name, "F32", {n, d}, f32_bytes(up)},
                         {ropescale::clex_down_proj_name, "F32", {d, n}, f32_bytes(down)}}));
-  write_text(dir / "model.safetensors.index.json",
-             std::string(R"({"metadata":{},"weight_map":{"model.embed_tokens.weight":"model-00001-of-00002.safetensors",")") +
-                 ropescale::clex_up_proj_name + R"(":"model-00002-of-00002.safetensors",")" +
-                 ropescale::clex_down_proj_name + R"(":"model-00002-of-00002.safetensors"}})");
+  write_text(
+      dir / "model.safetensors.index.json",
+      std::string(
+          R"({"metadata":{},"weight_map":{"model.embed_tokens.weight":"model-00001-of-00002.safetensors",")") +
+          ropescale::clex_up_proj_name + R"(":"model-00002-of-00002.safetensors",")" +
+          ropescale::clex_down_proj_name + R"(":"model-00002-of-00002.safetensors"}})");
   clex_params c;
   c.head_dim = d;
   c.max_position_embeddings = 16;
@@ -508,10 +556,14 @@ namespace {
 std::filesystem::path write_clex_checkpoint(const std::string& name, int d, int p, bool inv_freq,
                                             double inv_freq_scale = 1.0) {
   const int n = d / 2;
-  std::vector<float> up(static_cast<std::size_t>(n * p * d)), down(up.size()), invf(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < up.size(); ++i) up[i] = 0.01f * static_cast<float>(static_cast<int>(i % 7) - 3);
-  for (std::size_t i = 0; i < down.size(); ++i) down[i] = 0.02f * static_cast<float>(static_cast<int>(i % 5) - 2);
-  for (int k = 0; k < n; ++k) invf[k] = static_cast<float>(inv_freq_scale * std::pow(1e4, -2.0 * k / d));
+  std::vector<float> up(static_cast<std::size_t>(n * p * d)), down(up.size()),
+      invf(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < up.size(); ++i)
+    up[i] = 0.01f * static_cast<float>(static_cast<int>(i % 7) - 3);
+  for (std::size_t i = 0; i < down.size(); ++i)
+    down[i] = 0.02f * static_cast<float>(static_cast<int>(i % 5) - 2);
+  for (int k = 0; k < n; ++k)
+    invf[k] = static_cast<float>(inv_freq_scale * std::pow(1e4, -2.0 * k / d));
   std::vector<st_entry> e = {{ropescale::clex_up_proj_name, "F32", {n, p * d}, f32_bytes(up)},
                              {ropescale::clex_down_proj_name, "F32", {p * d, n}, f32_bytes(down)}};
   if (inv_freq) e.push_back({ropescale::clex_inv_freq_name, "F32", {n}, f32_bytes(invf)});
@@ -521,8 +573,11 @@ std::filesystem::path write_clex_checkpoint(const std::string& name, int d, int 
 }
 
 nlohmann::json clex_config(nlohmann::json rope) {
-  return nlohmann::json{{"model_type", "llama"}, {"hidden_size", 256}, {"num_attention_heads", 16},
-                        {"max_position_embeddings", 2048}, {"rope_scaling", std::move(rope)}};
+  return nlohmann::json{{"model_type", "llama"},
+                        {"hidden_size", 256},
+                        {"num_attention_heads", 16},
+                        {"max_position_embeddings", 2048},
+                        {"rope_scaling", std::move(rope)}};
 }
 
 std::string load_error(const nlohmann::json& cfg, const ropescale::load_options& o) {
@@ -539,12 +594,13 @@ std::string load_error(const nlohmann::json& cfg, const ropescale::load_options&
 TEST(ClexLoader, DefaultsKeysAndWeights) {
   ropescale::load_options o;
   o.weights = write_clex_checkpoint("d16.safetensors", 16, 1, false);
-  const auto c = ropescale::load_hf_config(clex_config({{"type", "clex"}, {"max_factor", 4}, {"factor", 1}}), o);
+  const auto c = ropescale::load_hf_config(
+      clex_config({{"type", "clex"}, {"max_factor", 4}, {"factor", 1}}), o);
   EXPECT_EQ(c.method.rope_type(), "clex");
   EXPECT_TRUE(c.method.depends_on_seq_len());
   const auto* m = c.method.get_if<clex<double>>();
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(m->params().param_factor, 1);   // defaults, spec §2.4
+  EXPECT_EQ(m->params().param_factor, 1);  // defaults, spec §2.4
   EXPECT_EQ(m->params().act, "silu");
   EXPECT_EQ(m->params().time_dt, 0.01);
   EXPECT_TRUE(m->params().log_scale);
@@ -552,9 +608,14 @@ TEST(ClexLoader, DefaultsKeysAndWeights) {
   EXPECT_EQ(m->rotary_dim(), 16);
   EXPECT_EQ(c.method.inv_freq(2049), m->inv_freq_for_scale(2));
   EXPECT_EQ(c.method.query_scale(2048 * 2048), 2.0);
-  for (const auto& d : c.diagnostics) EXPECT_EQ(d.find("unknown key"), std::string::npos) << d;  // factor is known
+  for (const auto& d : c.diagnostics)
+    EXPECT_EQ(d.find("unknown key"), std::string::npos) << d;  // factor is known
 
-  auto cfg = clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 2}, {"act", "tanh"}, {"time_dt", 0.05}});
+  auto cfg = clex_config({{"type", "clex"},
+                          {"max_factor", 4},
+                          {"param_factor", 2},
+                          {"act", "tanh"},
+                          {"time_dt", 0.05}});
   cfg["log_scale"] = false;
   o.weights = write_clex_checkpoint("d16p2.safetensors", 16, 2, true);
   const auto c2 = ropescale::load_hf_config(cfg, o);
@@ -566,7 +627,10 @@ TEST(ClexLoader, DefaultsKeysAndWeights) {
   EXPECT_TRUE(m2->params().inv_freq.has_value());
   EXPECT_EQ(c2.method.query_scale(100000), 1.0);
   o.use_checkpoint_inv_freq = false;
-  EXPECT_FALSE(ropescale::load_hf_config(cfg, o).method.get_if<clex<double>>()->params().inv_freq.has_value());
+  EXPECT_FALSE(ropescale::load_hf_config(cfg, o)
+                   .method.get_if<clex<double>>()
+                   ->params()
+                   .inv_freq.has_value());
 }
 
 TEST(ClexLoader, ErrorsNameKeyPathsFlagsAndFiles) {
@@ -575,12 +639,23 @@ TEST(ClexLoader, ErrorsNameKeyPathsFlagsAndFiles) {
   const auto no_weights = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), {});
   EXPECT_NE(no_weights.find("load_options::weights"), std::string::npos) << no_weights;
   EXPECT_NE(no_weights.find("--weights"), std::string::npos) << no_weights;
-  EXPECT_NE(load_error(clex_config({{"type", "clex"}}), o).find("requires key 'max_factor'"), std::string::npos);
-  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", "relu"}}), o).rfind("rope_scaling.act: ", 0), 0u);
-  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", 3}}), o).rfind("rope_scaling.act: ", 0), 0u);
-  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"time_dt", 0}}), o).rfind("rope_scaling.time_dt: ", 0), 0u);
-  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 2.5}}), o).rfind("rope_scaling.max_factor: ", 0), 0u);
-  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 0}}), o).rfind("rope_scaling.param_factor: ", 0), 0u);
+  EXPECT_NE(load_error(clex_config({{"type", "clex"}}), o).find("requires key 'max_factor'"),
+            std::string::npos);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", "relu"}}), o)
+                .rfind("rope_scaling.act: ", 0),
+            0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"act", 3}}), o)
+                .rfind("rope_scaling.act: ", 0),
+            0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"time_dt", 0}}), o)
+                .rfind("rope_scaling.time_dt: ", 0),
+            0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 2.5}}), o)
+                .rfind("rope_scaling.max_factor: ", 0),
+            0u);
+  EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 0}}), o)
+                .rfind("rope_scaling.param_factor: ", 0),
+            0u);
   auto cfg = clex_config({{"type", "clex"}, {"max_factor", 4}});
   cfg["log_scale"] = "yes";
   EXPECT_EQ(load_error(cfg, o).rfind("log_scale: ", 0), 0u) << load_error(cfg, o);
@@ -588,23 +663,28 @@ TEST(ClexLoader, ErrorsNameKeyPathsFlagsAndFiles) {
   cfg.erase("max_position_embeddings");
   EXPECT_NE(load_error(cfg, o).find("max_position_embeddings"), std::string::npos);
   // Checkpoint problems name the file and the tensor; p must match the checkpoint.
-  const auto p2 = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 2}}), o);
+  const auto p2 =
+      load_error(clex_config({{"type", "clex"}, {"max_factor", 4}, {"param_factor", 2}}), o);
   EXPECT_NE(p2.find(o.weights->string()), std::string::npos) << p2;
   EXPECT_NE(p2.find("ode_up_proj"), std::string::npos) << p2;
-  o.weights = write_clex_checkpoint("bad_inv.safetensors", 16, 1, true, 1.05);  // θ off by 5% > 2^-7
+  o.weights =
+      write_clex_checkpoint("bad_inv.safetensors", 16, 1, true, 1.05);  // θ off by 5% > 2^-7
   const auto bad_inv = load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o);
   EXPECT_NE(bad_inv.find("model.clex_layer.inv_freq"), std::string::npos) << bad_inv;
   EXPECT_NE(bad_inv.find("bad_inv.safetensors"), std::string::npos) << bad_inv;
   o.use_checkpoint_inv_freq = false;  // the opt-out ignores the tensor
   EXPECT_EQ(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o), "<no error>");
   o.weights = scratch_dir("clex_loader") / "missing.safetensors";
-  EXPECT_NE(load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o).find("missing.safetensors"), std::string::npos);
+  EXPECT_NE(
+      load_error(clex_config({{"type", "clex"}, {"max_factor", 4}}), o).find("missing.safetensors"),
+      std::string::npos);
 }
 
 TEST(ClexLoader, BundledLlama2Config) {
   ropescale::load_options o;
   o.weights = write_clex_checkpoint("d128.safetensors", 128, 1, false);
-  const auto c = ropescale::load_hf_config_file(std::string(ROPESCALE_SOURCE_DIR) + "/examples/configs/clex-llama-2-7b-64k.json", o);
+  const auto c = ropescale::load_hf_config_file(
+      std::string(ROPESCALE_SOURCE_DIR) + "/examples/configs/clex-llama-2-7b-64k.json", o);
   const auto* m = c.method.get_if<clex<double>>();
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->params().max_factor, 64);
@@ -627,10 +707,12 @@ TEST(ClexCosSin, SameCachePathAsEveryMethod) {
     EXPECT_EQ(f.attention_factor, 1.0);
     const std::int64_t n = m.pairs();
     std::vector<float> row(static_cast<std::size_t>(2 * n));
-    for (std::int64_t pos : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2999}, std::int64_t{1000000}}) {
+    for (std::int64_t pos :
+         {std::int64_t{0}, std::int64_t{1}, std::int64_t{2999}, std::int64_t{1000000}}) {
       ropescale::compute_cos_sin_row(f, pos, row.data());
       for (std::int64_t k = 0; k < n; ++k) {
-        const long double angle = static_cast<long double>(pos) * static_cast<long double>(f.inv_freq[k]);
+        const long double angle =
+            static_cast<long double>(pos) * static_cast<long double>(f.inv_freq[k]);
         EXPECT_NEAR(row[k], static_cast<double>(std::cos(angle)), 2e-7) << pos << " " << k;
         EXPECT_NEAR(row[n + k], static_cast<double>(std::sin(angle)), 2e-7) << pos << " " << k;
       }

@@ -20,13 +20,12 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ropescale/detail/throw.hpp"
 
@@ -36,19 +35,44 @@ namespace safetensors {
 /// Element types of the safetensors format (spec §6). Only f32, f16, bf16 and f64 are readable
 /// as floating point; the others are validated (sizes, offsets) but not converted.
 enum class dtype : std::uint8_t {
-  boolean, u8, i8, f8_e4m3, f8_e5m2, i16, u16, f16, bf16, i32, u32, f32, i64, u64, f64
+  boolean,
+  u8,
+  i8,
+  f8_e4m3,
+  f8_e5m2,
+  i16,
+  u16,
+  f16,
+  bf16,
+  i32,
+  u32,
+  f32,
+  i64,
+  u64,
+  f64
 };
 
 /// Size in bytes of one element of `t`.
 inline constexpr std::uint64_t element_size(dtype t) noexcept {
   switch (t) {
-    case dtype::boolean: case dtype::u8: case dtype::i8: case dtype::f8_e4m3: case dtype::f8_e5m2:
+    case dtype::boolean:
+    case dtype::u8:
+    case dtype::i8:
+    case dtype::f8_e4m3:
+    case dtype::f8_e5m2:
       return 1;
-    case dtype::i16: case dtype::u16: case dtype::f16: case dtype::bf16:
+    case dtype::i16:
+    case dtype::u16:
+    case dtype::f16:
+    case dtype::bf16:
       return 2;
-    case dtype::i32: case dtype::u32: case dtype::f32:
+    case dtype::i32:
+    case dtype::u32:
+    case dtype::f32:
       return 4;
-    case dtype::i64: case dtype::u64: case dtype::f64:
+    case dtype::i64:
+    case dtype::u64:
+    case dtype::f64:
       return 8;
   }
   return 0;
@@ -57,21 +81,36 @@ inline constexpr std::uint64_t element_size(dtype t) noexcept {
 /// The format's spelling of `t` ("F32", "BF16", ...).
 inline constexpr std::string_view to_string(dtype t) noexcept {
   switch (t) {
-    case dtype::boolean: return "BOOL";
-    case dtype::u8: return "U8";
-    case dtype::i8: return "I8";
-    case dtype::f8_e4m3: return "F8_E4M3";
-    case dtype::f8_e5m2: return "F8_E5M2";
-    case dtype::i16: return "I16";
-    case dtype::u16: return "U16";
-    case dtype::f16: return "F16";
-    case dtype::bf16: return "BF16";
-    case dtype::i32: return "I32";
-    case dtype::u32: return "U32";
-    case dtype::f32: return "F32";
-    case dtype::i64: return "I64";
-    case dtype::u64: return "U64";
-    case dtype::f64: return "F64";
+    case dtype::boolean:
+      return "BOOL";
+    case dtype::u8:
+      return "U8";
+    case dtype::i8:
+      return "I8";
+    case dtype::f8_e4m3:
+      return "F8_E4M3";
+    case dtype::f8_e5m2:
+      return "F8_E5M2";
+    case dtype::i16:
+      return "I16";
+    case dtype::u16:
+      return "U16";
+    case dtype::f16:
+      return "F16";
+    case dtype::bf16:
+      return "BF16";
+    case dtype::i32:
+      return "I32";
+    case dtype::u32:
+      return "U32";
+    case dtype::f32:
+      return "F32";
+    case dtype::i64:
+      return "I64";
+    case dtype::u64:
+      return "U64";
+    case dtype::f64:
+      return "F64";
   }
   return "?";
 }
@@ -151,7 +190,8 @@ inline double f16_to_double(std::uint16_t h) noexcept {
   const int mantissa = h & 0x3ff;
   double v;
   if (exponent == 0x1f) {
-    v = mantissa ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+    v = mantissa ? std::numeric_limits<double>::quiet_NaN()
+                 : std::numeric_limits<double>::infinity();
   } else if (exponent == 0) {
     v = std::ldexp(static_cast<double>(mantissa), -24);
   } else {
@@ -184,7 +224,8 @@ inline double f64_from_bits(std::uint64_t bits) noexcept {
 inline std::optional<std::uint64_t> json_index(const nlohmann::json& v) {
   if (v.is_number_unsigned()) {
     const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return std::nullopt;
     return u;
   }
   if (v.is_number_integer()) {
@@ -225,7 +266,8 @@ inline void json_text_into(const nlohmann::json& v, std::string& out, int depth)
     out += arr ? ']' : '}';
   } else if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
-    out += nlohmann::json(s.substr(0, limit)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += nlohmann::json(s.substr(0, limit))
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
@@ -240,10 +282,10 @@ inline std::string json_text(const nlohmann::json& v) {
 
 /// Where the bytes come from: an owned memory buffer, or a file read on demand.
 struct byte_source {
-  std::vector<unsigned char> buffer;     // memory mode
-  std::filesystem::path path;            // file mode when !in_memory
+  std::vector<unsigned char> buffer;  // memory mode
+  std::filesystem::path path;         // file mode when !in_memory
   bool in_memory = true;
-  std::uint64_t size = 0;                // total size in bytes
+  std::uint64_t size = 0;  // total size in bytes
 
   void read(const std::string& label, std::uint64_t offset, std::uint64_t count,
             unsigned char* out) const {
@@ -274,7 +316,8 @@ class file {
     const std::string label = path.string();
     std::error_code ec;
     const bool regular = std::filesystem::is_regular_file(path, ec);
-    if (!regular) detail::fail(label, "", "cannot open safetensors file (not a readable regular file)");
+    if (!regular)
+      detail::fail(label, "", "cannot open safetensors file (not a readable regular file)");
     const std::uintmax_t size = std::filesystem::file_size(path, ec);
     if (ec) detail::fail(label, "", "cannot determine the file size: " + ec.message());
     file f;
@@ -386,8 +429,9 @@ class file {
   void parse() {
     const std::uint64_t size = src_->size;
     if (size < 8)
-      detail::fail(label_, "header",
-                   "file is " + std::to_string(size) + " bytes, shorter than the 8-byte length prefix");
+      detail::fail(
+          label_, "header",
+          "file is " + std::to_string(size) + " bytes, shorter than the 8-byte length prefix");
     unsigned char prefix[8];
     src_->read(label_, 0, 8, prefix);
     const std::uint64_t n = detail::load_le(prefix, 8);
@@ -396,14 +440,17 @@ class file {
                    "header length " + std::to_string(n) + " exceeds the 100 MB sanity cap");
     if (n > size - 8)
       detail::fail(label_, "header",
-                   "header length " + std::to_string(n) + " exceeds the " + std::to_string(size - 8) +
-                       " bytes after the length prefix");
-    if (n < 2) detail::fail(label_, "header", "header length " + std::to_string(n) + " is too short for a JSON object");
+                   "header length " + std::to_string(n) + " exceeds the " +
+                       std::to_string(size - 8) + " bytes after the length prefix");
+    if (n < 2)
+      detail::fail(label_, "header",
+                   "header length " + std::to_string(n) + " is too short for a JSON object");
     std::string text(static_cast<std::size_t>(n), '\0');
     src_->read(label_, 8, n, reinterpret_cast<unsigned char*>(text.data()));
     data_start_ = 8 + n;
     data_size_ = size - 8 - n;
-    if (text[0] != '{') detail::fail(label_, "header", "header does not start with '{' (not a JSON object)");
+    if (text[0] != '{')
+      detail::fail(label_, "header", "header does not start with '{' (not a JSON object)");
     nlohmann::json h;
     try {
       h = nlohmann::json::parse(text.data(), text.data() + text.size());
@@ -417,7 +464,8 @@ class file {
       const nlohmann::json& v = it.value();
       if (key == "__metadata__") {
         if (!v.is_object())
-          detail::fail(label_, "__metadata__", "must be an object of strings, got " + detail::json_text(v));
+          detail::fail(label_, "__metadata__",
+                       "must be an object of strings, got " + detail::json_text(v));
         for (auto m = v.begin(); m != v.end(); ++m) {
           if (!m.value().is_string())
             detail::fail(label_, "__metadata__." + m.key(),
@@ -444,28 +492,31 @@ class file {
       if (cur.begin < prev.end)
         detail::fail(label_, detail::tensor_where(cur.name),
                      "data_offsets [" + std::to_string(cur.begin) + ", " + std::to_string(cur.end) +
-                         "] overlap tensor '" + prev.name + "' [" + std::to_string(prev.begin) + ", " +
-                         std::to_string(prev.end) + "]");
+                         "] overlap tensor '" + prev.name + "' [" + std::to_string(prev.begin) +
+                         ", " + std::to_string(prev.end) + "]");
     }
   }
 
   tensor_info parse_entry(const std::string& name, const nlohmann::json& v) const {
     const std::string where = detail::tensor_where(name);
     if (!v.is_object())
-      detail::fail(label_, where, "entry must be an object with dtype, shape and data_offsets, got " +
-                                      detail::json_text(v));
+      detail::fail(label_, where,
+                   "entry must be an object with dtype, shape and data_offsets, got " +
+                       detail::json_text(v));
     tensor_info t;
     t.name = name;
     const auto dt = v.find("dtype");
     if (dt == v.end()) detail::fail(label_, where, "missing field 'dtype'");
-    if (!dt->is_string()) detail::fail(label_, where, "dtype must be a string, got " + detail::json_text(*dt));
+    if (!dt->is_string())
+      detail::fail(label_, where, "dtype must be a string, got " + detail::json_text(*dt));
     const auto parsed = parse_dtype(dt->get_ref<const std::string&>());
     if (!parsed) detail::fail(label_, where, "unknown dtype " + detail::json_text(*dt));
     t.type = *parsed;
 
     const auto sh = v.find("shape");
     if (sh == v.end()) detail::fail(label_, where, "missing field 'shape'");
-    if (!sh->is_array()) detail::fail(label_, where, "shape must be an array, got " + detail::json_text(*sh));
+    if (!sh->is_array())
+      detail::fail(label_, where, "shape must be an array, got " + detail::json_text(*sh));
     std::uint64_t elements = 1;
     bool overflow = false;
     t.shape.reserve(std::min<std::size_t>(sh->size(), 64));
@@ -473,7 +524,8 @@ class file {
       const auto u = detail::json_index(dim);
       if (!u)
         detail::fail(label_, where,
-                     "shape entries must be non-negative integers below 2^63, got " + detail::json_text(dim));
+                     "shape entries must be non-negative integers below 2^63, got " +
+                         detail::json_text(dim));
       t.shape.push_back(static_cast<std::int64_t>(*u));
       if (*u != 0 && elements > std::numeric_limits<std::uint64_t>::max() / *u) overflow = true;
       elements = overflow ? elements : elements * *u;
@@ -481,7 +533,8 @@ class file {
     const bool has_zero = std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end();
     if (has_zero) {
       elements = 0;
-    } else if (overflow || elements > std::numeric_limits<std::uint64_t>::max() / element_size(t.type)) {
+    } else if (overflow ||
+               elements > std::numeric_limits<std::uint64_t>::max() / element_size(t.type)) {
       detail::fail(label_, where, "shape " + shape_string(t.shape) + " overflows 64-bit byte size");
     }
     t.elements = elements;
@@ -490,13 +543,18 @@ class file {
     const auto off = v.find("data_offsets");
     if (off == v.end()) detail::fail(label_, where, "missing field 'data_offsets'");
     if (!off->is_array() || off->size() != 2)
-      detail::fail(label_, where, "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
+      detail::fail(
+          label_, where,
+          "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
     const auto b = detail::json_index((*off)[0]);
     const auto e = detail::json_index((*off)[1]);
     if (!b || !e)
-      detail::fail(label_, where, "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
+      detail::fail(
+          label_, where,
+          "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
     if (*b > *e)
-      detail::fail(label_, where, "data_offsets begin " + std::to_string(*b) + " > end " + std::to_string(*e));
+      detail::fail(label_, where,
+                   "data_offsets begin " + std::to_string(*b) + " > end " + std::to_string(*e));
     if (*e > data_size_)
       detail::fail(label_, where,
                    "data_offsets end " + std::to_string(*e) + " is past the data buffer (" +
@@ -521,7 +579,8 @@ class file {
 
 /// Throws invalid_parameter naming the tensor and the flat index of the first non-finite value.
 template <class Real>
-inline void require_finite(const std::string& label, std::string_view name, const std::vector<Real>& v) {
+inline void require_finite(const std::string& label, std::string_view name,
+                           const std::vector<Real>& v) {
   for (std::size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i]))
       detail::fail(label, detail::tensor_where(name),
@@ -588,7 +647,9 @@ class checkpoint {
   }
 
   /// Tensor `name` as double (see file::read_double).
-  tensor<double> read_double(std::string_view name) const { return file_for(name).read_double(name); }
+  tensor<double> read_double(std::string_view name) const {
+    return file_for(name).read_double(name);
+  }
   /// Tensor `name` as float (see file::read_float).
   tensor<float> read_float(std::string_view name) const { return file_for(name).read_float(name); }
   /// Label (path) of the file that holds `name`, for messages.
@@ -602,7 +663,8 @@ class checkpoint {
     if (!in) detail::fail(index_label_, "", "cannot open checkpoint index");
     std::error_code ec;
     const auto size = std::filesystem::file_size(p, ec);
-    if (ec || size > max_header_size) detail::fail(index_label_, "", "index file unreadable or larger than 100 MB");
+    if (ec || size > max_header_size)
+      detail::fail(index_label_, "", "index file unreadable or larger than 100 MB");
     std::string text(static_cast<std::size_t>(size), '\0');
     in.read(text.data(), static_cast<std::streamsize>(size));
     if (!in) detail::fail(index_label_, "", "short read");
@@ -615,17 +677,21 @@ class checkpoint {
     if (!j.is_object()) detail::fail(index_label_, "", "index is not a JSON object");
     const auto wm = j.find("weight_map");
     if (wm == j.end() || !wm->is_object())
-      detail::fail(index_label_, "weight_map", "must be an object mapping tensor names to shard files");
+      detail::fail(index_label_, "weight_map",
+                   "must be an object mapping tensor names to shard files");
     for (auto it = wm->begin(); it != wm->end(); ++it) {
       if (!it.value().is_string())
-        detail::fail(index_label_, "weight_map." + it.key(), "shard must be a string, got " + detail::json_text(it.value()));
+        detail::fail(index_label_, "weight_map." + it.key(),
+                     "shard must be a string, got " + detail::json_text(it.value()));
       const std::string& shard = it.value().get_ref<const std::string&>();
       const bool bad = shard.empty() || shard.find('/') != std::string::npos ||
-                       shard.find('\\') != std::string::npos || shard.find("..") != std::string::npos ||
+                       shard.find('\\') != std::string::npos ||
+                       shard.find("..") != std::string::npos ||
                        shard.find('\0') != std::string::npos || shard == ".";
       if (bad)
         detail::fail(index_label_, "weight_map." + it.key(),
-                     "shard must be a plain file name in the index's directory (no separators or '..'), got \"" +
+                     "shard must be a plain file name in the index's directory (no separators or "
+                     "'..'), got \"" +
                          shard + "\"");
       weight_map_[it.key()] = shard;
     }

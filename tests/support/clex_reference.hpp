@@ -14,11 +14,11 @@
 namespace ropescale_test {
 
 struct clex_ref {
-  int d = 0;                     // rotary dim
-  int p = 1;                     // param_factor
-  bool tanh_act = true;          // else SiLU
-  long double dt = 0.01L;        // Δ
-  long double b0 = 10000.0L;     // time-embedding base (upstream: hard-wired 10000)
+  int d = 0;                       // rotary dim
+  int p = 1;                       // param_factor
+  bool tanh_act = true;            // else SiLU
+  long double dt = 0.01L;          // Δ
+  long double b0 = 10000.0L;       // time-embedding base (upstream: hard-wired 10000)
   std::vector<long double> theta;  // θ_k, k < n
   std::vector<long double> up;     // [n, p·d] row-major
   std::vector<long double> down;   // [p·d, n] row-major
@@ -36,7 +36,8 @@ struct clex_ref {
     }
     for (int k = 0; k < nn; ++k)
       for (int j = 0; j < hh; ++j) hid[j] += u[k] * up[static_cast<std::size_t>(k) * hh + j];
-    for (int j = 0; j < hh; ++j) hid[j] = tanh_act ? std::tanh(hid[j]) : hid[j] / (1 + std::exp(-hid[j]));
+    for (int j = 0; j < hh; ++j)
+      hid[j] = tanh_act ? std::tanh(hid[j]) : hid[j] / (1 + std::exp(-hid[j]));
     for (int j = 0; j < hh; ++j)
       for (int k = 0; k < nn; ++k) out[k] += hid[j] * down[static_cast<std::size_t>(j) * nn + k];
     for (int k = 0; k < nn; ++k) out[k] += -4.0L * k / ((d - 2) * alpha);
@@ -50,7 +51,8 @@ struct clex_ref {
     return r;
   }
 
-  std::vector<long double> step(long double t0, long double t1, const std::vector<long double>& y) const {
+  std::vector<long double> step(long double t0, long double t1,
+                                const std::vector<long double>& y) const {
     const long double hs = t1 - t0;
     const auto k1 = rhs(t0, y);
     const auto k2 = rhs(t0 + hs / 3, axpy(y, hs / 3, k1));
@@ -60,11 +62,13 @@ struct clex_ref {
     for (std::size_t i = 0; i < y.size(); ++i) tmp[i] = y[i] + hs * (k1[i] - k2[i] + k3[i]);
     const auto k4 = rhs(t1, tmp);
     std::vector<long double> out(y);
-    for (std::size_t i = 0; i < y.size(); ++i) out[i] = y[i] + hs * (k1[i] + 3 * k2[i] + 3 * k3[i] + k4[i]) / 8;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      out[i] = y[i] + hs * (k1[i] + 3 * k2[i] + 3 * k3[i] + k4[i]) / 8;
     return out;
   }
 
-  /// z(t) for each t in outs (ascending, >= 1), solving from z(1) = ln θ on the grid to outs.back().
+  /// z(t) for each t in outs (ascending, >= 1), solving from z(1) = ln θ on the grid to
+  /// outs.back().
   std::vector<std::vector<long double>> solve_z(const std::vector<long double>& outs) const {
     std::vector<long double> z(n());
     for (int k = 0; k < n(); ++k) z[k] = std::log(theta[k]);

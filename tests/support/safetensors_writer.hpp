@@ -21,7 +21,7 @@ using bytes = std::vector<unsigned char>;
 
 struct st_entry {
   std::string name;
-  std::string dtype;                 // "F32", "BF16", ...
+  std::string dtype;  // "F32", "BF16", ...
   std::vector<std::int64_t> shape;
   bytes data;
 };
@@ -77,14 +77,18 @@ inline std::uint16_t bf16_round(float f) {
 inline double bf16_value(std::uint16_t h) {
   const int sign = h >> 15, e = (h >> 7) & 0xff, m = h & 0x7f;
   double v;
-  if (e == 0xff) v = m ? NAN : INFINITY;
-  else if (e == 0) v = std::ldexp(m, -133);
-  else v = std::ldexp(128 + m, e - 134);
+  if (e == 0xff)
+    v = m ? NAN : INFINITY;
+  else if (e == 0)
+    v = std::ldexp(m, -133);
+  else
+    v = std::ldexp(128 + m, e - 134);
   return sign ? -v : v;
 }
 
 /// Header JSON text (no padding) for entries laid out back to back in order.
-inline std::string st_header(const std::vector<st_entry>& entries, const std::string& metadata_json = "") {
+inline std::string st_header(const std::vector<st_entry>& entries,
+                             const std::string& metadata_json = "") {
   std::string h = "{";
   bool first = true;
   if (!metadata_json.empty()) {
@@ -96,8 +100,10 @@ inline std::string st_header(const std::vector<st_entry>& entries, const std::st
     if (!first) h += ",";
     first = false;
     h += "\"" + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
-    for (std::size_t i = 0; i < e.shape.size(); ++i) h += (i ? "," : "") + std::to_string(e.shape[i]);
-    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.data.size()) + "]}";
+    for (std::size_t i = 0; i < e.shape.size(); ++i)
+      h += (i ? "," : "") + std::to_string(e.shape[i]);
+    h += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+         std::to_string(offset + e.data.size()) + "]}";
     offset += e.data.size();
   }
   return h + "}";

@@ -7,13 +7,12 @@
 #ifndef ROPESCALE_DETAIL_ODE_HPP
 #define ROPESCALE_DETAIL_ODE_HPP
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "ropescale/detail/throw.hpp"
 

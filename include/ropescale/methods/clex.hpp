@@ -180,19 +180,20 @@ class clex {
       detail::throw_invalid_value("time_dt", "must be a finite number in (0, 1]", p.time_dt);
     const double steps = static_cast<double>(p.max_factor - 1) / p.time_dt;
     if (!(steps <= 1e7))
-      detail::throw_invalid("time_dt",
-                            "must keep (max_factor - 1) / time_dt <= 1e7 solver steps",
-                            detail::format_value(p.time_dt) + " (max_factor " +
-                                std::to_string(p.max_factor) + ")");
+      detail::throw_invalid(
+          "time_dt", "must keep (max_factor - 1) / time_dt <= 1e7 solver steps",
+          detail::format_value(p.time_dt) + " (max_factor " + std::to_string(p.max_factor) + ")");
     if (p.log_scale && p.max_position_embeddings < 2)
-      detail::throw_invalid_value("max_position_embeddings",
-                                  "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
-                                  p.max_position_embeddings);
+      detail::throw_invalid_value(
+          "max_position_embeddings",
+          "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
+          p.max_position_embeddings);
     // n·p·d without overflow (H and p may each be up to 2^53): bound d first, then p.
     if (d > (std::int64_t{1} << 31))
       detail::throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d);
     if (p.param_factor > std::numeric_limits<std::int64_t>::max() / ((d / 2) * d))
-      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold", p.param_factor);
+      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold",
+                                  p.param_factor);
     return d;
   }
 
