@@ -17,6 +17,11 @@ namespace ropescale::simd {
 /// A plain aggregate without default member initialisers on purpose: detail::make_rotate_job
 /// assigns every field, and zero-initialising the struct first (g++ emits `rep stos`) cost
 /// ~10 ns per call, a tenth of an in-cache decode.
+/// Calls moving at least this many bytes of rotated channels stream a token's heads in one
+/// sequential sweep even when its cos/sin row does not fit the vector registers (see
+/// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers.
+inline constexpr std::int64_t stream_min_bytes = std::int64_t{8} << 20;
+
 template <class T>
 struct rotate_job {
   T* q;
