@@ -4,6 +4,10 @@
 // support/rotate_reference.hpp using the same float table values; properties (norms, relative
 // position, composition, un-rotation, GPT-J/NeoX permutation) are checked against exact long
 // double cos/sin. Guard zones and pass-through channels must be bit-identical.
+// A small streaming threshold, so the streaming path is exercised with small tensors (the sweep
+// below stays under it: at most 7 tokens x 7 heads x 128 pairs x 8 bytes = 50 KiB).
+#define ROPESCALE_STREAM_MIN_BYTES (std::int64_t{96} << 10)
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -598,8 +602,9 @@ TYPED_TEST(ApplyTest, NarrowingMatchesScalarConversionF16) { sin_zero_rounding<f
 template <class T>
 void stream_matches_resident(isa which) {
   std::mt19937 rng(test_seed());
-  const std::int64_t T_ = 64, Hq = 200, Hk = 20, D = 300, rd = 300, n = rd / 2;
-  static_assert(64 * 220 * 150 * 2 * 2 >= ropescale::simd::stream_min_bytes, "must stream");
+  const std::int64_t T_ = 8, Hq = 20, Hk = 4, D = 300, rd = 300, n = rd / 2;
+  static_assert(8 * 24 * 150 * 2 * 2 >= ropescale::simd::stream_min_bytes, "must stream");
+  static_assert(24 * 150 * 2 * 4 < ropescale::simd::stream_min_bytes, "one token must not");
   const auto omega = ref::default_inv_freq(rd, 10000.0);
   const test_table table = make_table(omega, 1000, T_);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -614,9 +619,9 @@ void stream_matches_resident(isa which) {
     ropescale::apply_rotary(ropescale::dense_view(q.data(), T_, Hq, D),
                             ropescale::dense_view(k.data(), T_, Hk, D), table.view(), pos, lay, rd,
                             opt);
-    for (std::int64_t t = 0; t < T_; t += 8) {
+    for (std::int64_t t = 0; t < T_; ++t) {
       opt.token_begin = t;
-      opt.token_end = t + 8;
+      opt.token_end = t + 1;
       ropescale::apply_rotary(ropescale::dense_view(q2.data(), T_, Hq, D),
                               ropescale::dense_view(k2.data(), T_, Hk, D), table.view(), pos, lay,
                               rd, opt);

@@ -19,8 +19,12 @@ namespace ropescale::simd {
 /// ~10 ns per call, a tenth of an in-cache decode.
 /// Calls moving at least this many bytes of rotated channels stream a token's heads in one
 /// sequential sweep even when its cos/sin row does not fit the vector registers (see
-/// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers.
-inline constexpr std::int64_t stream_min_bytes = std::int64_t{8} << 20;
+/// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers. Tests lower
+/// it (per executable) by defining ROPESCALE_STREAM_MIN_BYTES before including ropescale.
+#ifndef ROPESCALE_STREAM_MIN_BYTES
+#define ROPESCALE_STREAM_MIN_BYTES (std::int64_t{8} << 20)
+#endif
+inline constexpr std::int64_t stream_min_bytes = ROPESCALE_STREAM_MIN_BYTES;
 
 template <class T>
 struct rotate_job {
