@@ -230,6 +230,10 @@ class clex {
 
   /// ω for sequence length S: row t(S) of the integer table; S absent = HF's initial table
   /// (t = 1, which is θ itself: b^(−2k/d) bit for bit, or the checkpoint's inv_freq).
+  /// S is the total key length (cached + new tokens). KV caches (spec §4.5): when S crosses a
+  /// multiple of L, t changes and with it every key's frequencies; upstream caches keys before
+  /// RoPE and re-rotates them all each step, so an engine that caches rotated keys must re-rotate
+  /// (or accept the deviation).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     return inv_freq_for_scale(seq_len ? scale_for(*seq_len) : 1);
   }
