@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   tensor_out up{"model.clex_layer.proj_func.ode_up_proj", {n, h}, {}};
   tensor_out down{"model.clex_layer.proj_func.ode_down_proj", {h, n}, {}};
   const double up_scale = 0.5 / std::sqrt(static_cast<double>(n));
-  const double down_scale = 0.03 / std::sqrt(static_cast<double>(h));
+  const double down_scale = 0.005 / std::sqrt(static_cast<double>(h));
   for (std::int64_t i = 0; i < n * h; ++i)
     up.bf16.push_back(to_bf16(static_cast<float>(up_scale * uniform_pm1(state))));
   for (std::int64_t i = 0; i < n * h; ++i)
