@@ -9,9 +9,9 @@
 //   model.clex_layer.inv_freq                 BF16 [D/2]   (only with --inv-freq: 10000^(−2k/D))
 //
 // D is the rotary dim (default 128, Llama-2-7B), P the config's param_factor (default 1). The
-// weights are uniform pseudo-random values (splitmix64, identical on every platform) scaled like
-// a small trained network; they are NOT a trained CLEX model, so the tables they give only
-// demonstrate the machinery. Then:
+// weights are uniform pseudo-random values (splitmix64, identical on every platform), with W_down
+// small enough that the ODE stays a mild perturbation of NTK-aware scaling with factor 2t − 1;
+// they are NOT a trained CLEX model, so the tables they give only demonstrate the machinery. Then:
 //
 //   ropescale-inspect examples/configs/clex-llama-2-7b-64k.json --weights OUT.safetensors --seq-len
 //   20000
