@@ -63,8 +63,7 @@ void BM_DecodeOnTheFly_f32(benchmark::State& state) {
   const auto view = ropescale::dense_view(x.get(), T, H, D);
   const auto pos = ropescale::token_positions::range(kStart);
   for (auto _ : state) {
-    ropescale::apply_rotary_on_the_fly(view, pos, w.data(), D / 2, 1.0,
-                                       ropescale::layout::neox, D);
+    ropescale::apply_rotary_on_the_fly(view, pos, w.data(), D / 2, 1.0, ropescale::layout::neox, D);
     benchmark::DoNotOptimize(x.get());
     benchmark::ClobberMemory();
   }
@@ -99,30 +98,46 @@ void row_double_with(isa which, const double* w, std::int64_t n, std::int64_t p,
                      float* s) {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX512
-    case isa::avx512: ropescale::simd::avx512::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+    case isa::avx512:
+      ropescale::simd::avx512::cos_sin_row_double(w, n, p, 1.0, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_AVX2
-    case isa::avx2: ropescale::simd::avx2::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+    case isa::avx2:
+      ropescale::simd::avx2::cos_sin_row_double(w, n, p, 1.0, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_NEON
-    case isa::neon: ropescale::simd::neon::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+    case isa::neon:
+      ropescale::simd::neon::cos_sin_row_double(w, n, p, 1.0, c, s);
+      return;
 #endif
-    default: ropescale::simd::scalar::cos_sin_row_double(w, n, p, 1.0, c, s); return;
+    default:
+      ropescale::simd::scalar::cos_sin_row_double(w, n, p, 1.0, c, s);
+      return;
   }
 }
 
 void row_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c, float* s) {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX512
-    case isa::avx512: ropescale::simd::avx512::cos_sin_row(w, n, p, 1.0, c, s); return;
+    case isa::avx512:
+      ropescale::simd::avx512::cos_sin_row(w, n, p, 1.0, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_AVX2
-    case isa::avx2: ropescale::simd::avx2::cos_sin_row(w, n, p, 1.0, c, s); return;
+    case isa::avx2:
+      ropescale::simd::avx2::cos_sin_row(w, n, p, 1.0, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_NEON
-    case isa::neon: ropescale::simd::neon::cos_sin_row(w, n, p, 1.0, c, s); return;
+    case isa::neon:
+      ropescale::simd::neon::cos_sin_row(w, n, p, 1.0, c, s);
+      return;
 #endif
-    default: ropescale::simd::scalar::cos_sin_row(w, n, p, 1.0, c, s); return;
+    default:
+      ropescale::simd::scalar::cos_sin_row(w, n, p, 1.0, c, s);
+      return;
   }
 }
 

@@ -187,11 +187,17 @@ struct method_case {
 
 std::vector<method_case> method_cases() {
   std::vector<method_case> c;
-  c.push_back({"default 1e4/128", ropescale::default_rope<>(ropescale::default_rope_params{128, 1e4, 1.0}), {}});
-  c.push_back({"default 1e6/64", ropescale::default_rope<>(ropescale::default_rope_params{64, 1e6, 1.0}), {}});
-  c.push_back({"linear s=4", ropescale::linear<>(ropescale::linear_params{128, 1e4, 1.0, 4.0}), {}});
+  c.push_back({"default 1e4/128",
+               ropescale::default_rope<>(ropescale::default_rope_params{128, 1e4, 1.0}),
+               {}});
+  c.push_back({"default 1e6/64",
+               ropescale::default_rope<>(ropescale::default_rope_params{64, 1e6, 1.0}),
+               {}});
+  c.push_back(
+      {"linear s=4", ropescale::linear<>(ropescale::linear_params{128, 1e4, 1.0, 4.0}), {}});
   c.push_back({"ntk s=8", ropescale::ntk<>(ropescale::ntk_params{128, 5e5, 1.0, 8.0}), {}});
-  c.push_back({"dynamic s=4 S=4L", ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 4.0, 4096}),
+  c.push_back({"dynamic s=4 S=4L",
+               ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 4.0, 4096}),
                std::int64_t{16384}});
   {
     ropescale::yarn_params y;
@@ -217,7 +223,8 @@ std::vector<method_case> method_cases() {
                ropescale::llama3<>(ropescale::llama3_params{128, 5e5, 1.0, 8.0, 1.0, 4.0, 8192}),
                {}});
   c.push_back({"proportional prf=.25",
-               ropescale::proportional<>(ropescale::proportional_params{256, 1e6, 0.25, 1.0}), {}});
+               ropescale::proportional<>(ropescale::proportional_params{256, 1e6, 0.25, 1.0}),
+               {}});
   return c;
 }
 
@@ -281,7 +288,8 @@ TEST(CosSinTable, F32ModeMatchesBinary32Recomputation) {
   const int d = 128;
   std::vector<float> w32(d / 2);
   for (int i = 0; i < d / 2; ++i) {
-    w32[static_cast<std::size_t>(i)] = static_cast<float>(ropescale_test::default_omega(5e5L, d, i));
+    w32[static_cast<std::size_t>(i)] =
+        static_cast<float>(ropescale_test::default_omega(5e5L, d, i));
   }
   const double a = 1.1386294361119891;
   frequency_table f{{}, w32, a, angle_mode::f32};
@@ -351,9 +359,9 @@ TEST(CosSinTable, GrowthKeepsSnapshotsAndPrefix) {
   EXPECT_EQ(std::memcmp(saved.data(), grown->data(), saved.size() * sizeof(float)), 0);
   cos_sin_table fresh(t.inv_freq, 1.0, grown->positions());
   auto f = fresh.snapshot();
-  EXPECT_EQ(std::memcmp(f->data(), grown->data(),
-                        static_cast<std::size_t>(grown->positions()) * grown->row_stride() *
-                            sizeof(float)),
+  EXPECT_EQ(std::memcmp(
+                f->data(), grown->data(),
+                static_cast<std::size_t>(grown->positions()) * grown->row_stride() * sizeof(float)),
             0);
 
   // A large request is honoured exactly.
@@ -419,9 +427,13 @@ TEST(CosSinTable, Validation) {
   EXPECT_EQ(key_of([&] { cos_sin_table(w, INFINITY, 1); }), "attention_factor");
   EXPECT_EQ(key_of([&] { cos_sin_table(w, 1.0, -1); }), "positions");
   EXPECT_EQ(key_of([&] { cos_sin_table(w, 1.0, (std::int64_t{1} << 31) + 1); }), "positions");
-  EXPECT_EQ(key_of([&] { cos_sin_table(frequency_table{w, {}, 1.0, angle_mode::f32}, 1); }),
+  EXPECT_EQ(key_of([&] {
+              cos_sin_table(frequency_table{w, {}, 1.0, angle_mode::f32}, 1);
+            }),
             "inv_freq_hf_f32");
-  EXPECT_EQ(key_of([&] { cos_sin_table(frequency_table{w, {1.0f}, 1.0, angle_mode::f32}, 1); }),
+  EXPECT_EQ(key_of([&] {
+              cos_sin_table(frequency_table{w, {1.0f}, 1.0, angle_mode::f32}, 1);
+            }),
             "inv_freq");
   EXPECT_EQ(key_of([&] {
               cos_sin_table(frequency_table{w, {1.0f, INFINITY}, 1.0, angle_mode::f32}, 1);
@@ -432,11 +444,11 @@ TEST(CosSinTable, Validation) {
   EXPECT_EQ(key_of([&] { t.rebuild(std::vector<double>{}, 1.0); }), "inv_freq");
   EXPECT_EQ(t.snapshot()->generation(), 0u);  // failed rebuild publishes nothing
   float row[4];
-  EXPECT_EQ(key_of([&] {
-              ropescale::compute_cos_sin_row(frequency_table{w, {}, 1.0, angle_mode::accurate},
-                                             -5, row);
-            }),
-            "position");
+  EXPECT_EQ(
+      key_of([&] {
+        ropescale::compute_cos_sin_row(frequency_table{w, {}, 1.0, angle_mode::accurate}, -5, row);
+      }),
+      "position");
 }
 
 // Readers take snapshots and check their rows while a writer grows and rebuilds the table.

@@ -11,10 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <string>
-#include <utility>
 #include <random>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ropescale/apply.hpp"
@@ -148,9 +148,8 @@ TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
   cases.emplace_back(ropescale::default_rope<>(ropescale::default_rope_params{128, 1e6, 1.0}),
                      std::nullopt);
   cases.emplace_back(ropescale::ntk<>(ropescale::ntk_params{64, 1e4, 1.0, 4.0}), std::nullopt);
-  cases.emplace_back(
-      ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 2.0, 8192}),
-      std::int64_t{50000});
+  cases.emplace_back(ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 2.0, 8192}),
+                     std::int64_t{50000});
   {
     ropescale::yarn_params y;
     y.head_dim = 128;
@@ -213,8 +212,8 @@ TEST(OnTheFly, OddPairCountsAndGptjLayout) {
 TEST(OnTheFly, IsasAgree) {
   const auto t = ropescale_test::yarn_table(1e6L, 128, 4, 32768);
   std::vector<std::int64_t> positions = ropescale_test::sampled_positions(3, 200);
-  const auto ref = rows_via_rotation(isa::scalar, layout::neox, t.inv_freq, t.attention_factor,
-                                     positions);
+  const auto ref =
+      rows_via_rotation(isa::scalar, layout::neox, t.inv_freq, t.attention_factor, positions);
   for (isa which : available_isas()) {
     const auto rows =
         rows_via_rotation(which, layout::neox, t.inv_freq, t.attention_factor, positions);
@@ -286,8 +285,10 @@ TEST(OnTheFly, RotationInvariants) {
                                          token_positions::range(p), t.inv_freq.data(), n, a,
                                          layout::neox, d, with_isa(which));
       for (std::int64_t i = 0; i < n; ++i) {
-        const double before = std::hypot(x0[static_cast<std::size_t>(i)], x0[static_cast<std::size_t>(i + n)]);
-        const double after = std::hypot(x[static_cast<std::size_t>(i)], x[static_cast<std::size_t>(i + n)]);
+        const double before =
+            std::hypot(x0[static_cast<std::size_t>(i)], x0[static_cast<std::size_t>(i + n)]);
+        const double after =
+            std::hypot(x[static_cast<std::size_t>(i)], x[static_cast<std::size_t>(i + n)]);
         ASSERT_NEAR(after, a * before, 1e-6 * a) << i;
       }
     }
@@ -307,8 +308,8 @@ TEST(OnTheFly, RotationInvariants) {
       };
       for (std::int64_t delta : {0, 1, 5, 1000}) {
         const double s0 = score(delta, 0);
-        for (std::int64_t m : {std::int64_t{12345}, std::int64_t{1'000'000},
-                               std::int64_t{10'000'000} - delta}) {
+        for (std::int64_t m :
+             {std::int64_t{12345}, std::int64_t{1'000'000}, std::int64_t{10'000'000} - delta}) {
           ASSERT_NEAR(score(m + delta, m), s0, 2e-5) << "m=" << m << " delta=" << delta;
         }
       }
@@ -328,7 +329,8 @@ TEST(OnTheFly, RotationInvariants) {
       for (std::int64_t r = 0; r < tokens * heads; ++r) {
         for (std::int64_t i = 0; i < n; ++i) {
           y[static_cast<std::size_t>(r * d + i)] = x0[static_cast<std::size_t>(r * d + 2 * i)];
-          y[static_cast<std::size_t>(r * d + n + i)] = x0[static_cast<std::size_t>(r * d + 2 * i + 1)];
+          y[static_cast<std::size_t>(r * d + n + i)] =
+              x0[static_cast<std::size_t>(r * d + 2 * i + 1)];
         }
       }
       ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), tokens, heads, d),
@@ -337,8 +339,10 @@ TEST(OnTheFly, RotationInvariants) {
                                          with_isa(which));
       for (std::int64_t r = 0; r < tokens * heads; ++r) {
         for (std::int64_t i = 0; i < n; ++i) {
-          ASSERT_NEAR(x[static_cast<std::size_t>(r * d + 2 * i)], y[static_cast<std::size_t>(r * d + i)], 1e-6);
-          ASSERT_NEAR(x[static_cast<std::size_t>(r * d + 2 * i + 1)], y[static_cast<std::size_t>(r * d + n + i)], 1e-6);
+          ASSERT_NEAR(x[static_cast<std::size_t>(r * d + 2 * i)],
+                      y[static_cast<std::size_t>(r * d + i)], 1e-6);
+          ASSERT_NEAR(x[static_cast<std::size_t>(r * d + 2 * i + 1)],
+                      y[static_cast<std::size_t>(r * d + n + i)], 1e-6);
         }
       }
       ropescale::apply_rotary_on_the_fly(v, token_positions::list(pos.data(), tokens),
@@ -360,8 +364,8 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
   std::mt19937 rng(11);
   for (auto& b : buf) b.bits = static_cast<std::uint16_t>(rng() & 0x3FFFu);  // finite, < 2
   const auto orig = buf;
-  tensor_view<ropescale::bf16> v{buf.data() + guard, tokens, heads, head_dim, token_stride,
-                                 head_dim};
+  tensor_view<ropescale::bf16> v{buf.data() + guard, tokens,       heads,
+                                 head_dim,           token_stride, head_dim};
   for (isa which : available_isas()) {
     buf = orig;
     ropescale::apply_rotary_on_the_fly(v, token_positions::range(50000), t.inv_freq.data(), n,
@@ -385,7 +389,8 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
       ASSERT_NEAR(ropescale::to_float(buf[i]), f[i], 1.6e-2) << i;
     }
     std::vector<ropescale::f16> h(16);
-    for (std::size_t i = 0; i < h.size(); ++i) h[i] = ropescale::to_f16(0.25f * static_cast<float>(i) - 2.0f);
+    for (std::size_t i = 0; i < h.size(); ++i)
+      h[i] = ropescale::to_f16(0.25f * static_cast<float>(i) - 2.0f);
     ropescale::apply_rotary_on_the_fly(ropescale::dense_view(h.data(), 1, 1, 16),
                                        token_positions::range(3), t.inv_freq.data(), 8, 1.0,
                                        layout::gptj, 16, with_isa(which));
@@ -463,16 +468,15 @@ TEST(OnTheFly, Validation) {
     std::vector<double> w_inf = w;
     w_inf[7] = INFINITY;
     std::vector<float> y(64, 0.5f);
-    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), 2, 1, 32), r0,
-                                       w_inf.data(), 16, 1.0, layout::neox, 32);
+    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), 2, 1, 32), r0, w_inf.data(),
+                                       16, 1.0, layout::neox, 32);
     for (int t = 0; t < 2; ++t) {
       for (int i = 0; i < 16; ++i) {
         EXPECT_EQ(std::isnan(y[static_cast<std::size_t>(t * 32 + i)]), i == 7) << i;
       }
     }
   }
-  ropescale::frequency_table f32{w, std::vector<float>(16, 0.5f), 1.0,
-                                 ropescale::angle_mode::f32};
+  ropescale::frequency_table f32{w, std::vector<float>(16, 0.5f), 1.0, ropescale::angle_mode::f32};
   EXPECT_EQ(key_of([&] {
               ropescale::apply_rotary_on_the_fly(v, tensor_view<float>{}, r0, f32, layout::neox,
                                                  32);
@@ -499,8 +503,8 @@ TEST(OnTheFly, ConcurrentCalls) {
     auto x = random_vector(32 * 64, seed);
     for (int step = 0; step < 20; ++step) {
       ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 32, 64),
-                                         token_positions::range(1000 + step), t.inv_freq.data(),
-                                         32, 1.0, layout::neox, 64);
+                                         token_positions::range(1000 + step), t.inv_freq.data(), 32,
+                                         1.0, layout::neox, 64);
     }
     *out = x;
   };

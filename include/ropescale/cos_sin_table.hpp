@@ -69,9 +69,9 @@ constexpr const char* name(angle_mode m) noexcept {
 /// What a cos/sin cache is built from: the method's table ω (double), optionally HF's binary32
 /// table ω32 (required for angle_mode::f32), and the attention factor A.
 struct frequency_table {
-  std::vector<double> inv_freq;         ///< ω_i, i < n (used by angle_mode::accurate)
-  std::vector<float> inv_freq_hf_f32;   ///< ω32_i (used by angle_mode::f32)
-  double attention_factor = 1.0;        ///< A, folded into every value
+  std::vector<double> inv_freq;        ///< ω_i, i < n (used by angle_mode::accurate)
+  std::vector<float> inv_freq_hf_f32;  ///< ω32_i (used by angle_mode::f32)
+  double attention_factor = 1.0;       ///< A, folded into every value
   angle_mode mode = angle_mode::accurate;
 
   /// Pair count n of the rows (the length of the table the mode uses).
@@ -122,9 +122,10 @@ inline void validate_position_count(std::int64_t positions, std::int64_t pairs) 
   if (positions < 0 || positions > max_position) {
     throw_invalid_value("positions", "must be in [0, 2^31]", positions);
   }
-  const auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max()) /
-                     (2u * sizeof(float));
-  if (pairs > 0 && static_cast<std::uint64_t>(positions) > limit / static_cast<std::uint64_t>(pairs)) {
+  const auto limit =
+      static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max()) / (2u * sizeof(float));
+  if (pairs > 0 &&
+      static_cast<std::uint64_t>(positions) > limit / static_cast<std::uint64_t>(pairs)) {
     throw_invalid_value("positions", "too many rows for this pair count", positions);
   }
 }
@@ -146,15 +147,23 @@ inline void accurate_row(isa which, const double* w, std::int64_t n, std::int64_
                          float* c, float* s) noexcept {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX512
-    case isa::avx512: simd::avx512::cos_sin_row_double(w, n, p, a, c, s); return;
+    case isa::avx512:
+      simd::avx512::cos_sin_row_double(w, n, p, a, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_AVX2
-    case isa::avx2: simd::avx2::cos_sin_row_double(w, n, p, a, c, s); return;
+    case isa::avx2:
+      simd::avx2::cos_sin_row_double(w, n, p, a, c, s);
+      return;
 #endif
 #if ROPESCALE_COMPILE_NEON
-    case isa::neon: simd::neon::cos_sin_row_double(w, n, p, a, c, s); return;
+    case isa::neon:
+      simd::neon::cos_sin_row_double(w, n, p, a, c, s);
+      return;
 #endif
-    default: simd::scalar::cos_sin_row_double(w, n, p, a, c, s); return;
+    default:
+      simd::scalar::cos_sin_row_double(w, n, p, a, c, s);
+      return;
   }
 }
 
@@ -172,8 +181,8 @@ inline void fill_cos_sin_rows(const frequency_table& f, std::int64_t first, std:
         hf_f32_cos_sin(p, f.inv_freq_hf_f32[i], f.attention_factor, c[i], s[i]);
       }
     } else {
-      accurate_row(which, f.inv_freq.data(), static_cast<std::int64_t>(n), p, f.attention_factor,
-                   c, s);
+      accurate_row(which, f.inv_freq.data(), static_cast<std::int64_t>(n), p, f.attention_factor, c,
+                   s);
     }
   }
 }
@@ -301,9 +310,9 @@ class cos_sin_table {
 
   /// Accurate mode from a double table ω and attention factor A.
   cos_sin_table(std::vector<double> inv_freq, double attention_factor, std::int64_t positions = 0)
-      : cos_sin_table(frequency_table{std::move(inv_freq), {}, attention_factor,
-                                      angle_mode::accurate},
-                      positions) {}
+      : cos_sin_table(
+            frequency_table{std::move(inv_freq), {}, attention_factor, angle_mode::accurate},
+            positions) {}
 
   cos_sin_table(cos_sin_table&&) noexcept = default;             ///< not thread-safe
   cos_sin_table& operator=(cos_sin_table&&) noexcept = default;  ///< not thread-safe
@@ -342,8 +351,8 @@ class cos_sin_table {
   /// Replaces the frequencies (and attention factor / mode) and rebuilds rows for
   /// [0, positions), default: the current row count. The new snapshot's generation() is one more
   /// than the old one's. Thread-safe; readers keep their old snapshots. Throws invalid_parameter.
-  std::shared_ptr<const cos_sin_rows> rebuild(frequency_table f,
-                                              std::optional<std::int64_t> positions = std::nullopt) {
+  std::shared_ptr<const cos_sin_rows> rebuild(
+      frequency_table f, std::optional<std::int64_t> positions = std::nullopt) {
     std::lock_guard<std::mutex> writer(sync_->writer);
     std::shared_ptr<const cos_sin_rows> cur = snapshot();
     const std::int64_t count = positions.value_or(cur->positions());
@@ -353,11 +362,10 @@ class cos_sin_table {
   }
 
   /// Accurate-mode rebuild from a double table and attention factor.
-  std::shared_ptr<const cos_sin_rows> rebuild(std::vector<double> inv_freq,
-                                              double attention_factor,
-                                              std::optional<std::int64_t> positions = std::nullopt) {
-    return rebuild(frequency_table{std::move(inv_freq), {}, attention_factor,
-                                   angle_mode::accurate},
+  std::shared_ptr<const cos_sin_rows> rebuild(
+      std::vector<double> inv_freq, double attention_factor,
+      std::optional<std::int64_t> positions = std::nullopt) {
+    return rebuild(frequency_table{std::move(inv_freq), {}, attention_factor, angle_mode::accurate},
                    positions);
   }
 

@@ -10,9 +10,9 @@
 #ifndef ROPESCALE_TESTS_SUPPORT_EXACT_TRIG_HPP
 #define ROPESCALE_TESTS_SUPPORT_EXACT_TRIG_HPP
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -35,11 +35,11 @@ inline long double exact_reduced_angle(std::int64_t position, double omega) {
   // are both exact.
   int e = 0;
   const long double w = static_cast<long double>(omega);
-  const long double m = std::frexp(w, &e);                      // w = m·2^e, 0.5 <= |m| < 1
+  const long double m = std::frexp(w, &e);  // w = m·2^e, 0.5 <= |m| < 1
   const long double head = std::ldexp(std::trunc(std::ldexp(m, 32)), e - 32);
-  const long double tail = w - head;                            // exact
-  const long double phi_head = p * head;                        // exact
-  const long double phi_tail = p * tail;                        // exact
+  const long double tail = w - head;      // exact
+  const long double phi_head = p * head;  // exact
+  const long double phi_tail = p * tail;  // exact
   const long double k = std::nearbyint((phi_head + phi_tail) / two_pi_ld);
   long double r = phi_head - k * two_pi_c1;  // k·c1 exact; difference rounds once, |r| small
   r -= k * two_pi_c2;
@@ -108,9 +108,9 @@ inline std::vector<double> round_table(const std::vector<long double>& w) {
 inline reference_table default_table(long double theta, int d) {
   std::vector<long double> w(static_cast<std::size_t>(d / 2));
   for (int i = 0; i < d / 2; ++i) w[static_cast<std::size_t>(i)] = default_omega(theta, d, i);
-  return {"default theta=" + std::to_string(static_cast<long long>(theta)) + " d=" +
-              std::to_string(d),
-          round_table(w), 1.0};
+  return {
+      "default theta=" + std::to_string(static_cast<long long>(theta)) + " d=" + std::to_string(d),
+      round_table(w), 1.0};
 }
 
 inline reference_table linear_table(long double theta, int d, long double s) {
@@ -186,7 +186,8 @@ inline reference_table longrope_table(long double theta, int d, long double s, l
 inline reference_table proportional_table(long double theta, int head_dim, long double s) {
   const int n_rot = head_dim / 8;
   std::vector<long double> w(static_cast<std::size_t>(head_dim / 2), 0.0L);
-  for (int i = 0; i < n_rot; ++i) w[static_cast<std::size_t>(i)] = default_omega(theta, head_dim, i) / s;
+  for (int i = 0; i < n_rot; ++i)
+    w[static_cast<std::size_t>(i)] = default_omega(theta, head_dim, i) / s;
   return {"proportional", round_table(w), 1.0};
 }
 

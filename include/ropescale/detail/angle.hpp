@@ -2,7 +2,10 @@
 // Accurate angle formation (spec.md §5.2): the product p·ω is formed exactly as a double pair
 // (p < 2^53 converts exactly; fma recovers the product's rounding error), then reduced mod 2π with
 // a two-constant Cody–Waite split. Reduction error is about 1e-15 rad for p·ω up to 1e8 rad, far
-// below the 1e-9 the spec allows. Scalar and cold: SIMD paths have their own vector version.
+// below the 1e-9 the spec allows. Scalar: the cold table path on the scalar target, the HF-f32
+// mode, and the per-row fallback of the vector paths for |p·ω| >= 2^30 rad or non-finite ω. The
+// vector paths (simd/sincos-inl.hpp) use the same exact product and a two-constant reduction
+// mod π/2 instead.
 #ifndef ROPESCALE_DETAIL_ANGLE_HPP
 #define ROPESCALE_DETAIL_ANGLE_HPP
 
@@ -12,8 +15,8 @@
 namespace ropescale::detail {
 
 /// 2π split into a double head and the tail (2π − head), for Cody–Waite reduction.
-inline constexpr double two_pi_hi = 6.283185307179586;            // fl64(2π)
-inline constexpr double two_pi_lo = 2.4492935982947064e-16;        // 2π − two_pi_hi
+inline constexpr double two_pi_hi = 6.283185307179586;       // fl64(2π)
+inline constexpr double two_pi_lo = 2.4492935982947064e-16;  // 2π − two_pi_hi
 inline constexpr double inv_two_pi = 0.15915494309189535;
 
 /// r ≡ position·omega (mod 2π), r in about [−π, π]. position must satisfy |position| < 2^53.
@@ -22,7 +25,7 @@ inline double reduce_angle(std::int64_t position, double omega) noexcept {
   const double phi = p * omega;
   const double phi_err = std::fma(p, omega, -phi);  // p·ω = phi + phi_err exactly
   const double k = std::nearbyint(phi * inv_two_pi);
-  double r = std::fma(-k, two_pi_hi, phi);          // one rounding, result small
+  double r = std::fma(-k, two_pi_hi, phi);  // one rounding, result small
   r = std::fma(-k, two_pi_lo, r);
   return r + phi_err;
 }
