@@ -20,6 +20,7 @@ namespace ropescale::detail {
 struct cpu_feature_set {
   bool avx2 = false;    ///< AVX + AVX2 + FMA + F16C, with YMM state enabled by the OS
   bool avx512 = false;  ///< AVX-512 F + BW + VL on top of avx2, with ZMM/opmask state enabled
+  bool avx512bf16 = false;  ///< avx512 + AVX-512 DQ + AVX512_BF16 (bf16 narrowing instruction)
   bool neon = false;    ///< AArch64 Advanced SIMD (architecturally mandatory)
 };
 
@@ -66,6 +67,9 @@ inline cpu_feature_set detect_cpu_features() noexcept {
   const bool avx512vl = (l7.ebx >> 31) & 1u;
   f.avx2 = ymm_state && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_state && avx512f && avx512bw && avx512vl;
+  const bool avx512dq = (l7.ebx >> 17) & 1u;
+  const bool bf16 = (l7.eax >= 1) && ((cpuid(7, 1).eax >> 5) & 1u);  // leaf 7, subleaf 1
+  f.avx512bf16 = f.avx512 && avx512dq && bf16;
   return f;
 }
 #else

@@ -29,6 +29,7 @@
 // _Pragma takes a single string literal (no concatenation), hence the long line.
 // clang-format off
 #define ROPESCALE_BEGIN_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\"))), apply_to = function)")
+#define ROPESCALE_BEGIN_AVX512BF16 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16\"))), apply_to = function)")
 // clang-format on
 #define ROPESCALE_END_TARGET _Pragma("clang attribute pop")
 #elif defined(__GNUC__)
@@ -36,10 +37,14 @@
 #define ROPESCALE_BEGIN_AVX512 \
   _Pragma("GCC push_options")  \
       _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\")")
+#define ROPESCALE_BEGIN_AVX512BF16 \
+  _Pragma("GCC push_options")      \
+      _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16\")")
 #define ROPESCALE_END_TARGET _Pragma("GCC pop_options")
 #else
 #define ROPESCALE_BEGIN_AVX2
 #define ROPESCALE_BEGIN_AVX512
+#define ROPESCALE_BEGIN_AVX512BF16
 #define ROPESCALE_END_TARGET
 #endif
 
