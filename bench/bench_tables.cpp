@@ -5,6 +5,8 @@
 //     default RoPE θ = 1e6, A = 1, positions from 100000, active ISA): per token, 64 pairs of
 //     accurate vector sincos then the rotation of every head. Bytes = 2·T·H·D·4, items = T·H·D,
 //     so its bytes/s is directly comparable with BM_InPlaceFloor at the same args.
+//   BM_OnTheFlyIsa_f32: the same with each available ISA forced (label = ISA).
+//   BM_OnTheFlyFusedQK_f32: GQA decode, Q (32 heads) + K (8 heads) in one call, one row each token.
 //   BM_TableBuild: a cos_sin_table for 128K positions, d = 128 (accurate and f32 mode).
 //   BM_SinCosRow: one 64-pair row at p ≈ 1e5 with each available ISA's cos_sin_row (vector
 //     targets: simd/sincos-inl.hpp's vector sincos; scalar: double cos/sin per pair), against
@@ -73,6 +75,58 @@ void BM_DecodeOnTheFly_f32(benchmark::State& state) {
   state.SetLabel(ropescale::name(ropescale::active_isa()));
 }
 
+constexpr isa kIsas[] = {isa::scalar, isa::avx2, isa::avx512, isa::neon};
+
+/// BM_DecodeOnTheFly_f32 with a forced ISA (range(3) indexes kIsas), labelled.
+void BM_OnTheFlyIsa_f32(benchmark::State& state) {
+  const std::int64_t T = state.range(0), H = state.range(1), D = state.range(2);
+  const isa which = kIsas[state.range(3)];
+  if (!ropescale::available(which)) {
+    state.SkipWithError((std::string("CPU or build lacks ") + ropescale::name(which)).c_str());
+    return;
+  }
+  auto x = random_floats(T * H * D);
+  const std::vector<double> w = default_inv_freq(D);
+  const auto view = ropescale::dense_view(x.get(), T, H, D);
+  const auto pos = ropescale::token_positions::range(kStart);
+  ropescale::apply_options opt;
+  opt.force_isa = which;
+  for (auto _ : state) {
+    ropescale::apply_rotary_on_the_fly(view, pos, w.data(), D / 2, 1.0, ropescale::layout::neox, D,
+                                       opt);
+    benchmark::DoNotOptimize(x.get());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * T * H * D *
+                          static_cast<std::int64_t>(sizeof(float)));
+  state.SetItemsProcessed(state.iterations() * T * H * D);
+  state.SetLabel(ropescale::name(which));
+}
+
+/// GQA decode without a table: Q (32 heads) and K (8 heads) rotated in one call, one row per
+/// token shared by all 40 heads. Bytes count both tensors.
+void BM_OnTheFlyFusedQK_f32(benchmark::State& state) {
+  const std::int64_t T = state.range(0), Hq = state.range(1), Hk = state.range(2),
+                     D = state.range(3);
+  auto q = random_floats(T * Hq * D);
+  auto k = random_floats(T * Hk * D);
+  const std::vector<double> w = default_inv_freq(D);
+  const auto qv = ropescale::dense_view(q.get(), T, Hq, D);
+  const auto kv = ropescale::dense_view(k.get(), T, Hk, D);
+  const auto pos = ropescale::token_positions::range(kStart);
+  for (auto _ : state) {
+    ropescale::apply_rotary_on_the_fly(qv, kv, pos, w.data(), D / 2, 1.0, ropescale::layout::neox,
+                                       D);
+    benchmark::DoNotOptimize(q.get());
+    benchmark::DoNotOptimize(k.get());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * T * (Hq + Hk) * D *
+                          static_cast<std::int64_t>(sizeof(float)));
+  state.SetItemsProcessed(state.iterations() * T * (Hq + Hk) * D);
+  state.SetLabel(ropescale::name(ropescale::active_isa()));
+}
+
 void BM_TableBuild(benchmark::State& state) {
   const std::int64_t N = state.range(0), D = state.range(1);
   const bool f32 = state.range(2) != 0;
@@ -91,8 +145,6 @@ void BM_TableBuild(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * N * D * static_cast<std::int64_t>(sizeof(float)));
   state.SetLabel(f32 ? "f32 mode" : "accurate");
 }
-
-constexpr isa kIsas[] = {isa::scalar, isa::avx2, isa::avx512, isa::neon};
 
 void row_double_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c,
                      float* s) {
@@ -223,6 +275,16 @@ BENCHMARK(BM_DecodeOnTheFly_f32)
     ->Args({1, 32, 128})
     ->Args({512, 8, 128})
     ->Args({4096, 32, 128});
+BENCHMARK(BM_OnTheFlyIsa_f32)->Apply([](benchmark::internal::Benchmark* b) {
+  b->ArgNames({"tokens", "heads", "dim", "isa"});
+  for (std::int64_t i = 0; i < 4; ++i) {
+    if (!ropescale::available(kIsas[i])) continue;
+    b->Args({1, 32, 128, i})->Args({512, 8, 128, i});
+  }
+});
+BENCHMARK(BM_OnTheFlyFusedQK_f32)
+    ->ArgNames({"tokens", "q_heads", "k_heads", "dim"})
+    ->Args({1, 32, 8, 128});
 BENCHMARK(BM_TableBuild)
     ->ArgNames({"positions", "dim", "f32"})
     ->Args({131072, 128, 0})

@@ -7,10 +7,10 @@
 // float Taylor polynomials on |r| <= π/4 with quadrant selection), then every head of Q and K is
 // rotated by the same per-ISA body as apply_rotary (simd/rotate-inl.hpp rotate_token, the row
 // held in registers across heads). Speed (BM_DecodeOnTheFly_f32 vs BM_InPlaceFloor bytes/s,
-// 1×32×128, 2-vCPU EPYC guest): 0.71 with AVX2, 0.57 with AVX-512 (target >= 0.5). Argument checks
-// are apply.hpp's own (O(1), O(tokens) for a position list); ω is not scanned (a non-finite ω gives
-// NaN values for its pair); one dispatch switch per call; nothing is allocated unless
-// rotary_dim > 1024.
+// 1×32×128, 2-vCPU EPYC guest): 0.67-0.71 with AVX2, 0.56-0.57 with AVX-512 (target >= 0.5).
+// Argument checks are apply.hpp's own (O(1), O(tokens) for a position list); ω is not scanned (a
+// non-finite ω gives NaN values for its pair); one dispatch switch per call; nothing is allocated
+// unless rotary_dim > 1024.
 //
 // ACCURACY (measured by tests/test_on_the_fly.cpp against an independent long-double reference,
 // every closed-form family, all p < 4096 and sampled p up to 1e7, scalar, AVX2 and AVX-512):
