@@ -38,8 +38,15 @@ template <class T, bool Inverse>
 inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi,
                        typename ops::vec s_lo, typename ops::vec s_hi) noexcept {
   constexpr std::int64_t L = ops::lanes;
-  const auto v0 = ops::load(p);
-  const auto v1 = ops::load(p + L);
+  auto v0 = ops::load(p);
+  auto v1 = ops::load(p + L);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(_M_X64))
+  // Keep each data vector in a register: g++ otherwise folds the load into both the vpermilps
+  // and the vfmaddsub, loading every vector twice (AVX-512 1×32×128: 106–112 ns → 98–100 ns).
+  if constexpr (ops::lanes > 1) {
+    __asm__("" : "+v"(v0), "+v"(v1));
+  }
+#endif
   if constexpr (!Inverse) {
     ops::store(p, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
     ops::store(p + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
