@@ -13,7 +13,13 @@
 // out-of-cache prefill and halves the loads of in-cache decode. Measured on the AVX-512 target
 // (Zen-class 2-vCPU VM, 1×32×128 f32 NeoX): reloading the row per head ran at 0.62 of the memory
 // floor; a block-major order (each block of the row applied to all heads before the next) reached
-// 0.74 in cache but fell to 0.48 at 4096×32×128, because its 512-byte strides defeat prefetch.
+// 0.74 in cache but fell to 0.48 at 4096×32×128, because its 512-byte strides defeat prefetch;
+// the register-resident sweep runs the decode body at the floor (the rest is ~13 ns of per-call
+// checks and dispatch). Rows too long for the registers take several sweeps per token in cache,
+// and one streaming sweep (row reloaded from L1 per head) for DRAM-sized calls.
+//
+// bf16 has its own fast path (ops::split_bf16 / merge_bf16: the two halves of a 32-bit lane),
+// see rotate_chunk_bf16. Kernels are noexcept, allocate nothing and trust apply.hpp's checks.
 
 /// One vector block (L pairs) of one head, with the block's cos/sin already in registers
 /// (NeoX: cv/sv; GPT-J: the duplicated c_lo/c_hi/s_lo/s_hi). Callers pass per-head base pointers
