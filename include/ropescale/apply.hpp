@@ -119,6 +119,26 @@ inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t r
   }
 }
 
+/// The conditions of validate_view as one branch-light predicate without any message building,
+/// so the common (valid) case is checked inline; validate_view runs only to report a failure.
+template <class T>
+inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
+  if ((x.tokens | x.heads | x.head_dim) < 0) return false;
+  if (x.heads == 0 || x.tokens == 0) return true;
+  if (x.head_dim < rotary_dim || x.data == nullptr || x.token_stride < 0 || x.head_stride < 0) {
+    return false;
+  }
+  if ((x.tokens > 1 && x.token_stride < x.head_dim) || (x.heads > 1 && x.head_stride < x.head_dim)) {
+    return false;
+  }
+  std::int64_t a = 0, b = 0, extent = 0;
+  return !(__builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
+           __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
+           __builtin_add_overflow(a, b, &extent) ||
+           __builtin_add_overflow(extent, x.head_dim, &extent) ||
+           extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
+}
+
 inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table) {
   throw_invalid_value("positions[" + std::to_string(t) + "]",
                       "must have a table row (positions " + std::to_string(table.first_position) +
@@ -140,8 +160,8 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
   if (rotary_dim < 2 || rotary_dim % 2 != 0) {
     throw_invalid_value("rotary_dim", "must be even and >= 2", rotary_dim);
   }
-  validate_view("q", q, rotary_dim);
-  validate_view("k", k, rotary_dim);
+  if (!view_ok(q, rotary_dim)) validate_view("q", q, rotary_dim);  // throws
+  if (!view_ok(k, rotary_dim)) validate_view("k", k, rotary_dim);
   const bool has_q = q.heads > 0;
   const bool has_k = k.heads > 0;
   if (has_q && has_k && q.tokens != k.tokens) {
