@@ -9,6 +9,13 @@
 // instruction. bf16 widens with vpmovzxwd + shift and narrows with integer round-to-nearest-even
 // (+0x7FFF + lsb) plus a NaN blend, packed by vpackusdw; f16 uses F16C vcvtph2ps / vcvtps2ph
 // (imm 0 = RNE), which is bit-exact against the scalar conversion including subnormals.
+// bf16 rotations use split_bf16/merge_bf16 (both halves of a 32-bit lane at once) instead.
+//
+// row_regs = 8: half the 16 ymm registers hold the token's cos/sin row, so a 128-dim NeoX head
+// takes two register-resident sweeps per token in cache. Tried 16 (one sweep, the compiler
+// spills part of the row to the stack): 4096×32×128 rose from 0.55–0.63 to 0.93–0.97 of the
+// floor but 1×32×128 fell from 0.88–0.90 to 0.77–0.83 (GPT-J 0.87 → 0.58). Both are kept: the
+// register-resident sweeps in cache, one streaming sweep for DRAM-sized calls (rotate-inl.hpp).
 #ifndef ROPESCALE_SIMD_AVX2_HPP
 #define ROPESCALE_SIMD_AVX2_HPP
 
