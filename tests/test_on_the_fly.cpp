@@ -4,6 +4,10 @@
 // ISA; rotation invariants of spec.md §7 (norms scale by A, scores depend on m − n only, inverse
 // recovers the input, pass-through channels and guard elements untouched, GPT-J = NeoX under the
 // even/odd permutation); agreement with the table path; the huge-angle fallback; validation.
+//
+// Calls of >= 96 KiB take the streaming sweep (as DRAM-sized calls do by default, 8 MiB) when the
+// row does not fit the registers (AVX2 f32 NeoX: n > 32), so both sweeps are exercised here.
+#define ROPESCALE_STREAM_MIN_BYTES (std::int64_t{96} << 10)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -234,30 +238,33 @@ std::vector<float> random_vector(std::size_t size, std::uint32_t seed) {
 // Same result as the table path up to the two rows' difference (each within 2e-7 of exact).
 TEST(OnTheFly, MatchesTablePath) {
   const auto t = ropescale_test::default_table(1e6L, 128);
-  const std::int64_t tokens = 64, q_heads = 8, k_heads = 2, head_dim = 160, d = 128;
+  const std::int64_t q_heads = 8, k_heads = 2, head_dim = 160, d = 128;
   ropescale::cos_sin_table table(t.inv_freq, 1.0, 0);
   const std::int64_t start = 100000;
-  auto rows = table.ensure(start + tokens);
-  for (isa which : available_isas()) {
-    for (layout lay : {layout::neox, layout::gptj}) {
-      auto q1 = random_vector(static_cast<std::size_t>(tokens * q_heads * head_dim), 1);
-      auto k1 = random_vector(static_cast<std::size_t>(tokens * k_heads * head_dim), 2);
-      auto q2 = q1, k2 = k1;
-      ropescale::apply_rotary(ropescale::dense_view(q1.data(), tokens, q_heads, head_dim),
-                              ropescale::dense_view(k1.data(), tokens, k_heads, head_dim), *rows,
-                              token_positions::range(start), lay, d, with_isa(which));
-      ropescale::apply_rotary_on_the_fly(
-          ropescale::dense_view(q2.data(), tokens, q_heads, head_dim),
-          ropescale::dense_view(k2.data(), tokens, k_heads, head_dim),
-          token_positions::range(start), t.inv_freq.data(), d / 2, 1.0, lay, d, with_isa(which));
-      for (std::size_t i = 0; i < q1.size(); ++i) ASSERT_NEAR(q1[i], q2[i], 1e-6f) << i;
-      for (std::size_t i = 0; i < k1.size(); ++i) ASSERT_NEAR(k1[i], k2[i], 1e-6f) << i;
-      // Pass-through channels [d, head_dim) are bit-identical to the input.
-      const auto q0 = random_vector(q1.size(), 1);
-      for (std::int64_t r = 0; r < tokens * q_heads; ++r) {
-        ASSERT_EQ(std::memcmp(q2.data() + r * head_dim + d, q0.data() + r * head_dim + d,
-                              static_cast<std::size_t>(head_dim - d) * sizeof(float)),
-                  0);
+  auto rows = table.ensure(start + 64);
+  // 2 tokens (10 KiB: register-resident sweep) and 64 tokens (320 KiB: streaming sweep).
+  for (std::int64_t tokens : {2, 64}) {
+    for (isa which : available_isas()) {
+      for (layout lay : {layout::neox, layout::gptj}) {
+        auto q1 = random_vector(static_cast<std::size_t>(tokens * q_heads * head_dim), 1);
+        auto k1 = random_vector(static_cast<std::size_t>(tokens * k_heads * head_dim), 2);
+        auto q2 = q1, k2 = k1;
+        ropescale::apply_rotary(ropescale::dense_view(q1.data(), tokens, q_heads, head_dim),
+                                ropescale::dense_view(k1.data(), tokens, k_heads, head_dim), *rows,
+                                token_positions::range(start), lay, d, with_isa(which));
+        ropescale::apply_rotary_on_the_fly(
+            ropescale::dense_view(q2.data(), tokens, q_heads, head_dim),
+            ropescale::dense_view(k2.data(), tokens, k_heads, head_dim),
+            token_positions::range(start), t.inv_freq.data(), d / 2, 1.0, lay, d, with_isa(which));
+        for (std::size_t i = 0; i < q1.size(); ++i) ASSERT_NEAR(q1[i], q2[i], 1e-6f) << i;
+        for (std::size_t i = 0; i < k1.size(); ++i) ASSERT_NEAR(k1[i], k2[i], 1e-6f) << i;
+        // Pass-through channels [d, head_dim) are bit-identical to the input.
+        const auto q0 = random_vector(q1.size(), 1);
+        for (std::int64_t r = 0; r < tokens * q_heads; ++r) {
+          ASSERT_EQ(std::memcmp(q2.data() + r * head_dim + d, q0.data() + r * head_dim + d,
+                                static_cast<std::size_t>(head_dim - d) * sizeof(float)),
+                    0);
+        }
       }
     }
   }
