@@ -379,8 +379,10 @@ inline void rotate_heads(T* base, std::int64_t heads, std::int64_t head_stride, 
   rotate_token<T, Layout, Inverse>(base, heads, head_stride, base, 0, 0, c, s, n);
 }
 
-template <class T, layout Layout, bool Inverse, bool Stream>
-inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
+/// Calls f(q, k, c, s) for every token of the job with its Q/K base pointers (null when that
+/// tensor has no heads) and its cos/sin row, prefetching the next token's row.
+template <class T, class PerToken>
+inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
   const std::int64_t n = j.pairs;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     const std::int64_t row =
@@ -401,17 +403,72 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
         __builtin_prefetch(sn + i);
       }
     }
-    if constexpr (Stream) {
+    f(q, k, c, s);
+  }
+}
+
+/// f(std::integral_constant<int, nb>) for a runtime nb in [1, K].
+template <int K, class F>
+inline void with_blocks(int nb, F&& f) noexcept {
+  if constexpr (K >= 1) {
+    if (nb == K) {
+      f(std::integral_constant<int, K>{});
+    } else {
+      with_blocks<K - 1>(nb, f);
+    }
+  }
+}
+
+template <class T, layout Layout, bool Inverse, bool Stream>
+inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
+  const std::int64_t n = j.pairs;
+  if constexpr (Stream) {
+    for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
       for (std::int64_t h = 0; h < j.q_heads; ++h) {
         rotate_head_stream<T, Layout, Inverse>(q + h * j.q_head_stride, c, s, n);
       }
       for (std::int64_t h = 0; h < j.k_heads; ++h) {
         rotate_head_stream<T, Layout, Inverse>(k + h * j.k_head_stride, c, s, n);
       }
-    } else {
+    });
+    return;
+  } else {
+    // The usual case, a row that fits one register-resident chunk: pick the chunk's block count
+    // once per call, not once per token (512×8×128 has 512 tokens of only 8 heads each).
+    if constexpr (ops::lanes > 1) {
+      constexpr std::int64_t L = ops::lanes;
+      if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
+        constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;
+        constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
+        const std::int64_t units = n / U;
+        if (units >= 1 && units <= K && units * U == n) {
+          with_blocks<K>(static_cast<int>(units), [&](auto nb) {
+            for_each_token(j, [&](bf16* q, bf16* k, const float* c, const float* s) {
+              rotate_chunk_bf16<Layout, Inverse, decltype(nb)::value>(
+                  q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0);
+            });
+          });
+          return;
+        }
+      } else {
+        constexpr int K = max_chunk_blocks<Layout>;
+        const std::int64_t full = n / L;
+        if (full >= 1 && full <= K) {
+          with_blocks<K>(static_cast<int>(full), [&](auto nb) {
+            for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
+              rotate_chunk<T, Layout, Inverse, decltype(nb)::value>(
+                  q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0,
+                  full * L);
+            });
+          });
+          return;
+        }
+      }
+    }
+    for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
       rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads,
                                        j.k_head_stride, c, s, n);
-    }
+    });
   }
 }
 
