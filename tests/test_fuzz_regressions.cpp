@@ -26,6 +26,7 @@
 // cos_sin_table.hpp's detail functions if it is seen first (reported to the owners).
 #include "fuzz/fuzz_config.hpp"
 
+#include "fuzz/fuzz_apply_args.hpp"
 #include "fuzz/fuzz_cli_args.hpp"
 #include "fuzz/fuzz_safetensors.hpp"
 
@@ -106,6 +107,8 @@ TEST(FuzzRegressions, Config) {
 }
 
 TEST(FuzzRegressions, CliArgs) { replay_target(ropescale_fuzz::run_cli_args, "cli_args"); }
+
+TEST(FuzzRegressions, ApplyArgs) { replay_target(ropescale_fuzz::run_apply_args, "apply_args"); }
 
 TEST(FuzzRegressions, Safetensors) { replay_target(ropescale_fuzz::run_safetensors, "safetensors"); }
 
