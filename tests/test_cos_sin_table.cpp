@@ -188,16 +188,16 @@ struct method_case {
 std::vector<method_case> method_cases() {
   std::vector<method_case> c;
   c.push_back({"default 1e4/128",
-               ropescale::default_rope<>(ropescale::default_rope_params{128, 1e4, 1.0}),
+               ropescale::default_rope<>(ropescale::default_rope_params{{128, 1e4, 1.0}}),
                {}});
   c.push_back({"default 1e6/64",
-               ropescale::default_rope<>(ropescale::default_rope_params{64, 1e6, 1.0}),
+               ropescale::default_rope<>(ropescale::default_rope_params{{64, 1e6, 1.0}}),
                {}});
   c.push_back(
-      {"linear s=4", ropescale::linear<>(ropescale::linear_params{128, 1e4, 1.0, 4.0}), {}});
-  c.push_back({"ntk s=8", ropescale::ntk<>(ropescale::ntk_params{128, 5e5, 1.0, 8.0}), {}});
+      {"linear s=4", ropescale::linear<>(ropescale::linear_params{{128, 1e4, 1.0}, 4.0}), {}});
+  c.push_back({"ntk s=8", ropescale::ntk<>(ropescale::ntk_params{{128, 5e5, 1.0}, 8.0}), {}});
   c.push_back({"dynamic s=4 S=4L",
-               ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 4.0, 4096}),
+               ropescale::dynamic<>(ropescale::dynamic_params{{128, 1e4, 1.0}, 4.0, 4096}),
                std::int64_t{16384}});
   {
     ropescale::yarn_params y;
@@ -220,10 +220,10 @@ std::vector<method_case> method_cases() {
     c.push_back({"longrope long", ropescale::longrope<>(l), std::int64_t{100000}});
   }
   c.push_back({"llama3 s=8",
-               ropescale::llama3<>(ropescale::llama3_params{128, 5e5, 1.0, 8.0, 1.0, 4.0, 8192}),
+               ropescale::llama3<>(ropescale::llama3_params{{128, 5e5, 1.0}, 8.0, 1.0, 4.0, 8192}),
                {}});
   c.push_back({"proportional prf=.25",
-               ropescale::proportional<>(ropescale::proportional_params{256, 1e6, 0.25, 1.0}),
+               ropescale::proportional<>(ropescale::proportional_params{{256, 1e6, 0.25}, 1.0}),
                {}});
   return c;
 }

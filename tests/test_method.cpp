@@ -97,14 +97,15 @@ void check_forwarding(const M& concrete, const char* name, bool seq_dependent) {
 }
 
 TEST(Method, ForwardsEveryMember) {
-  check_forwarding(ropescale::default_rope<double>({128, 1e4, 1.0}), "default", false);
-  check_forwarding(ropescale::linear<double>({128, 1e4, 0.5, 4}), "linear", false);
-  check_forwarding(ropescale::ntk<double>({128, 1e6, 1.0, 4}), "ntk", false);
-  check_forwarding(ropescale::dynamic<double>({128, 1e4, 1.0, 4, 4096}), "dynamic", true);
+  check_forwarding(ropescale::default_rope<double>(ropescale::default_rope_params{{128, 1e4, 1.0}}),
+                   "default", false);
+  check_forwarding(ropescale::linear<double>({{128, 1e4, 0.5}, 4}), "linear", false);
+  check_forwarding(ropescale::ntk<double>({{128, 1e6, 1.0}, 4}), "ntk", false);
+  check_forwarding(ropescale::dynamic<double>({{128, 1e4, 1.0}, 4, 4096}), "dynamic", true);
   check_forwarding(ropescale::yarn<double>(yarn_p()), "yarn", false);
   check_forwarding(ropescale::longrope<double>(longrope_p()), "longrope", true);
-  check_forwarding(ropescale::llama3<double>({128, 5e5, 1.0, 8, 1, 4, 8192}), "llama3", false);
-  check_forwarding(ropescale::proportional<double>({256, 1e6, 0.25, 8}), "proportional", false);
+  check_forwarding(ropescale::llama3<double>({{128, 5e5, 1.0}, 8, 1, 4, 8192}), "llama3", false);
+  check_forwarding(ropescale::proportional<double>({{256, 1e6, 0.25}, 8}), "proportional", false);
 }
 
 TEST(Method, GetIfFindsOnlyTheWrappedType) {

@@ -30,8 +30,10 @@ void check_short_lengths_are_default() {
   const std::int64_t L = 4096;
   for (double s : {1.0, 2.0, 4.0, 8.0})
     for (double theta : {1e4, 1e6}) {
-      ropescale::dynamic<Real> m({128, theta, 1.0, s, L});
-      const std::vector<Real> w0 = ropescale::default_rope<Real>({128, theta, 1.0}).inv_freq();
+      ropescale::dynamic<Real> m({{128, theta, 1.0}, s, L});
+      const std::vector<Real> w0 =
+          ropescale::default_rope<Real>(ropescale::default_rope_params{{128, theta, 1.0}})
+              .inv_freq();
       EXPECT_EQ(m.inv_freq(), w0);
       EXPECT_EQ(m.inv_freq(1), w0);
       EXPECT_EQ(m.inv_freq(100), w0);
@@ -48,9 +50,10 @@ TEST(Dynamic, AbsentOrShortLengthIsDefaultExactly) {
   check_short_lengths_are_default<float>();
   check_short_lengths_are_default<double>();
   check_short_lengths_are_default<long double>();
-  ropescale::dynamic<double> m({128, 1e4, 1.0, 4.0, 4096});
+  ropescale::dynamic<double> m({{128, 1e4, 1.0}, 4.0, 4096});
   EXPECT_EQ(m.inv_freq_hf_f32(),
-            ropescale::default_rope<double>({128, 1e4, 1.0}).inv_freq_hf_f32());
+            ropescale::default_rope<double>(ropescale::default_rope_params{{128, 1e4, 1.0}})
+                .inv_freq_hf_f32());
   EXPECT_TRUE(ropescale::dynamic<double>::depends_on_seq_len);
   EXPECT_EQ(m.attention_factor(100000), 1.0);
 }
@@ -61,9 +64,9 @@ TEST(Dynamic, AtMultipleOfLEqualsNtkWithShiftedFactor) {
     for (double theta : {1e4, 5e5, 1e7})
       for (double s : {1.5, 2.0, 4.0, 8.0})
         for (std::int64_t k : {2, 3, 8, 32}) {
-          ropescale::dynamic<double> m({H, theta, 1.0, s, L});
+          ropescale::dynamic<double> m({{H, theta, 1.0}, s, L});
           const double f = s * static_cast<double>(k) - (s - 1);
-          ropescale::ntk<double> n({H, theta, 1.0, f});
+          ropescale::ntk<double> n({{H, theta, 1.0}, f});
           expect_equal_ulps(m.inv_freq(k * L), n.inv_freq(), 2 * kEps);
           EXPECT_NEAR(m.scaled_theta(k * L) / n.scaled_theta(), 1.0, 4 * kEps);
         }
@@ -71,7 +74,7 @@ TEST(Dynamic, AtMultipleOfLEqualsNtkWithShiftedFactor) {
 
 TEST(Dynamic, ScaledBaseMonotoneInSeqLen) {
   const std::int64_t L = 4096;
-  ropescale::dynamic<double> m({128, 1e4, 1.0, 4.0, L});
+  ropescale::dynamic<double> m({{128, 1e4, 1.0}, 4.0, L});
   double prev = m.scaled_theta();
   std::vector<double> prev_t = m.inv_freq();
   for (std::int64_t S = 1; S <= 20 * L; S += 997) {
@@ -94,8 +97,8 @@ TEST(Dynamic, VllmStaticIsNtkAtSquaredFactorAndNeverImplicit) {
   const std::int64_t L = 4096;
   for (double s : {1.0, 2.0, 4.0, 3.5})
     for (double theta : {1e4, 1e6}) {
-      ropescale::dynamic<double> m({128, theta, 1.0, s, L});
-      ropescale::ntk<double> n({128, theta, 1.0, s * s - s + 1});
+      ropescale::dynamic<double> m({{128, theta, 1.0}, s, L});
+      ropescale::ntk<double> n({{128, theta, 1.0}, s * s - s + 1});
       const std::vector<double> v = m.inv_freq_vllm_static();
       expect_equal_ulps(v, n.inv_freq(), 2 * kEps);
       // The base fixed at S = s·L.
@@ -119,7 +122,7 @@ TEST(Dynamic, VllmStaticIsNtkAtSquaredFactorAndNeverImplicit) {
 class DynamicHfCache : public ::testing::Test {
  protected:
   static constexpr std::int64_t L = 1000;
-  ropescale::dynamic<double> m{{64, 1e4, 1.0, 4.0, L}};
+  ropescale::dynamic<double> m{{{64, 1e4, 1.0}, 4.0, L}};
 };
 
 TEST_F(DynamicHfCache, InitialStateIsDefault) {
@@ -195,8 +198,8 @@ TEST_F(DynamicHfCache, RejectsNonPositiveLength) {
   EXPECT_THROW(c.update(0), ropescale::invalid_parameter);
   EXPECT_THROW(c.update(-5), ropescale::invalid_parameter);
   EXPECT_EQ(c.cached_max(), L);
-  ropescale::dynamic_hf_cache<float> cf(ropescale::dynamic<float>({64, 1e4, 1.0, 4.0, L}));
-  EXPECT_EQ(cf.update(2 * L), ropescale::dynamic<float>({64, 1e4, 1.0, 4.0, L}).inv_freq(2 * L));
+  ropescale::dynamic_hf_cache<float> cf(ropescale::dynamic<float>({{64, 1e4, 1.0}, 4.0, L}));
+  EXPECT_EQ(cf.update(2 * L), ropescale::dynamic<float>({{64, 1e4, 1.0}, 4.0, L}).inv_freq(2 * L));
 }
 
 }  // namespace

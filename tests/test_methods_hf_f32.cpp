@@ -92,20 +92,20 @@ TEST(HfF32, DefaultLinearNtkDynamic) {
       const std::int64_t d = refm::rotary_dim(H, prf);
       if (d % 2 != 0 || d < 4) continue;
       for (double theta : kThetas) {
-        ropescale::default_rope<double> m0({H, theta, prf});
+        ropescale::default_rope<double> m0(ropescale::default_rope_params{{H, theta, prf}});
         compare(m0.inv_freq_hf_f32(), refm::f32_base(theta, d, d / 2), m0.inv_freq(), kBaseBound,
                 ctx_of(H, prf, theta, 1), sd);
         for (double s : kFactors) {
           const std::string c = ctx_of(H, prf, theta, s);
-          ropescale::linear<double> ml({H, theta, prf, s});
+          ropescale::linear<double> ml({{H, theta, prf}, s});
           compare(ml.inv_freq_hf_f32(), refm::f32_linear(theta, d, s), ml.inv_freq(), kScaledBound,
                   c, sl);
-          ropescale::ntk<double> mn({H, theta, prf, s});
+          ropescale::ntk<double> mn({{H, theta, prf}, s});
           const double theta_p =
               theta * std::pow(s, static_cast<double>(d) / static_cast<double>(d - 2));
           compare(mn.inv_freq_hf_f32(), refm::f32_ntk_theta(theta_p, d), mn.inv_freq(),
                   kScaledBound, c, sn);
-          ropescale::dynamic<double> my({H, theta, prf, s, L});
+          ropescale::dynamic<double> my({{H, theta, prf}, s, L});
           for (std::int64_t S : {std::int64_t{1}, L, L + 1, 3 * L, 10 * L + 7}) {
             double th = theta;
             if (S > L) {
@@ -181,14 +181,14 @@ TEST(HfF32, LongropeLlama3Proportional) {
                   m.inv_freq(4097), kScaledBound, c + " long", sr);
           for (double s : kFactors)
             for (auto [a, b] : {std::pair<double, double>{1, 4}, {1, 32}, {2, 2}}) {
-              ropescale::llama3<double> ml({H, theta, prf, s, a, b, 8192});
+              ropescale::llama3<double> ml({{H, theta, prf}, s, a, b, 8192});
               compare(ml.inv_freq_hf_f32(), refm::f32_llama3(theta, d, s, a, b, 8192),
                       ml.inv_freq(), kScaledBound,
                       ctx_of(H, prf, theta, s) + " a=" + std::to_string(a), sl);
             }
         }
         for (double s : kFactors) {
-          ropescale::proportional<double> mp({H, theta, prf, s});
+          ropescale::proportional<double> mp({{H, theta, prf}, s});
           compare(mp.inv_freq_hf_f32(), refm::f32_proportional(theta, H, prf, s), mp.inv_freq(),
                   kScaledBound, ctx_of(H, prf, theta, s), sp);
         }
@@ -204,7 +204,7 @@ TEST(HfF32, BaseErrorWithinSpecBound) {
   double worst = 0;
   for (std::int64_t H : kHeads)
     for (double theta : {1e4, 1e5, 5e5, 1e6}) {
-      ropescale::default_rope<long double> m({H, theta, 1.0});
+      ropescale::default_rope<long double> m(ropescale::default_rope_params{{H, theta, 1.0}});
       const std::vector<float> f = m.inv_freq_hf_f32();
       const std::vector<long double> exact = m.inv_freq();
       for (std::size_t i = 0; i < f.size(); ++i) {
@@ -226,8 +226,8 @@ TEST(HfF32, SameForEveryRealType) {
             ropescale::yarn<double>(p).inv_freq_hf_f32());
   EXPECT_EQ(ropescale::yarn<long double>(p).inv_freq_hf_f32(),
             ropescale::yarn<double>(p).inv_freq_hf_f32());
-  EXPECT_EQ(ropescale::llama3<float>({128, 5e5, 1, 8, 1, 4, 8192}).inv_freq_hf_f32(),
-            ropescale::llama3<double>({128, 5e5, 1, 8, 1, 4, 8192}).inv_freq_hf_f32());
+  EXPECT_EQ(ropescale::llama3<float>({{128, 5e5, 1}, 8, 1, 4, 8192}).inv_freq_hf_f32(),
+            ropescale::llama3<double>({{128, 5e5, 1}, 8, 1, 4, 8192}).inv_freq_hf_f32());
 }
 
 }  // namespace

@@ -31,11 +31,12 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 TEST(RotaryDim, DoubleProductTruncates) {
   // 100 × 0.29 = 28.999999999999996 in binary64, so d = 28 (not 29, not rounded).
   EXPECT_EQ(ropescale::detail::rotary_dim_of(100, 0.29), 28);
-  EXPECT_EQ(ropescale::default_rope<>({100, 1e4, 0.29}).rotary_dim(), 28);
-  EXPECT_EQ(ropescale::linear<>({100, 1e4, 0.29, 2}).rotary_dim(), 28);
-  EXPECT_EQ(ropescale::ntk<>({100, 1e4, 0.29, 2}).rotary_dim(), 28);
-  EXPECT_EQ(ropescale::dynamic<>({100, 1e4, 0.29, 2, 4096}).rotary_dim(), 28);
-  EXPECT_EQ(ropescale::llama3<>({100, 1e4, 0.29, 8, 1, 4, 8192}).rotary_dim(), 28);
+  EXPECT_EQ(
+      ropescale::default_rope<>(ropescale::default_rope_params{{100, 1e4, 0.29}}).rotary_dim(), 28);
+  EXPECT_EQ(ropescale::linear<>({{100, 1e4, 0.29}, 2}).rotary_dim(), 28);
+  EXPECT_EQ(ropescale::ntk<>({{100, 1e4, 0.29}, 2}).rotary_dim(), 28);
+  EXPECT_EQ(ropescale::dynamic<>({{100, 1e4, 0.29}, 2, 4096}).rotary_dim(), 28);
+  EXPECT_EQ(ropescale::llama3<>({{100, 1e4, 0.29}, 8, 1, 4, 8192}).rotary_dim(), 28);
   ropescale::yarn_params yp;
   yp.head_dim = 100;
   yp.partial_rotary_factor = 0.29;
@@ -43,17 +44,21 @@ TEST(RotaryDim, DoubleProductTruncates) {
   EXPECT_EQ(ropescale::yarn<>(yp).rotary_dim(), 28);
   EXPECT_EQ(ropescale::yarn<>(yp).pairs(), 14);
   // Phi-2: int(0.4 × 80) = 32; GPT-NeoX style 0.25 × 128 = 32.
-  EXPECT_EQ(ropescale::default_rope<>({80, 1e4, 0.4}).rotary_dim(), 32);
-  EXPECT_EQ(ropescale::default_rope<>({128, 1e4, 0.25}).pairs(), 16);
+  EXPECT_EQ(ropescale::default_rope<>(ropescale::default_rope_params{{80, 1e4, 0.4}}).rotary_dim(),
+            32);
+  EXPECT_EQ(ropescale::default_rope<>(ropescale::default_rope_params{{128, 1e4, 0.25}}).pairs(),
+            16);
 }
 
 TEST(RotaryDim, OddRotaryDimThrowsForEveryMethod) {
   // 100 × 0.27 = 27.000000000000004 → d = 27, odd.
-  EXPECT_THROW(ropescale::default_rope<>({100, 1e4, 0.27}), ropescale::invalid_parameter);
-  EXPECT_THROW(ropescale::linear<>({100, 1e4, 0.27, 2}), ropescale::invalid_parameter);
-  EXPECT_THROW(ropescale::ntk<>({100, 1e4, 0.27, 2}), ropescale::invalid_parameter);
-  EXPECT_THROW(ropescale::dynamic<>({100, 1e4, 0.27, 2, 4096}), ropescale::invalid_parameter);
-  EXPECT_THROW(ropescale::llama3<>({100, 1e4, 0.27, 8, 1, 4, 8192}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::default_rope<>(ropescale::default_rope_params{{100, 1e4, 0.27}}),
+               ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::linear<>({{100, 1e4, 0.27}, 2}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::ntk<>({{100, 1e4, 0.27}, 2}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::dynamic<>({{100, 1e4, 0.27}, 2, 4096}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::llama3<>({{100, 1e4, 0.27}, 8, 1, 4, 8192}),
+               ropescale::invalid_parameter);
   ropescale::yarn_params yp;
   yp.head_dim = 100;
   yp.partial_rotary_factor = 0.27;
@@ -68,12 +73,13 @@ TEST(RotaryDim, OddRotaryDimThrowsForEveryMethod) {
   lp.max_position_embeddings = 8192;
   EXPECT_THROW(ropescale::longrope<>{lp}, ropescale::invalid_parameter);
   // Odd H with prf = 1 too.
-  EXPECT_THROW(ropescale::default_rope<>({63, 1e4, 1.0}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::default_rope<>(ropescale::default_rope_params{{63, 1e4, 1.0}}),
+               ropescale::invalid_parameter);
   // d = 2 is fine for default but ntk and dynamic need d >= 4.
-  EXPECT_EQ(ropescale::default_rope<>({2, 1e4, 1.0}).pairs(), 1);
-  EXPECT_THROW(ropescale::ntk<>({2, 1e4, 1.0, 2}), ropescale::invalid_parameter);
-  EXPECT_THROW(ropescale::dynamic<>({2, 1e4, 1.0, 2, 4096}), ropescale::invalid_parameter);
-  EXPECT_EQ(ropescale::ntk<>({4, 1e4, 1.0, 2}).pairs(), 2);
+  EXPECT_EQ(ropescale::default_rope<>(ropescale::default_rope_params{{2, 1e4, 1.0}}).pairs(), 1);
+  EXPECT_THROW(ropescale::ntk<>({{2, 1e4, 1.0}, 2}), ropescale::invalid_parameter);
+  EXPECT_THROW(ropescale::dynamic<>({{2, 1e4, 1.0}, 2, 4096}), ropescale::invalid_parameter);
+  EXPECT_EQ(ropescale::ntk<>({{4, 1e4, 1.0}, 2}).pairs(), 2);
 }
 
 // ---------------------------------------------------------------- default ---------------------
@@ -81,7 +87,7 @@ TEST(RotaryDim, OddRotaryDimThrowsForEveryMethod) {
 TEST(Default, FirstIsOneAndGeometric) {
   for (std::int64_t H : {64, 80, 96, 128, 256})
     for (double theta : {1e4, 5e5, 1e6, 1e7}) {
-      ropescale::default_rope<double> m({H, theta, 1.0});
+      ropescale::default_rope<double> m(ropescale::default_rope_params{{H, theta, 1.0}});
       const std::vector<double> w = m.inv_freq();
       ASSERT_EQ(w.size(), static_cast<std::size_t>(H / 2));
       EXPECT_EQ(w[0], 1.0);
@@ -105,18 +111,21 @@ TEST(Linear, IsDefaultDividedByFactorExactly) {
   for (std::int64_t H : {64, 96, 128})
     for (double theta : {1e4, 1e6})
       for (double s : {1.0, 2.0, 3.7, 8.0, 40.0}) {
-        const std::vector<double> w0 = ropescale::default_rope<double>({H, theta, 1.0}).inv_freq();
-        const std::vector<double> w = ropescale::linear<double>({H, theta, 1.0, s}).inv_freq();
+        const std::vector<double> w0 =
+            ropescale::default_rope<double>(ropescale::default_rope_params{{H, theta, 1.0}})
+                .inv_freq();
+        const std::vector<double> w = ropescale::linear<double>({{H, theta, 1.0}, s}).inv_freq();
         ASSERT_EQ(w.size(), w0.size());
         for (std::size_t i = 0; i < w.size(); ++i) EXPECT_EQ(w[i], w0[i] / s) << i;
       }
 }
 
 TEST(Linear, AnglesAtScaledPositionsEqualDefaultAngles) {
-  const std::vector<double> w0 = ropescale::default_rope<double>({128, 5e5, 1.0}).inv_freq();
+  const std::vector<double> w0 =
+      ropescale::default_rope<double>(ropescale::default_rope_params{{128, 5e5, 1.0}}).inv_freq();
   for (std::int64_t s : {2, 4, 8}) {
     const std::vector<double> w =
-        ropescale::linear<double>({128, 5e5, 1.0, static_cast<double>(s)}).inv_freq();
+        ropescale::linear<double>({{128, 5e5, 1.0}, static_cast<double>(s)}).inv_freq();
     for (std::int64_t p : {1, 7, 4095, 100000, 1000000}) {
       for (std::size_t i = 0; i < w.size(); ++i) {
         const ld a = ld(p * s) * ld(w[i]);  // angle at p·s with the linear table
@@ -127,7 +136,7 @@ TEST(Linear, AnglesAtScaledPositionsEqualDefaultAngles) {
     }
   }
   // Non-power-of-two factor: equal to rounding.
-  const std::vector<double> w3 = ropescale::linear<double>({128, 5e5, 1.0, 3.0}).inv_freq();
+  const std::vector<double> w3 = ropescale::linear<double>({{128, 5e5, 1.0}, 3.0}).inv_freq();
   for (std::size_t i = 0; i < w3.size(); ++i) {
     const ld a = ld(3 * 4095) * ld(w3[i]);
     const ld b = ld(4095) * ld(w0[i]);
@@ -141,9 +150,11 @@ TEST(Ntk, GeometricWithScaledBaseAndEndpoints) {
   for (std::int64_t H : {64, 80, 128, 256})
     for (double theta : {1e4, 1e6, 1e7})
       for (double s : {1.0, 2.0, 4.0, 16.0, 3.7}) {
-        ropescale::ntk<double> m({H, theta, 1.0, s});
+        ropescale::ntk<double> m({{H, theta, 1.0}, s});
         const std::vector<double> w = m.inv_freq();
-        const std::vector<double> w0 = ropescale::default_rope<double>({H, theta, 1.0}).inv_freq();
+        const std::vector<double> w0 =
+            ropescale::default_rope<double>(ropescale::default_rope_params{{H, theta, 1.0}})
+                .inv_freq();
         const std::size_t n = w.size();
         EXPECT_EQ(w[0], 1.0);
         // ω_{n−1} = ω⁰_{n−1}/s: the lowest frequency is interpolated like PI.
@@ -263,9 +274,11 @@ TEST(Llama3, BandsAndMiddleFormula) {
       for (double s : {2.0, 8.0, 32.0}) {
         const double a = 1, b = 4;
         const std::int64_t L0 = 8192;
-        ropescale::llama3<double> m({H, theta, 1.0, s, a, b, L0});
+        ropescale::llama3<double> m({{H, theta, 1.0}, s, a, b, L0});
         const std::vector<double> w = m.inv_freq();
-        const std::vector<double> w0 = ropescale::default_rope<double>({H, theta, 1.0}).inv_freq();
+        const std::vector<double> w0 =
+            ropescale::default_rope<double>(ropescale::default_rope_params{{H, theta, 1.0}})
+                .inv_freq();
         int hi_band = 0, lo_band = 0, mid_band = 0;
         for (std::size_t i = 0; i < w.size(); ++i) {
           const ld w0l =
@@ -298,7 +311,8 @@ TEST(Llama3, ContinuousAtBothEdges) {
   // O(1/λ), not jump by a factor (1 − 1/s).
   const std::int64_t H = 128;
   const double theta = 5e5, s = 8, a = 1, b = 4;
-  const std::vector<double> w0 = ropescale::default_rope<double>({H, theta, 1.0}).inv_freq();
+  const std::vector<double> w0 =
+      ropescale::default_rope<double>(ropescale::default_rope_params{{H, theta, 1.0}}).inv_freq();
   int checked = 0;
   for (std::size_t i = 1; i < w0.size(); ++i) {
     const ld lambda = 2 * refm::pi_l / ld(w0[i]);
@@ -306,8 +320,10 @@ TEST(Llama3, ContinuousAtBothEdges) {
     for (double edge : {b, a}) {
       const auto L0_below = static_cast<std::int64_t>(std::floor(lambda * edge));
       const auto L0_above = L0_below + 1;
-      const double wa = ropescale::llama3<double>({H, theta, 1.0, s, a, b, L0_below}).inv_freq()[i];
-      const double wb = ropescale::llama3<double>({H, theta, 1.0, s, a, b, L0_above}).inv_freq()[i];
+      const double wa =
+          ropescale::llama3<double>({{H, theta, 1.0}, s, a, b, L0_below}).inv_freq()[i];
+      const double wb =
+          ropescale::llama3<double>({{H, theta, 1.0}, s, a, b, L0_above}).inv_freq()[i];
       // |Δω|/ω⁰ <= (1 − 1/s)·|ΔL0|/(λ·(b − a)), plus rounding.
       const double bound = static_cast<double>((1 - 1 / ld(s)) / (lambda * (b - a))) + 4 * kEps;
       EXPECT_LE(std::fabs(wa - wb) / w0[i], bound) << "i=" << i << " edge=" << edge;
@@ -321,9 +337,11 @@ TEST(Llama3, EqualFactorsGiveNoNaN) {
   for (std::int64_t H : {64, 128, 256})
     for (double theta : {1e4, 5e5, 1e6})
       for (double ab : {1.0, 2.0, 4.0}) {
-        ropescale::llama3<double> m({H, theta, 1.0, 8.0, ab, ab, 8192});
+        ropescale::llama3<double> m({{H, theta, 1.0}, 8.0, ab, ab, 8192});
         const std::vector<double> w = m.inv_freq();
-        const std::vector<double> w0 = ropescale::default_rope<double>({H, theta, 1.0}).inv_freq();
+        const std::vector<double> w0 =
+            ropescale::default_rope<double>(ropescale::default_rope_params{{H, theta, 1.0}})
+                .inv_freq();
         for (std::size_t i = 0; i < w.size(); ++i) {
           ASSERT_TRUE(std::isfinite(w[i]));
           EXPECT_TRUE(w[i] == w0[i] || w[i] == w0[i] / 8.0) << i;
@@ -338,7 +356,7 @@ TEST(Proportional, ZerosBeyondRotatedPairsAndDenominatorH) {
   for (std::int64_t H : {64, 128, 256, 512})
     for (double prf : {0.25, 0.5, 1.0})
       for (double s : {1.0, 8.0}) {
-        ropescale::proportional<double> m({H, 1e6, prf, s});
+        ropescale::proportional<double> m({{H, 1e6, prf}, s});
         const auto n_rot = static_cast<std::int64_t>(prf * static_cast<double>(H)) / 2;
         EXPECT_EQ(m.rotated_pairs(), n_rot);
         EXPECT_EQ(m.rotary_dim(), H);
@@ -356,21 +374,26 @@ TEST(Proportional, ZerosBeyondRotatedPairsAndDenominatorH) {
         }
       }
   // n_rot uses the double product: 100 × 0.58 = 57.99999999999999 → ⌊28.99…⌋ = 28.
-  EXPECT_EQ(ropescale::proportional<double>({100, 1e4, 0.58, 1}).rotated_pairs(), 28);
+  EXPECT_EQ(ropescale::proportional<double>({{100, 1e4, 0.58}, 1}).rotated_pairs(), 28);
 }
 
 TEST(Proportional, FullFactorAndUnitScaleEqualsDefault) {
   for (std::int64_t H : {64, 80, 128, 256}) {
-    EXPECT_EQ(ropescale::proportional<double>({H, 1e6, 1.0, 1.0}).inv_freq(),
-              ropescale::default_rope<double>({H, 1e6, 1.0}).inv_freq());
-    EXPECT_EQ(ropescale::proportional<float>({H, 1e4, 1.0, 1.0}).inv_freq(),
-              ropescale::default_rope<float>({H, 1e4, 1.0}).inv_freq());
-    EXPECT_EQ(ropescale::proportional<double>({H, 1e6, 1.0, 1.0}).inv_freq_hf_f32(),
-              ropescale::default_rope<double>({H, 1e6, 1.0}).inv_freq_hf_f32());
+    EXPECT_EQ(
+        ropescale::proportional<double>({{H, 1e6, 1.0}, 1.0}).inv_freq(),
+        ropescale::default_rope<double>(ropescale::default_rope_params{{H, 1e6, 1.0}}).inv_freq());
+    EXPECT_EQ(
+        ropescale::proportional<float>({{H, 1e4, 1.0}, 1.0}).inv_freq(),
+        ropescale::default_rope<float>(ropescale::default_rope_params{{H, 1e4, 1.0}}).inv_freq());
+    EXPECT_EQ(ropescale::proportional<double>({{H, 1e6, 1.0}, 1.0}).inv_freq_hf_f32(),
+              ropescale::default_rope<double>(ropescale::default_rope_params{{H, 1e6, 1.0}})
+                  .inv_freq_hf_f32());
   }
   // Not ordinary partial rotary: prf 0.25 uses exponent 2i/H, default with prf 0.25 uses 2i/d.
-  const std::vector<double> prop = ropescale::proportional<double>({256, 1e6, 0.25, 1}).inv_freq();
-  const std::vector<double> part = ropescale::default_rope<double>({256, 1e6, 0.25}).inv_freq();
+  const std::vector<double> prop =
+      ropescale::proportional<double>({{256, 1e6, 0.25}, 1}).inv_freq();
+  const std::vector<double> part =
+      ropescale::default_rope<double>(ropescale::default_rope_params{{256, 1e6, 0.25}}).inv_freq();
   EXPECT_NE(prop[1], part[1]);
   EXPECT_EQ(prop.size(), 128u);
   EXPECT_EQ(part.size(), 32u);

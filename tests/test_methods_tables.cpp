@@ -110,14 +110,14 @@ TYPED_TEST(MethodTables, DefaultLinearNtk) {
       if (d % 2 != 0 || d < 4) continue;
       for (double theta : kThetas) {
         const std::string c0 = ctx_of(H, prf, theta, 1);
-        ropescale::default_rope<Real> m0({H, theta, prf});
+        ropescale::default_rope<Real> m0(ropescale::default_rope_params{{H, theta, prf}});
         ASSERT_EQ(m0.rotary_dim(), d);
         expect_close(m0.inv_freq(), refm::base(theta, d), tol<Real>::plain, c0, wd);
         for (double s : kFactors) {
           const std::string c = ctx_of(H, prf, theta, s);
-          ropescale::linear<Real> ml({H, theta, prf, s});
+          ropescale::linear<Real> ml({{H, theta, prf}, s});
           expect_close(ml.inv_freq(), refm::linear(theta, d, s), tol<Real>::plain, c, wl);
-          ropescale::ntk<Real> mn({H, theta, prf, s});
+          ropescale::ntk<Real> mn({{H, theta, prf}, s});
           expect_close(mn.inv_freq(), refm::ntk(theta, d, s), tol<Real>::plain, c, wn);
           EXPECT_EQ(mn.attention_factor(), Real(1));
           EXPECT_EQ(ml.attention_factor(), Real(1));
@@ -140,7 +140,7 @@ TYPED_TEST(MethodTables, Dynamic) {
       if (d % 2 != 0 || d < 4) continue;
       for (double theta : kThetas)
         for (double s : kFactors) {
-          ropescale::dynamic<Real> m({H, theta, prf, s, L});
+          ropescale::dynamic<Real> m({{H, theta, prf}, s, L});
           for (const auto& S : lengths) {
             const std::string c =
                 ctx_of(H, prf, theta, s) + " S=" + (S ? std::to_string(*S) : std::string("-"));
@@ -243,7 +243,7 @@ TYPED_TEST(MethodTables, Llama3) {
       for (double theta : kThetas)
         for (double s : kFactors)
           for (const band& bd : bands) {
-            ropescale::llama3<Real> m({H, theta, prf, s, bd.a, bd.b, bd.L0});
+            ropescale::llama3<Real> m({{H, theta, prf}, s, bd.a, bd.b, bd.L0});
             const std::string c = ctx_of(H, prf, theta, s) + " a=" + std::to_string(bd.a) +
                                   " b=" + std::to_string(bd.b);
             expect_close(m.inv_freq(), refm::llama3(theta, d, s, bd.a, bd.b, bd.L0),
@@ -260,7 +260,7 @@ TYPED_TEST(MethodTables, Proportional) {
     for (double prf : kPrfs)
       for (double theta : kThetas)
         for (double s : kFactors) {
-          ropescale::proportional<Real> m({H, theta, prf, s});
+          ropescale::proportional<Real> m({{H, theta, prf}, s});
           ASSERT_EQ(m.rotary_dim(), H);
           ASSERT_EQ(m.pairs(), H / 2);
           expect_close(m.inv_freq(), refm::proportional(theta, H, prf, s), tol<Real>::plain,

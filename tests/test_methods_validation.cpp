@@ -69,12 +69,14 @@ ropescale::longrope_params longrope_ok() {
 template <class Check>
 void for_each_method(Check check) {
   check([](std::int64_t H, double theta, double prf) {
-    ropescale::default_rope<>({H, theta, prf});
+    ropescale::default_rope<>(ropescale::default_rope_params{{H, theta, prf}});
   });
-  check([](std::int64_t H, double theta, double prf) { ropescale::linear<>({H, theta, prf, 2}); });
-  check([](std::int64_t H, double theta, double prf) { ropescale::ntk<>({H, theta, prf, 2}); });
   check([](std::int64_t H, double theta, double prf) {
-    ropescale::dynamic<>({H, theta, prf, 2, 4096});
+    ropescale::linear<>({{H, theta, prf}, 2});
+  });
+  check([](std::int64_t H, double theta, double prf) { ropescale::ntk<>({{H, theta, prf}, 2}); });
+  check([](std::int64_t H, double theta, double prf) {
+    ropescale::dynamic<>({{H, theta, prf}, 2, 4096});
   });
   check([](std::int64_t H, double theta, double prf) {
     ropescale::yarn_params p = yarn_ok();
@@ -96,10 +98,10 @@ void for_each_method(Check check) {
     ropescale::longrope<>{p};
   });
   check([](std::int64_t H, double theta, double prf) {
-    ropescale::llama3<>({H, theta, prf, 8, 1, 4, 8192});
+    ropescale::llama3<>({{H, theta, prf}, 8, 1, 4, 8192});
   });
   check([](std::int64_t H, double theta, double prf) {
-    ropescale::proportional<>({H, theta, prf, 1});
+    ropescale::proportional<>({{H, theta, prf}, 1});
   });
 }
 
@@ -136,39 +138,51 @@ TEST(MethodValidation, RotaryDimMustBeEvenAndLargeEnough) {
   // d = int(100 × 0.27) = 27: odd. Every method except proportional (whose rotary dim is H).
   expect_invalid(
       [&] {
-        ropescale::default_rope<>({100, 1e4, 0.27});
+        ropescale::default_rope<>(ropescale::default_rope_params{{100, 1e4, 0.27}});
       },
       "partial_rotary_factor", "27");
-  expect_invalid([&] { ropescale::linear<>({100, 1e4, 0.27, 2}); }, "partial_rotary_factor", "27");
   expect_invalid(
       [&] {
-        ropescale::llama3<>({100, 1e4, 0.27, 8, 1, 4, 8192});
+        ropescale::linear<>({{100, 1e4, 0.27}, 2});
+      },
+      "partial_rotary_factor", "27");
+  expect_invalid(
+      [&] {
+        ropescale::llama3<>({{100, 1e4, 0.27}, 8, 1, 4, 8192});
       },
       "partial_rotary_factor", "27");
   // prf = 1 and odd H: the key is head_dim.
-  expect_invalid([&] { ropescale::default_rope<>({63, 1e4, 1.0}); }, "head_dim", "63");
-  // d = int(4 × 0.3) = 1 < 2.
-  expect_invalid([&] { ropescale::default_rope<>({4, 1e4, 0.3}); }, "partial_rotary_factor", "1");
-  // ntk and dynamic need d >= 4.
-  expect_invalid([&] { ropescale::ntk<>({2, 1e4, 1.0, 2}); }, "head_dim", "2");
   expect_invalid(
       [&] {
-        ropescale::dynamic<>({8, 1e4, 0.25, 2, 4096});
+        ropescale::default_rope<>(ropescale::default_rope_params{{63, 1e4, 1.0}});
+      },
+      "head_dim", "63");
+  // d = int(4 × 0.3) = 1 < 2.
+  expect_invalid(
+      [&] {
+        ropescale::default_rope<>(ropescale::default_rope_params{{4, 1e4, 0.3}});
+      },
+      "partial_rotary_factor", "1");
+  // ntk and dynamic need d >= 4.
+  expect_invalid([&] { ropescale::ntk<>({{2, 1e4, 1.0}, 2}); }, "head_dim", "2");
+  expect_invalid(
+      [&] {
+        ropescale::dynamic<>({{8, 1e4, 0.25}, 2, 4096});
       },
       "partial_rotary_factor", "2");
-  EXPECT_NO_THROW(ropescale::ntk<>({4, 1e4, 1.0, 2}));
+  EXPECT_NO_THROW(ropescale::ntk<>({{4, 1e4, 1.0}, 2}));
   // proportional: H must be even.
-  expect_invalid([&] { ropescale::proportional<>({63, 1e4, 1.0, 1}); }, "head_dim", "63");
+  expect_invalid([&] { ropescale::proportional<>({{63, 1e4, 1.0}, 1}); }, "head_dim", "63");
 }
 
 TEST(MethodValidation, Factor) {
   for (double bad : {0.5, 0.0, -2.0, kNaN, kInf}) {
     const std::string v = ropescale::detail::format_value(bad);
-    expect_invalid([&] { ropescale::linear<>({128, 1e4, 1.0, bad}); }, "factor", v);
-    expect_invalid([&] { ropescale::ntk<>({128, 1e4, 1.0, bad}); }, "factor", v);
-    expect_invalid([&] { ropescale::dynamic<>({128, 1e4, 1.0, bad, 4096}); }, "factor", v);
-    expect_invalid([&] { ropescale::llama3<>({128, 1e4, 1.0, bad, 1, 4, 8192}); }, "factor", v);
-    expect_invalid([&] { ropescale::proportional<>({128, 1e4, 1.0, bad}); }, "factor", v);
+    expect_invalid([&] { ropescale::linear<>({{128, 1e4, 1.0}, bad}); }, "factor", v);
+    expect_invalid([&] { ropescale::ntk<>({{128, 1e4, 1.0}, bad}); }, "factor", v);
+    expect_invalid([&] { ropescale::dynamic<>({{128, 1e4, 1.0}, bad, 4096}); }, "factor", v);
+    expect_invalid([&] { ropescale::llama3<>({{128, 1e4, 1.0}, bad, 1, 4, 8192}); }, "factor", v);
+    expect_invalid([&] { ropescale::proportional<>({{128, 1e4, 1.0}, bad}); }, "factor", v);
     expect_invalid(
         [&] {
           ropescale::yarn_params p = yarn_ok();
@@ -184,7 +198,7 @@ TEST(MethodValidation, Factor) {
         },
         "factor", v);
   }
-  EXPECT_NO_THROW(ropescale::linear<>({128, 1e4, 1.0, 1.0}));
+  EXPECT_NO_THROW(ropescale::linear<>({{128, 1e4, 1.0}, 1.0}));
 }
 
 TEST(MethodValidation, AttentionFactor) {
@@ -276,12 +290,12 @@ TEST(MethodValidation, IntegerKeys) {
     const std::string v = std::to_string(bad);
     expect_invalid(
         [&] {
-          ropescale::dynamic<>({128, 1e4, 1.0, 2, bad});
+          ropescale::dynamic<>({{128, 1e4, 1.0}, 2, bad});
         },
         "max_position_embeddings", v);
     expect_invalid(
         [&] {
-          ropescale::llama3<>({128, 1e4, 1.0, 8, 1, 4, bad});
+          ropescale::llama3<>({{128, 1e4, 1.0}, 8, 1, 4, bad});
         },
         "original_max_position_embeddings", v);
     expect_invalid(
@@ -351,32 +365,32 @@ TEST(MethodValidation, Llama3FreqFactors) {
   for (double bad : {0.0, -1.0, kNaN}) {
     expect_invalid(
         [&] {
-          ropescale::llama3<>({128, 1e4, 1.0, 8, bad, 4, 8192});
+          ropescale::llama3<>({{128, 1e4, 1.0}, 8, bad, 4, 8192});
         },
         "low_freq_factor", ropescale::detail::format_value(bad));
   }
   expect_invalid(
       [&] {
-        ropescale::llama3<>({128, 1e4, 1.0, 8, 4, 1, 8192});
+        ropescale::llama3<>({{128, 1e4, 1.0}, 8, 4, 1, 8192});
       },
       "high_freq_factor", "1");
   expect_invalid(
       [&] {
-        ropescale::llama3<>({128, 1e4, 1.0, 8, 1, kNaN, 8192});
+        ropescale::llama3<>({{128, 1e4, 1.0}, 8, 1, kNaN, 8192});
       },
       "high_freq_factor", "nan");
-  EXPECT_NO_THROW(ropescale::llama3<>({128, 1e4, 1.0, 8, 2, 2, 8192}));  // a == b accepted
+  EXPECT_NO_THROW(ropescale::llama3<>({{128, 1e4, 1.0}, 8, 2, 2, 8192}));  // a == b accepted
 }
 
 TEST(MethodValidation, SeqLenOnEveryEntryPoint) {
-  ropescale::default_rope<> m0({128, 1e4, 1.0});
-  ropescale::linear<> m1({128, 1e4, 1.0, 2});
-  ropescale::ntk<> m2({128, 1e4, 1.0, 2});
-  ropescale::dynamic<> m3({128, 1e4, 1.0, 2, 4096});
+  ropescale::default_rope<> m0(ropescale::default_rope_params{{128, 1e4, 1.0}});
+  ropescale::linear<> m1({{128, 1e4, 1.0}, 2});
+  ropescale::ntk<> m2({{128, 1e4, 1.0}, 2});
+  ropescale::dynamic<> m3({{128, 1e4, 1.0}, 2, 4096});
   ropescale::yarn<> m4(yarn_ok());
   ropescale::longrope<> m5(longrope_ok());
-  ropescale::llama3<> m6({128, 1e4, 1.0, 8, 1, 4, 8192});
-  ropescale::proportional<> m7({128, 1e4, 0.5, 1});
+  ropescale::llama3<> m6({{128, 1e4, 1.0}, 8, 1, 4, 8192});
+  ropescale::proportional<> m7({{128, 1e4, 0.5}, 1});
   auto check = [](const auto& m) {
     for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-3}}) {
       const std::string v = std::to_string(bad);

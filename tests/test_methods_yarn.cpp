@@ -39,9 +39,11 @@ void check_ramp_regions(const ropescale::yarn_params& p) {
   const std::int64_t d = m.rotary_dim();
   const std::vector<Real> w = m.inv_freq();
   const std::vector<Real> w0 =
-      ropescale::default_rope<Real>({p.head_dim, p.rope_theta, p.partial_rotary_factor}).inv_freq();
+      ropescale::default_rope<Real>(
+          ropescale::default_rope_params{{p.head_dim, p.rope_theta, p.partial_rotary_factor}})
+          .inv_freq();
   const std::vector<Real> wl =
-      ropescale::linear<Real>({p.head_dim, p.rope_theta, p.partial_rotary_factor, p.factor})
+      ropescale::linear<Real>({{p.head_dim, p.rope_theta, p.partial_rotary_factor}, p.factor})
           .inv_freq();
   const double lo = m.correction_low(), hi = m.correction_high();
   ASSERT_LT(lo, hi);
@@ -96,7 +98,8 @@ TEST(Yarn, RatioIsLinearInIndexInsideTheRamp) {
   p.truncate = false;
   ropescale::yarn<double> m(p);
   const std::vector<double> w = m.inv_freq();
-  const std::vector<double> w0 = ropescale::default_rope<double>({256, 1e4, 1.0}).inv_freq();
+  const std::vector<double> w0 =
+      ropescale::default_rope<double>(ropescale::default_rope_params{{256, 1e4, 1.0}}).inv_freq();
   const double lo = m.correction_low(), hi = m.correction_high();
   const double slope = -(1 - 1 / 16.0) / (hi - lo);
   int checked = 0;
@@ -116,11 +119,15 @@ TEST(Yarn, UnitFactorIsDefault) {
       ropescale::yarn_params p = make(128, theta, 1.0, 4096);
       p.truncate = truncate;
       ropescale::yarn<double> m(p);
-      EXPECT_EQ(m.inv_freq(), ropescale::default_rope<double>({128, theta, 1.0}).inv_freq());
+      EXPECT_EQ(m.inv_freq(),
+                ropescale::default_rope<double>(ropescale::default_rope_params{{128, theta, 1.0}})
+                    .inv_freq());
       EXPECT_EQ(m.attention_factor(), 1.0);
       EXPECT_EQ(m.softmax_scale_multiplier(), 1.0);
       ropescale::yarn<float> mf(p);
-      EXPECT_EQ(mf.inv_freq(), ropescale::default_rope<float>({128, theta, 1.0}).inv_freq());
+      EXPECT_EQ(mf.inv_freq(),
+                ropescale::default_rope<float>(ropescale::default_rope_params{{128, theta, 1.0}})
+                    .inv_freq());
     }
 }
 
@@ -166,7 +173,7 @@ TEST(Yarn, EqualBoundsTakeThePointZeroZeroOnePath) {
   EXPECT_EQ(m.correction_low(), 0.0);
   EXPECT_EQ(m.correction_high(), 0.001);
   const std::vector<double> w = m.inv_freq();
-  const std::vector<double> wl = ropescale::linear<double>({128, 1e4, 1.0, 4}).inv_freq();
+  const std::vector<double> wl = ropescale::linear<double>({{128, 1e4, 1.0}, 4}).inv_freq();
   EXPECT_EQ(w[0], 1.0);                                                    // r_0 = 0
   for (std::size_t i = 1; i < w.size(); ++i) EXPECT_EQ(w[i], wl[i]) << i;  // r = 1
   for (float x : m.inv_freq_hf_f32()) EXPECT_TRUE(std::isfinite(x));
@@ -181,7 +188,8 @@ TEST(Yarn, EqualBoundsTakeThePointZeroZeroOnePath) {
   EXPECT_NEAR(mq.correction_low(), c, 1e-13);
   EXPECT_EQ(mq.correction_high(), mq.correction_low() + 0.001);
   const std::vector<double> wq = mq.inv_freq();
-  const std::vector<double> w0 = ropescale::default_rope<double>({128, 1e4, 1.0}).inv_freq();
+  const std::vector<double> w0 =
+      ropescale::default_rope<double>(ropescale::default_rope_params{{128, 1e4, 1.0}}).inv_freq();
   for (std::size_t i = 0; i < wq.size(); ++i) {
     if (static_cast<double>(i) <= mq.correction_low()) {
       EXPECT_EQ(wq[i], w0[i]) << i;

@@ -149,10 +149,10 @@ TEST(OnTheFly, RowsWithinSpecBoundOnEveryIsa) {
 // would pass them (method::inv_freq(S) / attention_factor(S)).
 TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
   std::vector<std::pair<ropescale::method, std::optional<std::int64_t>>> cases;
-  cases.emplace_back(ropescale::default_rope<>(ropescale::default_rope_params{128, 1e6, 1.0}),
+  cases.emplace_back(ropescale::default_rope<>(ropescale::default_rope_params{{128, 1e6, 1.0}}),
                      std::nullopt);
-  cases.emplace_back(ropescale::ntk<>(ropescale::ntk_params{64, 1e4, 1.0, 4.0}), std::nullopt);
-  cases.emplace_back(ropescale::dynamic<>(ropescale::dynamic_params{128, 1e4, 1.0, 2.0, 8192}),
+  cases.emplace_back(ropescale::ntk<>(ropescale::ntk_params{{64, 1e4, 1.0}, 4.0}), std::nullopt);
+  cases.emplace_back(ropescale::dynamic<>(ropescale::dynamic_params{{128, 1e4, 1.0}, 2.0, 8192}),
                      std::int64_t{50000});
   {
     ropescale::yarn_params y;
@@ -174,7 +174,7 @@ TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
     cases.emplace_back(ropescale::longrope<>(l), std::int64_t{131072});
   }
   cases.emplace_back(
-      ropescale::llama3<>(ropescale::llama3_params{128, 5e5, 1.0, 8.0, 1.0, 4.0, 8192}),
+      ropescale::llama3<>(ropescale::llama3_params{{128, 5e5, 1.0}, 8.0, 1.0, 4.0, 8192}),
       std::nullopt);
   std::vector<std::int64_t> positions;
   for (std::int64_t p = 0; p < 1024; ++p) positions.push_back(p);

@@ -37,10 +37,8 @@ inline constexpr const char* clex_down_proj_name = "model.clex_layer.proj_func.o
 inline constexpr const char* clex_inv_freq_name = "model.clex_layer.inv_freq";
 
 /// Parameters of CLEX (config keys verbatim, spec §4.1) plus the checkpoint's ODE weights.
-struct clex_params {
-  std::int64_t head_dim = 0;                 ///< H
-  double rope_theta = 10000.0;               ///< b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless
-  double partial_rotary_factor = 1.0;        ///< prf; d = int(H × prf) must be >= 4
+/// rope_theta is b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless. d = int(H × prf) must be >= 4.
+struct clex_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;  ///< L, the base model's window (top-level key)
   std::int64_t max_factor = 0;               ///< T, largest scale; trained context L·T
   std::int64_t param_factor = 1;             ///< p, hidden width p·d of the ODE network
@@ -109,7 +107,7 @@ inline std::int64_t clex_saturating_mul(std::int64_t a, std::int64_t b) noexcept
 /// double) and each table rounded once to Real. Copies share the lazily built table. Const
 /// members are thread-safe (the table is published with std::call_once).
 template <class Real = double>
-class clex {
+class clex : public detail::method_base<clex_params> {
   using work = detail::work_t<Real>;
   using vec = detail::ode_vector<work>;
   using mat = Eigen::Matrix<work, Eigen::Dynamic, Eigen::Dynamic>;
@@ -125,7 +123,7 @@ class clex {
   /// (T − 1)/Δ <= 1e7 steps; max_position_embeddings >= 2 when log_scale (ln L divides);
   /// ode_up_proj/ode_down_proj sizes n·p·d, finite; inv_freq (if present) n finite values > 0
   /// within 2^-7 relative of b^(−2k/d). Throws invalid_parameter naming the key or tensor.
-  explicit clex(const clex_params& p) : p_(p), d_(validate_config(p)) {
+  explicit clex(const clex_params& p) : detail::method_base<clex_params>(p, validate_config(p)) {
     const std::int64_t n = pairs();
     const std::int64_t nd = n * d_;
     const std::int64_t hidden = p_.param_factor * d_;
@@ -169,8 +167,7 @@ class clex {
   /// The constructor's checks that need no weights (everything but the tensors); returns d.
   /// The config loader runs it before it reads a checkpoint. Throws invalid_parameter.
   static std::int64_t validate_config(const clex_params& p) {
-    const std::int64_t d =
-        detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4);
+    const std::int64_t d = detail::checked_rotary_dim(p, 4);
     detail::check_integer_key("max_position_embeddings", p.max_position_embeddings);
     detail::check_integer_key("max_factor", p.max_factor);
     detail::check_integer_key("param_factor", p.param_factor);
@@ -197,14 +194,7 @@ class clex {
     return d;
   }
 
-  /// The validated parameters (including the weights).
-  const clex_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
+  // params() (from detail::method_base) includes the ODE weights.
 
   /// t(S) = min(T, ⌈S/L⌉) in integer arithmetic (spec §4.5); S <= L gives 1. S > L·T keeps T:
   /// upstream's cos/sin cache has only L·T rows (later positions fail there); ropescale serves
@@ -282,9 +272,6 @@ class clex {
     for (std::size_t i = 0; i < w.size(); ++i) out[i] = static_cast<float>(w[i]);
     return out;
   }
-
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
 
   /// Query temperature (spec §4.6): ln S / ln L if log_scale, else 1; unclamped (below 1 for
   /// S < L, 0 at S = 1), in double; never folded into cos/sin. Throws if seq_len < 1.
@@ -374,8 +361,6 @@ class clex {
     return s.rows;
   }
 
-  clex_params p_;
-  std::int64_t d_;
   std::shared_ptr<state> state_;
 };
 
@@ -388,8 +373,7 @@ class clex {
 /// Throws invalid_parameter naming the file, the tensor and the shapes.
 inline void load_clex_weights(clex_params& p, const std::filesystem::path& path,
                               bool use_checkpoint_inv_freq = true) {
-  const std::int64_t d =
-      detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4);
+  const std::int64_t d = detail::checked_rotary_dim(p, 4);
   detail::check_integer_key("param_factor", p.param_factor);
   const std::int64_t n = d / 2;
   const std::int64_t pd = detail::clex_saturating_mul(p.param_factor, d);

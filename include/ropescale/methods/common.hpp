@@ -4,7 +4,10 @@
 // the §2.5 table (all errors through detail::throw_invalid, "<key>: <expectation>, got <value>"),
 // the unscaled inverse frequency θ^(−2i/d) evaluated in long double and rounded once, and the
 // Hugging Face binary32 base table (e = fl32(2i/d), P = fl32(pow(fl32(θ), e)), ω⁰ = fl32(1/P)).
-// Everything here lives in ropescale::detail and carries no API promise.
+// Also the parts every method shares: the public base of every `<name>_params`
+// (ropescale::rope_base_params: head_dim, rope_theta, partial_rotary_factor) and the base class
+// detail::method_base with the common accessors. Everything else here lives in ropescale::detail
+// and carries no API promise.
 #ifndef ROPESCALE_METHODS_COMMON_HPP
 #define ROPESCALE_METHODS_COMMON_HPP
 
@@ -19,6 +22,17 @@
 #include "ropescale/detail/throw.hpp"
 
 namespace ropescale {
+
+/// The keys every method shares (HF names verbatim); every `<name>_params` derives from it.
+/// Aggregate initialisation therefore nests them, e.g. `linear_params{{128, 1e4, 1.0}, 4.0}`;
+/// assigning by field name (`p.head_dim = 128;`) reads better and does not depend on the order.
+struct rope_base_params {
+  /// H (the loader resolves head_dim, hidden_size / num_attention_heads or qk_rope_head_dim).
+  std::int64_t head_dim = 0;
+  double rope_theta = 10000.0;         ///< θ, the base (top-level key), a finite number > 1
+  double partial_rotary_factor = 1.0;  ///< prf in (0, 1]; the rotary dim is d = int(H × prf)
+};
+
 namespace detail {
 
 /// Working precision of a method's table arithmetic: double for float and double tables, long
@@ -106,6 +120,46 @@ inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
   }
   return d;
 }
+
+/// checked_rotary_dim on the common keys of a `<name>_params`.
+inline std::int64_t checked_rotary_dim(const rope_base_params& p, std::int64_t min_d = 2) {
+  return checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, min_d);
+}
+
+/// The members every method class shares (spec §1.4 contract): the validated parameters, H, the
+/// rotary dim d and the table length d/2, and the neutral values of softmax_scale_multiplier(),
+/// query_scale() and diagnostics(). A method passes its validated parameters and its d (checked
+/// by the method; proportional passes H) and defines a member of the same name to differ
+/// (yarn's softmax multiplier, clex's query temperature, notes). Not polymorphic: nothing is
+/// virtual, and the classes are used by value (ropescale::method holds them in a variant).
+template <class Params>
+class method_base {
+ public:
+  /// The validated parameters, as given.
+  const Params& params() const noexcept { return p_; }
+  /// H.
+  std::int64_t head_dim() const noexcept { return p_.head_dim; }
+  /// d = int(H × prf), the double product truncated toward zero (proportional: H).
+  std::int64_t rotary_dim() const noexcept { return d_; }
+  /// n = d/2, the table length.
+  std::int64_t pairs() const noexcept { return d_ / 2; }
+  /// 1 (only yarn with mscale_all_dim differs, §3.5.5).
+  double softmax_scale_multiplier() const noexcept { return 1.0; }
+  /// 1 (only clex with log_scale differs, §4.6). Throws invalid_parameter if seq_len < 1.
+  double query_scale(std::int64_t seq_len) const {
+    check_seq_len(seq_len);
+    return 1.0;
+  }
+  /// Non-fatal notes; none unless the method says otherwise.
+  std::vector<std::string> diagnostics() const { return {}; }
+
+ protected:
+  /// p already validated by the derived constructor's initialiser; d its rotary dim.
+  method_base(const Params& p, std::int64_t d) : p_(p), d_(d) {}
+
+  Params p_;
+  std::int64_t d_;
+};
 
 /// ω⁰_i = θ^(−2i/denom) evaluated in long double (exponent and pow), rounded once to W.
 /// denom is d for every method except proportional (H).

@@ -15,17 +15,13 @@
 namespace ropescale {
 
 /// Parameters of the default method (fields named after the HF config keys).
-struct default_rope_params {
-  std::int64_t head_dim = 0;           ///< H
-  double rope_theta = 10000.0;         ///< θ
-  double partial_rotary_factor = 1.0;  ///< prf; d = int(H × prf)
-};
+struct default_rope_params : rope_base_params {};
 
 /// Unscaled RoPE: ω_i = θ^(−2i/d), A = 1 (spec §3.1).
 /// Real = float, double or long double; computed in double (long double for long double) and
 /// rounded once. Const members are thread-safe.
 template <class Real = double>
-class default_rope {
+class default_rope : public detail::method_base<default_rope_params> {
  public:
   using params_type = default_rope_params;
   using real_type = Real;
@@ -35,16 +31,7 @@ class default_rope {
   /// Validates θ > 1, 0 < prf <= 1, head_dim in [1, 2^53], d even with 2 <= d <= H (spec §2.5).
   /// Throws invalid_parameter naming the key and value.
   explicit default_rope(const default_rope_params& p)
-      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {}
-
-  /// The validated parameters.
-  const default_rope_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf) (double product truncated toward zero).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2, the table length.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
+      : detail::method_base<default_rope_params>(p, detail::checked_rotary_dim(p)) {}
 
   /// ω_i = θ^(−2i/d), i = 0 … n−1. seq_len is ignored but must be >= 1 when given.
   /// Error: <= 1 ulp of Real (long-double pow, one rounding to the working type and to Real).
@@ -69,20 +56,6 @@ class default_rope {
     detail::check_seq_len(seq_len);
     return detail::hf_f32_base_table(p_.rope_theta, d_, pairs());
   }
-
-  /// 1 (only yarn with mscale_all_dim differs, §3.5.5).
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1 (only clex with log_scale differs, §4.6). Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none for this method.
-  std::vector<std::string> diagnostics() const { return {}; }
-
- private:
-  default_rope_params p_;
-  std::int64_t d_;
 };
 
 }  // namespace ropescale

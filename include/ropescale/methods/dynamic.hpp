@@ -18,11 +18,8 @@
 
 namespace ropescale {
 
-/// Parameters of dynamic NTK scaling.
-struct dynamic_params {
-  std::int64_t head_dim = 0;                 ///< H
-  double rope_theta = 10000.0;               ///< θ
-  double partial_rotary_factor = 1.0;        ///< prf; d = int(H × prf) must be >= 4
+/// Parameters of dynamic NTK scaling. The rotary dim d = int(H × prf) must be >= 4.
+struct dynamic_params : rope_base_params {
   double factor = 1.0;                       ///< s >= 1
   std::int64_t max_position_embeddings = 0;  ///< L (top-level key), required
 };
@@ -37,7 +34,7 @@ enum class dynamic_policy {
 /// Dynamic NTK: stateless per-length tables, A = 1 (spec §3.4).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class dynamic {
+class dynamic : public detail::method_base<dynamic_params> {
  public:
   using params_type = dynamic_params;
   using real_type = Real;
@@ -47,20 +44,10 @@ class dynamic {
   /// Validates the common keys, d >= 4, factor >= 1 and max_position_embeddings in [1, 2^53]
   /// (spec §2.5). Throws invalid_parameter.
   explicit dynamic(const dynamic_params& p)
-      : p_(p),
-        d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4)) {
+      : detail::method_base<dynamic_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
     detail::check_integer_key("max_position_embeddings", p_.max_position_embeddings);
   }
-
-  /// The validated parameters.
-  const dynamic_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
 
   /// Stateless table (policy per_length): S absent or S <= L → the default table exactly;
   /// otherwise ω_i = θ'^(−2i/d), θ' = θ·k^(d/(d−2)), k = s·S/L − (s − 1), evaluated as
@@ -136,16 +123,6 @@ class dynamic {
     return detail::hf_f32_base_table(scaled_theta(seq_len), d_, pairs());
   }
 
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none for this method.
-  std::vector<std::string> diagnostics() const { return {}; }
-
  private:
   void fill_ntk(std::vector<Real>& out, long double k) const {
     for (std::int64_t i = 0; i < pairs(); ++i) {
@@ -153,9 +130,6 @@ class dynamic {
           static_cast<Real>(detail::ntk_inv_freq<detail::work_t<Real>>(p_.rope_theta, k, i, d_));
     }
   }
-
-  dynamic_params p_;
-  std::int64_t d_;
 };
 
 /// HF's dynamic-NTK cache semantics (spec §3.4), an explicit stateful object owned by the user.

@@ -14,17 +14,14 @@
 namespace ropescale {
 
 /// Parameters of linear scaling (HF keys).
-struct linear_params {
-  std::int64_t head_dim = 0;           ///< H
-  double rope_theta = 10000.0;         ///< θ
-  double partial_rotary_factor = 1.0;  ///< prf; d = int(H × prf)
-  double factor = 1.0;                 ///< s >= 1
+struct linear_params : rope_base_params {
+  double factor = 1.0;  ///< s >= 1
 };
 
 /// Position Interpolation: ω_i = θ^(−2i/d) / s, A = 1 (spec §3.2; Chen et al. 2023).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class linear {
+class linear : public detail::method_base<linear_params> {
  public:
   using params_type = linear_params;
   using real_type = Real;
@@ -33,18 +30,9 @@ class linear {
 
   /// Validates the common keys (spec §2.5) and factor >= 1. Throws invalid_parameter.
   explicit linear(const linear_params& p)
-      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {
+      : detail::method_base<linear_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
   }
-
-  /// The validated parameters.
-  const linear_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
 
   /// ω_i = ω⁰_i / s: the working-precision default value divided by s (so for Real = double the
   /// table is bit-identical to default_rope<double>'s divided by s). seq_len ignored (>= 1).
@@ -73,20 +61,6 @@ class linear {
     for (float& w : out) w = w / s32;
     return out;
   }
-
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none for this method.
-  std::vector<std::string> diagnostics() const { return {}; }
-
- private:
-  linear_params p_;
-  std::int64_t d_;
 };
 
 }  // namespace ropescale

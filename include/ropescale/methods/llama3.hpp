@@ -17,10 +17,7 @@
 namespace ropescale {
 
 /// Parameters of llama3 scaling (HF keys; all required in the config, no invented defaults).
-struct llama3_params {
-  std::int64_t head_dim = 0;                          ///< H
-  double rope_theta = 10000.0;                        ///< θ
-  double partial_rotary_factor = 1.0;                 ///< prf; d = int(H × prf)
+struct llama3_params : rope_base_params {
   double factor = 1.0;                                ///< s >= 1
   double low_freq_factor = 0;                         ///< a > 0
   double high_freq_factor = 0;                        ///< b >= a
@@ -29,7 +26,7 @@ struct llama3_params {
 
 /// Llama-3 scaling (spec §3.7). Real = float, double or long double. Const members thread-safe.
 template <class Real = double>
-class llama3 {
+class llama3 : public detail::method_base<llama3_params> {
  public:
   using params_type = llama3_params;
   using real_type = Real;
@@ -40,7 +37,7 @@ class llama3 {
   /// L0 in [1, 2^53]. (L0 >= L is the loader's diagnostic: L is not a parameter here.)
   /// Throws invalid_parameter.
   explicit llama3(const llama3_params& p)
-      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {
+      : detail::method_base<llama3_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
     detail::check_positive("low_freq_factor", p_.low_freq_factor);
     if (!std::isfinite(p_.high_freq_factor) || !(p_.high_freq_factor >= p_.low_freq_factor)) {
@@ -52,15 +49,6 @@ class llama3 {
     detail::check_integer_key("original_max_position_embeddings",
                               p_.original_max_position_embeddings);
   }
-
-  /// The validated parameters.
-  const llama3_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
 
   /// With λ = 2π/ω⁰: λ < L0/b → ω⁰; λ > L0/a → ω⁰/s; otherwise
   /// g = (L0/λ − a)/(b − a) (0 if a == b) and ω = (1 − g)·ω⁰/s + g·ω⁰. λ, the band tests and the
@@ -128,20 +116,6 @@ class llama3 {
     }
     return out;
   }
-
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none here (L0 >= L is reported by the loader, which knows L).
-  std::vector<std::string> diagnostics() const { return {}; }
-
- private:
-  llama3_params p_;
-  std::int64_t d_;
 };
 
 }  // namespace ropescale

@@ -19,10 +19,7 @@
 namespace ropescale {
 
 /// Parameters of LongRoPE (HF keys; L0 already resolved by the loader per spec §2.3).
-struct longrope_params {
-  std::int64_t head_dim = 0;                          ///< H
-  double rope_theta = 10000.0;                        ///< θ
-  double partial_rotary_factor = 1.0;                 ///< prf; d = int(H × prf)
+struct longrope_params : rope_base_params {
   std::vector<double> short_factor;                   ///< exactly d/2 finite numbers > 0
   std::vector<double> long_factor;                    ///< exactly d/2 finite numbers > 0
   std::optional<double> factor;                       ///< s >= 1; nullopt → L/L0
@@ -34,7 +31,7 @@ struct longrope_params {
 /// LongRoPE: ω_i = 1/(ext_i·θ^(2i/d)), ext chosen by S (spec §3.6).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class longrope {
+class longrope : public detail::method_base<longrope_params> {
  public:
   using params_type = longrope_params;
   using real_type = Real;
@@ -46,7 +43,7 @@ class longrope {
   /// [1, 2^53] when given or needed (factor absent). When A must be computed with s > 1, L0 must
   /// be >= 2 (ln L0 is a denominator). Throws invalid_parameter.
   explicit longrope(const longrope_params& p)
-      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {
+      : detail::method_base<longrope_params>(p, detail::checked_rotary_dim(p)) {
     check_factors("short_factor", p_.short_factor);
     check_factors("long_factor", p_.long_factor);
     detail::check_integer_key("original_max_position_embeddings",
@@ -79,14 +76,6 @@ class longrope {
     }
   }
 
-  /// The validated parameters.
-  const longrope_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
   /// s: factor if given, else L/L0 (double division).
   double factor() const noexcept { return factor_; }
 
@@ -134,16 +123,6 @@ class longrope {
     return out;
   }
 
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none for this method.
-  std::vector<std::string> diagnostics() const { return {}; }
-
  private:
   void check_factors(const char* key, const std::vector<double>& v) const {
     const std::size_t n = static_cast<std::size_t>(pairs());
@@ -157,8 +136,6 @@ class longrope {
     }
   }
 
-  longrope_params p_;
-  std::int64_t d_;
   double factor_ = 1.0;
   double attention_factor_ = 1.0;
 };

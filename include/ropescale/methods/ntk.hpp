@@ -15,18 +15,15 @@
 
 namespace ropescale {
 
-/// Parameters of static NTK-aware scaling.
-struct ntk_params {
-  std::int64_t head_dim = 0;           ///< H
-  double rope_theta = 10000.0;         ///< θ
-  double partial_rotary_factor = 1.0;  ///< prf; d = int(H × prf) must be >= 4
-  double factor = 1.0;                 ///< s >= 1
+/// Parameters of static NTK-aware scaling. The rotary dim d = int(H × prf) must be >= 4.
+struct ntk_params : rope_base_params {
+  double factor = 1.0;  ///< s >= 1
 };
 
 /// Static NTK-aware scaling: ω_i = (θ·s^(d/(d−2)))^(−2i/d), A = 1 (spec §3.3; bloc97 2023).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class ntk {
+class ntk : public detail::method_base<ntk_params> {
  public:
   using params_type = ntk_params;
   using real_type = Real;
@@ -35,19 +32,9 @@ class ntk {
 
   /// Validates the common keys, d >= 4 and factor >= 1 (spec §2.5). Throws invalid_parameter.
   explicit ntk(const ntk_params& p)
-      : p_(p),
-        d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, 4)) {
+      : detail::method_base<ntk_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
   }
-
-  /// The validated parameters.
-  const ntk_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
 
   /// The scaled base θ' = θ·s^(d/(d−2)) in double (HF-style Python-float evaluation).
   double scaled_theta() const {
@@ -80,20 +67,6 @@ class ntk {
     detail::check_seq_len(seq_len);
     return detail::hf_f32_base_table(scaled_theta(), d_, pairs());
   }
-
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
-  /// Non-fatal notes; none for this method.
-  std::vector<std::string> diagnostics() const { return {}; }
-
- private:
-  ntk_params p_;
-  std::int64_t d_;
 };
 
 }  // namespace ropescale

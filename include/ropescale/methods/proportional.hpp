@@ -16,17 +16,15 @@
 
 namespace ropescale {
 
-/// Parameters of proportional RoPE (HF keys).
-struct proportional_params {
-  std::int64_t head_dim = 0;           ///< H, must be even
-  double rope_theta = 10000.0;         ///< θ
-  double partial_rotary_factor = 1.0;  ///< prf in (0, 1]; n_rot = ⌊(prf·H)/2⌋
-  double factor = 1.0;                 ///< s >= 1 (default 1)
+/// Parameters of proportional RoPE (HF keys). head_dim must be even; prf only sets
+/// n_rot = ⌊(prf·H)/2⌋, the number of rotated pairs (the table always has H/2 entries).
+struct proportional_params : rope_base_params {
+  double factor = 1.0;  ///< s >= 1 (default 1)
 };
 
 /// Proportional RoPE (spec §3.8). Real = float, double or long double. Const members thread-safe.
 template <class Real = double>
-class proportional {
+class proportional : public detail::method_base<proportional_params> {
  public:
   using params_type = proportional_params;
   using real_type = Real;
@@ -35,27 +33,16 @@ class proportional {
 
   /// Validates head_dim in [1, 2^53] and even, θ > 1, 0 < prf <= 1, factor >= 1.
   /// Throws invalid_parameter.
-  explicit proportional(const proportional_params& p) : p_(p) {
-    detail::check_integer_key("head_dim", p_.head_dim);
-    detail::check_theta(p_.rope_theta);
-    detail::check_partial_rotary_factor(p_.partial_rotary_factor);
-    if (p_.head_dim % 2 != 0) {
-      detail::throw_invalid_value("head_dim", "must be even for proportional RoPE", p_.head_dim);
-    }
+  explicit proportional(const proportional_params& p)
+      : detail::method_base<proportional_params>(p, checked_head_dim(p)) {
     detail::check_factor("factor", p_.factor);
     // Python: int(prf * H // 2), a double product floored after halving (exact in double).
     n_rot_ = static_cast<std::int64_t>(
         std::floor(static_cast<double>(p_.head_dim) * p_.partial_rotary_factor / 2.0));
   }
 
-  /// The validated parameters.
-  const proportional_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// H: rotation spans the full head.
-  std::int64_t rotary_dim() const noexcept { return p_.head_dim; }
-  /// H/2, the table length.
-  std::int64_t pairs() const noexcept { return p_.head_dim / 2; }
+  // params(), head_dim() come from detail::method_base; rotary_dim() is H (rotation spans the
+  // full head) and pairs() = H/2, the table length.
   /// n_rot = ⌊(prf·H)/2⌋ (double product): pairs with a non-zero frequency.
   std::int64_t rotated_pairs() const noexcept { return n_rot_; }
 
@@ -90,13 +77,6 @@ class proportional {
     return out;
   }
 
-  /// 1.
-  double softmax_scale_multiplier() const noexcept { return 1.0; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
   /// Non-fatal notes: a note when n_rot = 0 (every pair is the identity).
   std::vector<std::string> diagnostics() const {
     if (n_rot_ == 0) {
@@ -108,7 +88,18 @@ class proportional {
   }
 
  private:
-  proportional_params p_;
+  /// head_dim in [1, 2^53] and even, θ > 1, 0 < prf <= 1, in that order; returns H, which
+  /// method_base keeps as the rotary dim.
+  static std::int64_t checked_head_dim(const proportional_params& p) {
+    detail::check_integer_key("head_dim", p.head_dim);
+    detail::check_theta(p.rope_theta);
+    detail::check_partial_rotary_factor(p.partial_rotary_factor);
+    if (p.head_dim % 2 != 0) {
+      detail::throw_invalid_value("head_dim", "must be even for proportional RoPE", p.head_dim);
+    }
+    return p.head_dim;
+  }
+
   std::int64_t n_rot_ = 0;
 };
 

@@ -19,10 +19,7 @@ namespace ropescale {
 
 /// Parameters of YaRN (HF keys; the loader has already resolved factor = null → L/L0 and
 /// L0 → L per spec §2.3).
-struct yarn_params {
-  std::int64_t head_dim = 0;                          ///< H
-  double rope_theta = 10000.0;                        ///< θ
-  double partial_rotary_factor = 1.0;                 ///< prf; d = int(H × prf)
+struct yarn_params : rope_base_params {
   double factor = 1.0;                                ///< s >= 1
   std::int64_t original_max_position_embeddings = 0;  ///< L0, required
   std::optional<double> attention_factor;             ///< > 0; replaces the computed A
@@ -42,7 +39,7 @@ inline double yarn_get_mscale(double scale, double mscale = 1.0) {
 /// YaRN: ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo), 0, 1) (spec §3.5).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class yarn {
+class yarn : public detail::method_base<yarn_params> {
  public:
   using params_type = yarn_params;
   using real_type = Real;
@@ -53,7 +50,7 @@ class yarn {
   /// mscale, mscale_all_dim >= 0; betas >= 0 with 0 meaning the default, then
   /// beta_fast >= beta_slow. Computes the correction range and A. Throws invalid_parameter.
   explicit yarn(const yarn_params& p)
-      : p_(p), d_(detail::checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor)) {
+      : detail::method_base<yarn_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
     detail::check_integer_key("original_max_position_embeddings",
                               p_.original_max_position_embeddings);
@@ -97,14 +94,7 @@ class yarn {
     }
   }
 
-  /// The validated parameters (as given: a beta of 0 stays 0 here; see beta_fast()).
-  const yarn_params& params() const noexcept { return p_; }
-  /// H.
-  std::int64_t head_dim() const noexcept { return p_.head_dim; }
-  /// d = int(H × prf).
-  std::int64_t rotary_dim() const noexcept { return d_; }
-  /// n = d/2.
-  std::int64_t pairs() const noexcept { return d_ / 2; }
+  // params() is as given: a beta of 0 stays 0 there; beta_fast()/beta_slow() apply the defaults.
 
   /// β_f after defaults (0 → 32).
   double beta_fast() const noexcept { return beta_fast_; }
@@ -193,11 +183,6 @@ class yarn {
   /// (non-null, non-zero), else 1. Never folded into cos/sin; engines whose attention applies it
   /// multiply the softmax scale 1/√qk_head_dim by it.
   double softmax_scale_multiplier() const noexcept { return softmax_multiplier_; }
-  /// 1. Throws if seq_len < 1.
-  double query_scale(std::int64_t seq_len) const {
-    detail::check_seq_len(seq_len);
-    return 1.0;
-  }
   /// Non-fatal notes: "mscale is ignored" when mscale is set without mscale_all_dim (and no
   /// explicit attention_factor), as HF does.
   std::vector<std::string> diagnostics() const {
@@ -212,8 +197,6 @@ class yarn {
  private:
   static bool is_set(const std::optional<double>& v) noexcept { return v && *v != 0.0; }
 
-  yarn_params p_;
-  std::int64_t d_;
   double beta_fast_ = 32.0;
   double beta_slow_ = 1.0;
   double low_ = 0.0;
