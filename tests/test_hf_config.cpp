@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ropescale/hf_config.hpp"
+#include "support/config_reference.hpp"
 
 namespace {
 
@@ -27,72 +28,15 @@ using ropescale::load_options;
 using ropescale::loaded_config;
 
 // ---------------------------------------------------------------------------------------------
-// Independent long-double references (spec §1.2, §3.1, §3.5, §3.6, §3.7).
+// Independent long-double references (spec §1.2, §3.1, §3.5, §3.7):
+// tests/support/config_reference.hpp.
 
-long double ref_base(long double theta, std::int64_t i, std::int64_t d) {
-  return std::pow(theta, -2.0L * static_cast<long double>(i) / static_cast<long double>(d));
-}
-
-std::vector<long double> ref_default(long double theta, std::int64_t d) {
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) w.push_back(ref_base(theta, i, d));
-  return w;
-}
-
-std::vector<long double> ref_llama3(long double theta, std::int64_t d, long double s, long double a,
-                                    long double b, long double l0) {
-  const long double two_pi = 6.283185307179586476925286766559005768394L;
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) {
-    const long double w0 = ref_base(theta, i, d);
-    const long double lambda = two_pi / w0;
-    if (lambda < l0 / b) {
-      w.push_back(w0);
-    } else if (lambda > l0 / a) {
-      w.push_back(w0 / s);
-    } else {
-      const long double g = (l0 / lambda - a) / (b - a);
-      w.push_back((1 - g) * w0 / s + g * w0);
-    }
-  }
-  return w;
-}
-
-std::vector<long double> ref_yarn(long double theta, std::int64_t d, long double s, long double l0,
-                                  long double beta_fast, long double beta_slow, bool truncate) {
-  const long double pi = 3.141592653589793238462643383279502884L;
-  auto corr = [&](long double r) {
-    return static_cast<long double>(d) * std::log(l0 / (2 * pi * r)) / (2 * std::log(theta));
-  };
-  long double lo = corr(beta_fast), hi = corr(beta_slow);
-  if (truncate) {
-    lo = std::floor(lo);
-    hi = std::ceil(hi);
-  }
-  lo = std::max(lo, 0.0L);
-  hi = std::min(hi, static_cast<long double>(d - 1));
-  if (lo == hi) hi += 0.001L;
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) {
-    const long double w0 = ref_base(theta, i, d);
-    long double r = (static_cast<long double>(i) - lo) / (hi - lo);
-    r = std::min(std::max(r, 0.0L), 1.0L);
-    w.push_back(w0 / s * r + w0 * (1 - r));
-  }
-  return w;
-}
-
-long double yarn_m(long double s, long double a) { return s <= 1 ? 1 : 0.1L * a * std::log(s) + 1; }
-
-void expect_table_near(const std::vector<double>& got, const std::vector<long double>& want,
-                       long double rel_tol) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const long double err = std::fabs(static_cast<long double>(got[i]) - want[i]);
-    EXPECT_LE(err, rel_tol * std::fabs(want[i]))
-        << "pair " << i << ": got " << got[i] << ", want " << static_cast<double>(want[i]);
-  }
-}
+using ropescale_test::config_ref::expect_table_near;
+using ropescale_test::config_ref::ref_base;
+using ropescale_test::config_ref::ref_default;
+using ropescale_test::config_ref::ref_llama3;
+using ropescale_test::config_ref::ref_yarn;
+using ropescale_test::config_ref::yarn_m;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.

@@ -30,6 +30,7 @@
 
 #include "ropescale/detail/cli_args.hpp"
 #include "ropescale/hf_config.hpp"
+#include "support/config_reference.hpp"
 
 extern char** environ;
 
@@ -152,81 +153,16 @@ std::vector<double> numbers(const json& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Independent references
+// Independent references: long double in tests/support/config_reference.hpp, binary32 here.
 
-long double ref_base(long double theta, std::int64_t i, std::int64_t d) {
-  return std::pow(theta, -2.0L * static_cast<long double>(i) / static_cast<long double>(d));
-}
-
-std::vector<long double> ref_default(long double theta, std::int64_t d) {
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) w.push_back(ref_base(theta, i, d));
-  return w;
-}
-
-std::vector<long double> ref_llama3(long double theta, std::int64_t d, long double s, long double a,
-                                    long double b, long double l0) {
-  const long double two_pi = 6.283185307179586476925286766559005768394L;
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) {
-    const long double w0 = ref_base(theta, i, d);
-    const long double lambda = two_pi / w0;
-    if (lambda < l0 / b) {
-      w.push_back(w0);
-    } else if (lambda > l0 / a) {
-      w.push_back(w0 / s);
-    } else {
-      const long double g = (l0 / lambda - a) / (b - a);
-      w.push_back((1 - g) * w0 / s + g * w0);
-    }
-  }
-  return w;
-}
-
-struct yarn_bounds {
-  long double lo, hi;
-};
-
-yarn_bounds ref_yarn_bounds(long double theta, std::int64_t d, long double l0, long double bf,
-                            long double bs, bool truncate) {
-  const long double pi = 3.141592653589793238462643383279502884L;
-  auto corr = [&](long double r) {
-    return static_cast<long double>(d) * std::log(l0 / (2 * pi * r)) / (2 * std::log(theta));
-  };
-  long double lo = corr(bf), hi = corr(bs);
-  if (truncate) {
-    lo = std::floor(lo);
-    hi = std::ceil(hi);
-  }
-  lo = std::max(lo, 0.0L);
-  hi = std::min(hi, static_cast<long double>(d - 1));
-  if (lo == hi) hi += 0.001L;
-  return {lo, hi};
-}
-
-std::vector<long double> ref_yarn(long double theta, std::int64_t d, long double s, long double l0,
-                                  bool truncate) {
-  const yarn_bounds b = ref_yarn_bounds(theta, d, l0, 32, 1, truncate);
-  std::vector<long double> w;
-  for (std::int64_t i = 0; i < d / 2; ++i) {
-    const long double w0 = ref_base(theta, i, d);
-    const long double r =
-        std::min(std::max((static_cast<long double>(i) - b.lo) / (b.hi - b.lo), 0.0L), 1.0L);
-    w.push_back(w0 / s * r + w0 * (1 - r));
-  }
-  return w;
-}
-
-long double yarn_m(long double s, long double a) { return s <= 1 ? 1 : 0.1L * a * std::log(s) + 1; }
-
-void expect_table_near(const std::vector<double>& got, const std::vector<long double>& want,
-                       long double rel) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    EXPECT_LE(std::fabs(static_cast<long double>(got[i]) - want[i]), rel * std::fabs(want[i]))
-        << "pair " << i;
-  }
-}
+using ropescale_test::config_ref::expect_table_near;
+using ropescale_test::config_ref::ref_base;
+using ropescale_test::config_ref::ref_default;
+using ropescale_test::config_ref::ref_llama3;
+using ropescale_test::config_ref::ref_yarn;
+using ropescale_test::config_ref::ref_yarn_bounds;
+using ropescale_test::config_ref::yarn_bounds;
+using ropescale_test::config_ref::yarn_m;
 
 // HF binary32 tables (spec §5.3), written independently of the library.
 float f32_pow(double theta, std::int64_t i, std::int64_t d) {
@@ -396,13 +332,14 @@ TEST(InspectCli, Llama3TableMatchesLongDouble) {
 TEST(InspectCli, YarnTablesMatchLongDouble) {
   SKIP_WITHOUT_CLI();
   json j = run_ok({config("qwen2.5-7b-instruct-yarn.json")});
-  expect_table_near(numbers(j["inv_freq"]), ref_yarn(1e6L, 128, 4, 32768, true), 1e-14L);
+  expect_table_near(numbers(j["inv_freq"]), ref_yarn(1e6L, 128, 4, 32768, 32, 1, true), 1e-14L);
   EXPECT_NEAR(j["attention_factor"].get<double>(), static_cast<double>(yarn_m(4, 1)), 1e-15);
   j = run_ok({config("gpt-oss-20b.json")});
-  expect_table_near(numbers(j["inv_freq"]), ref_yarn(150000.0L, 64, 32, 4096, false), 1e-13L);
+  expect_table_near(numbers(j["inv_freq"]), ref_yarn(150000.0L, 64, 32, 4096, 32, 1, false),
+                    1e-13L);
   EXPECT_NEAR(j["attention_factor"].get<double>(), static_cast<double>(yarn_m(32, 1)), 1e-15);
   j = run_ok({config("deepseek-v3.json")});
-  expect_table_near(numbers(j["inv_freq"]), ref_yarn(10000.0L, 64, 40, 4096, true), 1e-14L);
+  expect_table_near(numbers(j["inv_freq"]), ref_yarn(10000.0L, 64, 40, 4096, 32, 1, true), 1e-14L);
   EXPECT_NEAR(j["attention_factor"].get<double>(), 1.0, 1e-15);
   EXPECT_NEAR(j["softmax_scale_multiplier"].get<double>(),
               static_cast<double>(yarn_m(40, 1) * yarn_m(40, 1)), 1e-14);
