@@ -154,6 +154,63 @@ inline void rotate_chunk_n(int nb, T* q, std::int64_t q_heads, std::int64_t q_hs
   }
 }
 
+/// Grouped bf16 narrowing. An ops type may narrow several (even, odd) vector pairs at once:
+/// `static constexpr bool merge_bf16_grouped = true` plus `template <int N> merge_bf16_n(p, r)`
+/// (pair i = r[2i], r[2i+1], stored at p[i] as merge_bf16 would). The bodies hand it a whole
+/// head, so a rare-case screen (NaN, subnormal) is one branch per head instead of one per vector.
+template <class O, class = void>
+struct has_merge_bf16_n : std::false_type {};
+template <class O>
+struct has_merge_bf16_n<O, std::void_t<decltype(O::merge_bf16_grouped)>>
+    : std::bool_constant<O::merge_bf16_grouped> {};
+
+template <int N, class O = ops>
+ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept {
+  if constexpr (has_merge_bf16_n<O>::value) {
+    O::template merge_bf16_n<N>(p, r);
+  } else {
+    ROPESCALE_UNROLL
+    for (int i = 0; i < N; ++i) O::merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
+  }
+}
+
+/// NeoX bf16: 2·lanes pairs, a at pa and b at pb (even/odd split), row halves (ce, co) / (se, so)
+/// deinterleaved to match; the rotated a goes to r[0], r[1] and b to r[2], r[3] (not stored).
+template <bool Inverse, class O = ops>
+ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
+                           typename O::vec co, typename O::vec se, typename O::vec so,
+                           typename O::vec* r) noexcept {
+  typename O::vec ae, ao, be, bo;
+  O::split_bf16(pa, ae, ao);
+  O::split_bf16(pb, be, bo);
+  if constexpr (!Inverse) {
+    r[0] = O::fnmadd(be, se, O::mul(ae, ce));
+    r[1] = O::fnmadd(bo, so, O::mul(ao, co));
+    r[2] = O::fmadd(ae, se, O::mul(be, ce));
+    r[3] = O::fmadd(ao, so, O::mul(bo, co));
+  } else {
+    r[0] = O::fmadd(be, se, O::mul(ae, ce));
+    r[1] = O::fmadd(bo, so, O::mul(ao, co));
+    r[2] = O::fnmadd(ae, se, O::mul(be, ce));
+    r[3] = O::fnmadd(ao, so, O::mul(bo, co));
+  }
+}
+
+/// GPT-J bf16: lanes interleaved pairs at p (a = even, b = odd), row (cv, sv); result in r[0..1].
+template <bool Inverse, class O = ops>
+ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename O::vec sv,
+                           typename O::vec* r) noexcept {
+  typename O::vec a, b;
+  O::split_bf16(p, a, b);
+  if constexpr (!Inverse) {
+    r[0] = O::fnmadd(b, sv, O::mul(a, cv));
+    r[1] = O::fmadd(a, sv, O::mul(b, cv));
+  } else {
+    r[0] = O::fmadd(b, sv, O::mul(a, cv));
+    r[1] = O::fnmadd(a, sv, O::mul(b, cv));
+  }
+}
+
 /// bf16 fast path. A 32-bit lane holding two adjacent bf16 values x_{2j} (low half) and
 /// x_{2j+1} (high half) gives both as floats with one op each (shift left 16 / mask the high
 /// half), and the two rounded results go back with one shift and one merge: ops::split_bf16 /
@@ -175,27 +232,15 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
       ops::deinterleave(ops::load(s + i), ops::load(s + i + L), se[b], so[b]);
     }
     auto head = [&](bf16* x) {
-      bf16* xa = x + i0;
-      bf16* xb = x + n + i0;
+      bf16* p[2 * NB];
+      typename ops::vec r[4 * NB];
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) {
-        bf16* pa = xa + 2 * b * L;
-        bf16* pb = xb + 2 * b * L;
-        typename ops::vec ae, ao, be, bo;
-        ops::split_bf16(pa, ae, ao);
-        ops::split_bf16(pb, be, bo);
-        if constexpr (!Inverse) {
-          ops::merge_bf16(pa, ops::fnmadd(be, se[b], ops::mul(ae, ce[b])),
-                          ops::fnmadd(bo, so[b], ops::mul(ao, co[b])));
-          ops::merge_bf16(pb, ops::fmadd(ae, se[b], ops::mul(be, ce[b])),
-                          ops::fmadd(ao, so[b], ops::mul(bo, co[b])));
-        } else {
-          ops::merge_bf16(pa, ops::fmadd(be, se[b], ops::mul(ae, ce[b])),
-                          ops::fmadd(bo, so[b], ops::mul(ao, co[b])));
-          ops::merge_bf16(pb, ops::fnmadd(ae, se[b], ops::mul(be, ce[b])),
-                          ops::fnmadd(ao, so[b], ops::mul(bo, co[b])));
-        }
+        p[2 * b] = x + i0 + 2 * b * L;
+        p[2 * b + 1] = x + n + i0 + 2 * b * L;
+        neox_unit_bf16<Inverse>(p[2 * b], p[2 * b + 1], ce[b], co[b], se[b], so[b], r + 4 * b);
       }
+      merge_bf16_group<2 * NB>(p, r);
     };
     for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
     for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
@@ -207,20 +252,14 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
       sr[b] = ops::load(s + i0 + b * L);
     }
     auto head = [&](bf16* x) {
-      bf16* xp = x + 2 * i0;
+      bf16* p[NB];
+      typename ops::vec r[2 * NB];
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) {
-        bf16* p = xp + 2 * b * L;
-        typename ops::vec a, bb;
-        ops::split_bf16(p, a, bb);
-        if constexpr (!Inverse) {
-          ops::merge_bf16(p, ops::fnmadd(bb, sr[b], ops::mul(a, cr[b])),
-                          ops::fmadd(a, sr[b], ops::mul(bb, cr[b])));
-        } else {
-          ops::merge_bf16(p, ops::fmadd(bb, sr[b], ops::mul(a, cr[b])),
-                          ops::fnmadd(a, sr[b], ops::mul(bb, cr[b])));
-        }
+        p[b] = x + 2 * i0 + 2 * b * L;
+        gptj_unit_bf16<Inverse>(p[b], cr[b], sr[b], r + 2 * b);
       }
+      merge_bf16_group<NB>(p, r);
     };
     for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
     for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
@@ -316,36 +355,19 @@ inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_
   if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
     if constexpr (Layout == layout::neox) {
       for (; i + 2 * L <= n; i += 2 * L) {
-        typename ops::vec ce, co, se, so, ae, ao, be, bo;
+        typename ops::vec ce, co, se, so, r[4];
         ops::deinterleave(ops::load(c + i), ops::load(c + i + L), ce, co);
         ops::deinterleave(ops::load(s + i), ops::load(s + i + L), se, so);
-        ops::split_bf16(x + i, ae, ao);
-        ops::split_bf16(x + n + i, be, bo);
-        if constexpr (!Inverse) {
-          ops::merge_bf16(x + i, ops::fnmadd(be, se, ops::mul(ae, ce)),
-                          ops::fnmadd(bo, so, ops::mul(ao, co)));
-          ops::merge_bf16(x + n + i, ops::fmadd(ae, se, ops::mul(be, ce)),
-                          ops::fmadd(ao, so, ops::mul(bo, co)));
-        } else {
-          ops::merge_bf16(x + i, ops::fmadd(be, se, ops::mul(ae, ce)),
-                          ops::fmadd(bo, so, ops::mul(ao, co)));
-          ops::merge_bf16(x + n + i, ops::fnmadd(ae, se, ops::mul(be, ce)),
-                          ops::fnmadd(ao, so, ops::mul(bo, co)));
-        }
+        bf16* p[2] = {x + i, x + n + i};
+        neox_unit_bf16<Inverse>(p[0], p[1], ce, co, se, so, r);
+        merge_bf16_group<2>(p, r);
       }
     } else {
       for (; i + L <= n; i += L) {
-        const auto cv = ops::load(c + i);
-        const auto sv = ops::load(s + i);
-        typename ops::vec a, b;
-        ops::split_bf16(x + 2 * i, a, b);
-        if constexpr (!Inverse) {
-          ops::merge_bf16(x + 2 * i, ops::fnmadd(b, sv, ops::mul(a, cv)),
-                          ops::fmadd(a, sv, ops::mul(b, cv)));
-        } else {
-          ops::merge_bf16(x + 2 * i, ops::fmadd(b, sv, ops::mul(a, cv)),
-                          ops::fnmadd(a, sv, ops::mul(b, cv)));
-        }
+        typename ops::vec r[2];
+        bf16* p = x + 2 * i;
+        gptj_unit_bf16<Inverse>(p, ops::load(c + i), ops::load(s + i), r);
+        merge_bf16_group<1>(&p, r);
       }
     }
   }

@@ -58,6 +58,14 @@
 #define ROPESCALE_UNROLL
 #endif
 
+/// Forces inlining of small kernel helpers that take arrays of vectors (g++ 12 otherwise keeps
+/// an 8-pair bf16 narrowing out of line, and the arrays then live in memory).
+#if defined(__GNUC__) || defined(__clang__)
+#define ROPESCALE_INLINE [[gnu::always_inline]] inline
+#else
+#define ROPESCALE_INLINE inline
+#endif
+
 // NEON is part of the AArch64 baseline: no target region is needed.
 #define ROPESCALE_BEGIN_NEON
 #define ROPESCALE_END_NEON
