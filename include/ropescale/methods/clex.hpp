@@ -107,7 +107,7 @@ inline std::int64_t clex_saturating_mul(std::int64_t a, std::int64_t b) noexcept
 /// double) and each table rounded once to Real. Copies share the lazily built table. Const
 /// members are thread-safe (the table is published with std::call_once).
 template <class Real = double>
-class clex : public detail::method_base<clex_params> {
+class clex : public detail::method_base<clex_params>, public detail::unit_attention_factor<Real> {
   using work = detail::work_t<Real>;
   using vec = detail::ode_vector<work>;
   using mat = Eigen::Matrix<work, Eigen::Dynamic, Eigen::Dynamic>;
@@ -259,11 +259,8 @@ class clex : public detail::method_base<clex_params> {
     return out;
   }
 
-  /// A = 1: CLEX puts no magnitude on cos/sin (spec §4.6). Throws if seq_len < 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
-  }
+  // attention_factor() is 1 (detail::unit_attention_factor): CLEX puts no magnitude on cos/sin
+  // (spec §4.6).
 
   /// fl32 of the double table (spec §5.3: upstream's f32 ODE is not reproduced).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {

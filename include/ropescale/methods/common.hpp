@@ -161,6 +161,18 @@ class method_base {
   std::int64_t d_;
 };
 
+/// attention_factor() of the methods whose cos/sin carry no magnitude (A = 1: every method but
+/// yarn and longrope), a second base next to method_base. Separate because it depends on Real.
+template <class Real>
+class unit_attention_factor {
+ public:
+  /// A = 1 for every S. Throws invalid_parameter if seq_len < 1.
+  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    check_seq_len(seq_len);
+    return Real(1);
+  }
+};
+
 /// ω⁰_i = θ^(−2i/denom) evaluated in long double (exponent and pow), rounded once to W.
 /// denom is d for every method except proportional (H).
 template <class W>

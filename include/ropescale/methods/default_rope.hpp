@@ -21,7 +21,8 @@ struct default_rope_params : rope_base_params {};
 /// Real = float, double or long double; computed in double (long double for long double) and
 /// rounded once. Const members are thread-safe.
 template <class Real = double>
-class default_rope : public detail::method_base<default_rope_params> {
+class default_rope : public detail::method_base<default_rope_params>,
+                     public detail::unit_attention_factor<Real> {
  public:
   using params_type = default_rope_params;
   using real_type = Real;
@@ -43,12 +44,6 @@ class default_rope : public detail::method_base<default_rope_params> {
           static_cast<Real>(detail::base_inv_freq<detail::work_t<Real>>(p_.rope_theta, i, d_));
     }
     return out;
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF's binary32 table (spec §5.3 "base"): fl32(1/fl32(pow(fl32(θ), fl32(2i/d)))).

@@ -34,7 +34,8 @@ enum class dynamic_policy {
 /// Dynamic NTK: stateless per-length tables, A = 1 (spec §3.4).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class dynamic : public detail::method_base<dynamic_params> {
+class dynamic : public detail::method_base<dynamic_params>,
+                public detail::unit_attention_factor<Real> {
  public:
   using params_type = dynamic_params;
   using real_type = Real;
@@ -108,12 +109,6 @@ class dynamic : public detail::method_base<dynamic_params> {
         s * static_cast<double>(*seq_len) / static_cast<double>(p_.max_position_embeddings) -
         (s - 1.0);
     return p_.rope_theta * std::pow(k, static_cast<double>(d_) / static_cast<double>(d_ - 2));
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF's binary32 table (spec §5.3 "dynamic"): the base table with fl32(scaled_theta(S)).

@@ -21,7 +21,8 @@ struct linear_params : rope_base_params {
 /// Position Interpolation: ω_i = θ^(−2i/d) / s, A = 1 (spec §3.2; Chen et al. 2023).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class linear : public detail::method_base<linear_params> {
+class linear : public detail::method_base<linear_params>,
+               public detail::unit_attention_factor<Real> {
  public:
   using params_type = linear_params;
   using real_type = Real;
@@ -45,12 +46,6 @@ class linear : public detail::method_base<linear_params> {
       out[static_cast<std::size_t>(i)] = static_cast<Real>(w0 / static_cast<W>(p_.factor));
     }
     return out;
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF's binary32 table (spec §5.3): fl32(ω⁰32 / fl32(s)).

@@ -26,7 +26,8 @@ struct llama3_params : rope_base_params {
 
 /// Llama-3 scaling (spec §3.7). Real = float, double or long double. Const members thread-safe.
 template <class Real = double>
-class llama3 : public detail::method_base<llama3_params> {
+class llama3 : public detail::method_base<llama3_params>,
+               public detail::unit_attention_factor<Real> {
  public:
   using params_type = llama3_params;
   using real_type = Real;
@@ -81,12 +82,6 @@ class llama3 : public detail::method_base<llama3_params> {
       out[static_cast<std::size_t>(i)] = w;
     }
     return out;
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF's binary32 table (spec §5.3 "llama3"): ω⁰ = base table, λ = fl32(fl32(2π)/ω⁰); band

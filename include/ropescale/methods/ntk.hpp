@@ -23,7 +23,7 @@ struct ntk_params : rope_base_params {
 /// Static NTK-aware scaling: ω_i = (θ·s^(d/(d−2)))^(−2i/d), A = 1 (spec §3.3; bloc97 2023).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
-class ntk : public detail::method_base<ntk_params> {
+class ntk : public detail::method_base<ntk_params>, public detail::unit_attention_factor<Real> {
  public:
   using params_type = ntk_params;
   using real_type = Real;
@@ -53,12 +53,6 @@ class ntk : public detail::method_base<ntk_params> {
           static_cast<Real>(detail::ntk_inv_freq<detail::work_t<Real>>(p_.rope_theta, k, i, d_));
     }
     return out;
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF-style binary32 table (spec §5.3 "ntk"): the base table with θ' = scaled_theta() computed

@@ -24,7 +24,8 @@ struct proportional_params : rope_base_params {
 
 /// Proportional RoPE (spec §3.8). Real = float, double or long double. Const members thread-safe.
 template <class Real = double>
-class proportional : public detail::method_base<proportional_params> {
+class proportional : public detail::method_base<proportional_params>,
+                     public detail::unit_attention_factor<Real> {
  public:
   using params_type = proportional_params;
   using real_type = Real;
@@ -58,12 +59,6 @@ class proportional : public detail::method_base<proportional_params> {
       out[static_cast<std::size_t>(i)] = static_cast<Real>(w0 / s);
     }
     return out;
-  }
-
-  /// A = 1.
-  Real attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
-    detail::check_seq_len(seq_len);
-    return Real(1);
   }
 
   /// HF's binary32 table (spec §5.3 "proportional"): the base table with denominator H for
