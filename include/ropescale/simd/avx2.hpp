@@ -23,6 +23,10 @@
 // vblendvps per vector. Measured (2-vCPU AMD EPYC VM with AVX-512, this target forced, g++ 12,
 // 1×H×128 timing harness, min of 15): bf16 NeoX 1×32×128 402 → 330 ns, 512×8×128 52.9 → 44.3 µs;
 // the bench run gave 406 → 370 ns at 1×32×128 (bf16/NeoX-f32 elements/s 0.32 → 0.37).
+// GPT-J with a 128-dim row needs four register-resident sweeps per token here (row_regs = 8 holds
+// 16 duplicated pairs); with at most 8 heads per token the row is instead duplicated once into an
+// L1 buffer and each head rotated in one pass (gptj_row_buffer, rotate-inl.hpp): bench 512×8×128
+// GPT-J/NeoX elements/s 0.70–0.74 → 0.86. Not used for more heads (1×32×128: 170 → 224 ns).
 // Tried and dropped: streaming every call (row reloaded from L1 per head, one sweep per token even
 // in cache): 1×32×128 NeoX f32 132 → 208 ns, GPT-J 170 → 264 ns, bf16 406 → 513 ns.
 #ifndef ROPESCALE_SIMD_AVX2_HPP
@@ -46,6 +50,8 @@ struct ops {
   static constexpr std::int64_t lanes = 8;
   /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
   static constexpr int row_regs = 8;
+  /// Long GPT-J rows with few heads per token go through an L1 row buffer (rotate-inl.hpp).
+  static constexpr bool gptj_row_buffer = true;
 
   static __m256 load(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static __m256 load(const bf16* p) noexcept {
