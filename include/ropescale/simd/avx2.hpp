@@ -27,6 +27,8 @@
 // 16 duplicated pairs); with at most 8 heads per token the row is instead duplicated once into an
 // L1 buffer and each head rotated in one pass (gptj_row_buffer, rotate-inl.hpp): bench 512×8×128
 // GPT-J/NeoX elements/s 0.70–0.74 → 0.86. Not used for more heads (1×32×128: 170 → 224 ns).
+// The same L1 row buffer for bf16 NeoX (deinterleaved row, one pass per head instead of two
+// sweeps) did not help at any head count (1×32×128 315–325 vs 314–322 ns, 512×8 42–44 µs both).
 // Tried and dropped: streaming every call (row reloaded from L1 per head, one sweep per token even
 // in cache): 1×32×128 NeoX f32 132 → 208 ns, GPT-J 170 → 264 ns, bf16 406 → 513 ns.
 #ifndef ROPESCALE_SIMD_AVX2_HPP
