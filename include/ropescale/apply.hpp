@@ -140,9 +140,14 @@ inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
 }
 
 inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table) {
+  // The last covered position is only printed; compute it without overflowing int64 (the table
+  // may sit anywhere on the int64 axis, e.g. first_position = INT64_MIN with rows = 0).
+  std::int64_t last = 0;
+  const bool overflow = __builtin_add_overflow(table.first_position, table.rows - 1, &last);
   throw_invalid_value("positions[" + std::to_string(t) + "]",
                       "must have a table row (positions " + std::to_string(table.first_position) +
-                          " to " + std::to_string(table.first_position + table.rows - 1) + ")",
+                          " to " + (overflow ? std::string("beyond int64") : std::to_string(last)) +
+                          ")",
                       p);
 }
 
