@@ -86,7 +86,7 @@ class json_writer {
 };
 
 int run(const ropescale::detail::inspect_args& args) {
-  using ropescale::detail::angle_mode;
+  using ropescale::detail::cli_angle;
   ropescale::load_options options;
   if (args.weights) {
     // A checkpoint is a .safetensors file, a model.safetensors.index.json or a directory; the
@@ -122,13 +122,13 @@ int run(const ropescale::detail::inspect_args& args) {
   if (args.positions) {
     const std::size_t n = inv_freq.size();
     std::vector<float> inv32;
-    if (args.angle == angle_mode::f32) inv32 = m.inv_freq_hf_f32(args.seq_len);
+    if (args.angle == cli_angle::f32) inv32 = m.inv_freq_hf_f32(args.seq_len);
     std::vector<float> cos_row(n), sin_row(n);
     std::string cos_text, sin_text;
     for (std::size_t k = 0; k < args.positions->size(); ++k) {
       const std::int64_t p = (*args.positions)[k];
       for (std::size_t i = 0; i < n; ++i) {
-        if (args.angle == angle_mode::f32) {
+        if (args.angle == cli_angle::f32) {
           ropescale::detail::hf_f32_cos_sin(p, inv32[i], a, cos_row[i], sin_row[i]);
         } else {
           ropescale::detail::accurate_cos_sin(p, inv_freq[i], a, cos_row[i], sin_row[i]);
@@ -163,7 +163,7 @@ int run(const ropescale::detail::inspect_args& args) {
     w.raw("]");
   }
   w.key("angle");
-  w.raw(args.angle == angle_mode::f32 ? "\"f32\"" : "\"f64\"");
+  w.raw(args.angle == cli_angle::f32 ? "\"f32\"" : "\"f64\"");
   w.key("diagnostics");
   w.raw("[");
   for (std::size_t k = 0; k < cfg.diagnostics.size(); ++k) {

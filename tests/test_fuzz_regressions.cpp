@@ -21,13 +21,12 @@
 #include <string>
 #include <vector>
 
-// fuzz_config.hpp (cos_sin_table.hpp) must come before fuzz_cli_args.hpp: detail/cli_args.hpp
-// declares ropescale::detail::angle_mode, which hides ropescale::angle_mode inside
-// cos_sin_table.hpp's detail functions if it is seen first (reported to the owners).
-#include "fuzz/fuzz_config.hpp"
+// cli_args.hpp first on purpose: its enum once shadowed ropescale::angle_mode inside
+// cos_sin_table.hpp when included before it (now ropescale::detail::cli_angle).
+#include "fuzz/fuzz_cli_args.hpp"
 
 #include "fuzz/fuzz_apply_args.hpp"
-#include "fuzz/fuzz_cli_args.hpp"
+#include "fuzz/fuzz_config.hpp"
 #include "fuzz/fuzz_safetensors.hpp"
 
 namespace {

@@ -229,7 +229,7 @@ std::string positions_arg(const std::vector<std::int64_t>& ps) {
 // Argument parser, in process (the same function the CLI and the cli_args fuzz target call)
 
 TEST(InspectArgs, ParsesEveryFlagInBothSpellings) {
-  using ropescale::detail::angle_mode;
+  using ropescale::detail::cli_angle;
   using ropescale::detail::parse_inspect_args;
   auto r = parse_inspect_args(
       std::vector<std::string>{"c.json", "--seq-len", "8192", "--positions=0,1,9007199254740991",
@@ -239,13 +239,13 @@ TEST(InspectArgs, ParsesEveryFlagInBothSpellings) {
   EXPECT_EQ(r.args.seq_len, 8192);
   ASSERT_TRUE(r.args.positions.has_value());
   EXPECT_EQ(*r.args.positions, (std::vector<std::int64_t>{0, 1, 9007199254740991}));
-  EXPECT_EQ(r.args.angle, angle_mode::f32);
+  EXPECT_EQ(r.args.angle, cli_angle::f32);
   EXPECT_EQ(r.args.weights, "w.safetensors");
   r = parse_inspect_args(std::vector<std::string>{"--seq-len=9007199254740992", "--", "-odd.json"});
   ASSERT_EQ(r.error, "");
   EXPECT_EQ(r.args.config, "-odd.json");
   EXPECT_EQ(r.args.seq_len, std::int64_t{1} << 53);
-  EXPECT_EQ(r.args.angle, angle_mode::f64);
+  EXPECT_EQ(r.args.angle, cli_angle::f64);
   EXPECT_FALSE(r.args.positions.has_value());
 }
 

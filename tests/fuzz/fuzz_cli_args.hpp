@@ -75,7 +75,7 @@ inline int run_cli_args(const std::uint8_t* data, std::size_t size) {
       list += (i ? "," : "") + std::to_string((*a.positions)[i]);
     canon.push_back("--positions=" + list);
   }
-  canon.emplace_back(a.angle == d::angle_mode::f32 ? "--angle=f32" : "--angle=f64");
+  canon.emplace_back(a.angle == d::cli_angle::f32 ? "--angle=f32" : "--angle=f64");
   if (!a.config.empty()) {
     canon.emplace_back("--");
     canon.push_back(a.config);

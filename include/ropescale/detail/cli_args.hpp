@@ -21,7 +21,7 @@ namespace ropescale::detail {
 
 /// Angle evaluation of the CLI's cos/sin output: accurate double (spec §5.2) or HF's binary32
 /// angle (spec §5.3).
-enum class angle_mode { f64, f32 };
+enum class cli_angle { f64, f32 };
 
 /// Largest accepted --seq-len (spec §2.5: S is an integer in [1, 2^53]).
 inline constexpr std::int64_t inspect_max_seq_len = std::int64_t{1} << 53;
@@ -41,7 +41,7 @@ struct inspect_args {
   std::optional<std::int64_t> seq_len;                 ///< --seq-len S (absent: HF's initial table)
   std::optional<std::string> weights;                  ///< --weights FILE (CLEX checkpoints)
   std::optional<std::vector<std::int64_t>> positions;  ///< --positions list
-  angle_mode angle = angle_mode::f64;                  ///< --angle
+  cli_angle angle = cli_angle::f64;                  ///< --angle
   bool help = false;                                   ///< -h / --help
 };
 
@@ -177,9 +177,9 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
       if (have_angle) return fail("--angle given twice");
       have_angle = true;
       if (value == "f64") {
-        a.angle = angle_mode::f64;
+        a.angle = cli_angle::f64;
       } else if (value == "f32") {
-        a.angle = angle_mode::f32;
+        a.angle = cli_angle::f32;
       } else {
         return fail("--angle: must be f64 or f32, got " + quote_arg(value));
       }
