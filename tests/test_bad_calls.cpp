@@ -27,6 +27,8 @@
 #include "ropescale/on_the_fly.hpp"
 #include "ropescale/types.hpp"
 
+#include "support/bad_input_table.hpp"
+
 namespace {
 
 using ropescale::bf16;
@@ -49,42 +51,9 @@ std::vector<double> test_inv_freq() {
   return w;
 }
 
-// One row of the bad-input table.
-struct table_row {
-  std::string input;
-  std::string behaviour;
-  std::string message;
-};
-
-std::vector<table_row>& rows_out() {
-  static std::vector<table_row> rows;
-  return rows;
-}
-
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
-// Writes the collected rows when ROPESCALE_BAD_INPUT_TABLE_DIR is set.
-class table_writer : public ::testing::Environment {
- public:
-  void TearDown() override {
-    const char* dir = std::getenv("ROPESCALE_BAD_INPUT_TABLE_DIR");
-    if (dir == nullptr || *dir == '\0') return;
-    std::ofstream out(std::string(dir) + "/bad_calls.md");
-    for (const table_row& r : rows_out()) {
-      out << "| " << md_escape(r.input) << " | " << md_escape(r.behaviour) << " | "
-          << (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") << " |\n";
-    }
-  }
-};
-const auto* const writer_env = ::testing::AddGlobalTestEnvironment(new table_writer);
+using support::rows_out;
+const auto* const writer_env =
+    ::testing::AddGlobalTestEnvironment(new support::table_writer("bad_calls.md"));
 
 // A Q buffer with guard zones, a K buffer, and a 16-row table, reset for every case.
 class BadCalls : public ::testing::Test {

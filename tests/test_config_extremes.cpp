@@ -28,6 +28,8 @@
 #include "ropescale/methods/clex.hpp"
 #include "ropescale/safetensors.hpp"
 
+#include "support/bad_input_table.hpp"
+
 namespace {
 
 using ropescale::load_hf_config_string;
@@ -36,40 +38,9 @@ using ropescale::method;
 constexpr std::int64_t k2p31 = std::int64_t{1} << 31;
 constexpr std::int64_t k2p53 = std::int64_t{1} << 53;
 
-struct table_row {
-  std::string input;
-  std::string behaviour;
-  std::string message;
-};
-
-std::vector<table_row>& rows_out() {
-  static std::vector<table_row> rows;
-  return rows;
-}
-
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
-class table_writer : public ::testing::Environment {
- public:
-  void TearDown() override {
-    const char* dir = std::getenv("ROPESCALE_BAD_INPUT_TABLE_DIR");
-    if (dir == nullptr || *dir == '\0') return;
-    std::ofstream out(std::string(dir) + "/config_extremes.md");
-    for (const table_row& r : rows_out()) {
-      out << "| " << md_escape(r.input) << " | " << md_escape(r.behaviour) << " | "
-          << (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") << " |\n";
-    }
-  }
-};
-const auto* const writer_env = ::testing::AddGlobalTestEnvironment(new table_writer);
+using support::rows_out;
+const auto* const writer_env =
+    ::testing::AddGlobalTestEnvironment(new support::table_writer("config_extremes.md"));
 
 // Invariants of an accepted method at initial S and at the S values given.
 void expect_usable(const method& m, const std::vector<std::int64_t>& seq_lens = {}) {

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Collects rows of README's "Bad input" table while a test runs (input, what the library does,
+// the message it printed) and, when ROPESCALE_BAD_INPUT_TABLE_DIR is set, writes them as markdown
+// rows to <dir>/<file> at the end of the run. Documentation output only: nothing is asserted here.
+#ifndef ROPESCALE_TESTS_SUPPORT_BAD_INPUT_TABLE_HPP
+#define ROPESCALE_TESTS_SUPPORT_BAD_INPUT_TABLE_HPP
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace support {
+
+/// One row of the bad-input table; an empty message prints as "–".
+struct table_row {
+  std::string input;
+  std::string behaviour;
+  std::string message;
+};
+
+/// The rows collected by this test executable.
+inline std::vector<table_row>& rows_out() {
+  static std::vector<table_row> rows;
+  return rows;
+}
+
+/// Escapes a cell for a markdown table (pipes escaped, newlines flattened).
+inline std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+/// gtest environment writing rows_out() to $ROPESCALE_BAD_INPUT_TABLE_DIR/<file> at teardown.
+class table_writer : public ::testing::Environment {
+ public:
+  explicit table_writer(std::string file) : file_(std::move(file)) {}
+  void TearDown() override {
+    const char* dir = std::getenv("ROPESCALE_BAD_INPUT_TABLE_DIR");
+    if (dir == nullptr || *dir == '\0') return;
+    std::ofstream out(std::string(dir) + "/" + file_);
+    for (const table_row& r : rows_out()) {
+      out << "| " << md_escape(r.input) << " | " << md_escape(r.behaviour) << " | "
+          << (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") << " |\n";
+    }
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace support
+
+#endif  // ROPESCALE_TESTS_SUPPORT_BAD_INPUT_TABLE_HPP
