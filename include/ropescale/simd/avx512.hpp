@@ -235,6 +235,15 @@ ROPESCALE_END_TARGET
 // per-vector branches cost more than the test); an unpack (vpunpcklwd/hwd with zero) lane order
 // with vpermq instead of vpermw (same time); in-order widening with vpmovzxwd + vpslld and no
 // permute (105 vs 99 ns unscreened); vpexpandw (VBMI2) in-order loads (196 ns).
+//
+// NeoX now widens in element order (one zero-masking vpermw per 16 values) and narrows with
+// vcvtne2ps2bf16 alone, no vpermw (bf16_neox_in_order): 113 → 110 ns, same run. The screen is
+// what is left: without it this body takes 92 ns (NeoX f32 87 ns in that run). Screens tried,
+// 1×32×128, same run: masked vptestmw chain 110 ns (kept); a vpaddw + vpminuw chain and one
+// vptestnmw per head 118 ns; unchained vptestmw + kandd 120 ns; the chain with kmovd but no
+// branch 109 ns (so the cost is the mask ops, not the branch). The body is bound by vector ALU
+// throughput: widening, rotation and narrowing are ~28 vector ops per 128-value head against
+// f32's 16, and each extra op per head costs ~3 ns over 32 heads.
 ROPESCALE_BEGIN_AVX512BF16
 namespace ropescale::simd::avx512bf16 {
 
@@ -245,14 +254,28 @@ struct ops : avx512::ops {
   /// screens the whole group with one branch, and only a group holding a ±0 word pays for the
   /// exact check (vfpclassps) and, when a lane is subnormal, the exact integer narrowing.
   static constexpr bool merge_bf16_grouped = true;
-  template <int N>
+  /// NeoX in element order (rotate-inl.hpp, has_bf16_neox_in_order): pair i is then elements
+  /// [0, 16) and [16, 32) of p[i], and the narrowing needs no vpermw.
+  static constexpr bool bf16_neox_in_order = true;
+  /// 32 bf16 at p → first = elements [0, 16), second = [16, 32), as floats: one zero-masking
+  /// vpermw each puts word i into the upper half of 32-bit lane i.
+  static void widen_bf16(const bf16* p, __m512& first, __m512& second) noexcept {
+    const __m512i u = _mm512_loadu_si512(p);
+    const __m512i lo = _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8, 0, 7,
+                                        0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0, 0);
+    const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi32(16 << 16));
+    constexpr __mmask32 upper_words = 0xAAAAAAAAu;
+    first = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(upper_words, lo, u));
+    second = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(upper_words, hi, u));
+  }
+  template <int N, bool InOrder = false>
   ROPESCALE_INLINE static void merge_bf16_n(bf16* const* p, const __m512* r) noexcept {
     const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
     __m512i h[N];
     __mmask32 nonzero = ~__mmask32{0};
     ROPESCALE_UNROLL
     for (int i = 0; i < N; ++i) {
-      // [even_0 … even_15 | odd_0 … odd_15] as bf16
+      // [r[2i] | r[2i+1]] as bf16 (split order: [even_0 … even_15 | odd_0 … odd_15])
       h[i] = __builtin_bit_cast(__m512i, _mm512_cvtne2ps_pbh(r[2 * i + 1], r[2 * i]));
       nonzero = _mm512_mask_test_epi16_mask(nonzero, h[i], magnitude);
     }
@@ -262,16 +285,28 @@ struct ops : avx512::ops {
       for (int i = 0; i < 2 * N; ++i) sub = static_cast<__mmask16>(sub | _mm512_fpclass_ps_mask(r[i], 0x20));
       if (sub != 0) {
         ROPESCALE_UNROLL
-        for (int i = 0; i < N; ++i) avx512::ops::merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
+        for (int i = 0; i < N; ++i) {
+          if constexpr (InOrder) {
+            avx512::ops::store(p[i], r[2 * i]);
+            avx512::ops::store(p[i] + lanes, r[2 * i + 1]);
+          } else {
+            avx512::ops::merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
+          }
+        }
         return;
       }
     }
-    // interleaved to e0 o0 e1 o1 …
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                         16, 0);
-    ROPESCALE_UNROLL
-    for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], _mm512_permutexvar_epi16(idx, h[i]));
+    if constexpr (InOrder) {
+      ROPESCALE_UNROLL
+      for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], h[i]);
+    } else {
+      // interleaved to e0 o0 e1 o1 …
+      const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                           24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                           16, 0);
+      ROPESCALE_UNROLL
+      for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], _mm512_permutexvar_epi16(idx, h[i]));
+    }
   }
   static void merge_bf16(bf16* p, __m512 even, __m512 odd) noexcept {
     const __m512 r[2] = {even, odd};
