@@ -530,7 +530,7 @@ inline void rotate_token_gptj_buffered(T* q, std::int64_t q_heads, std::int64_t 
 template <class T, layout Layout, bool Inverse, int NB>
 inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
   constexpr std::int64_t L = ops::lanes;
-  const std::int64_t n = j.pairs;
+  constexpr std::int64_t n = NB * L;  // == j.pairs: the b half is a displacement away
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
   const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
   const std::int64_t row_stride = j.row_stride, row_offset = j.row_offset, row0 = j.range_row0;
