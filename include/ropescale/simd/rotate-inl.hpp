@@ -520,17 +520,19 @@ inline void rotate_token_gptj_buffered(T* q, std::int64_t q_heads, std::int64_t 
   for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
 }
 
-/// Rows of exactly NB vector blocks (no scalar tail), resident in registers: the whole token
-/// loop in one function, job fields in locals, nothing but the heads between two row loads.
-/// Calling rotate_chunk per token through for_each_token (a call with stack arguments, a
-/// realigned frame and a next-row prefetch per token) cost a fixed ~20 cycles per token:
+/// Rows of exactly Chunks × NB vector blocks (no scalar tail): the whole token loop of a call in
+/// one function, job fields in locals. Each token's row is taken in Chunks register-resident
+/// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
+/// AVX-512; two for NeoX on AVX2, whose 16 registers hold half a row).
+/// Calling rotate_chunk per token and chunk through for_each_token (a call with stack arguments,
+/// a realigned frame and a next-row prefetch per token) cost a fixed ~20 cycles per token:
 /// AVX-512, g++ 12, medians of 5: 1×32×128 NeoX f32 87–91 → 77–78 ns; 64×8×128 (L2-resident)
 /// 0.68–0.70 → 0.78 of the floor; 512×8×128 0.80 → 0.81–0.85. A next-row prefetch here made
 /// no difference at 512×8 or 4096×32 and was dropped.
-template <class T, layout Layout, bool Inverse, int NB>
+template <class T, layout Layout, bool Inverse, int NB, int Chunks = 1>
 inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
   constexpr std::int64_t L = ops::lanes;
-  constexpr std::int64_t n = NB * L;  // == j.pairs: the b half is a displacement away
+  constexpr std::int64_t n = Chunks * NB * L;  // == j.pairs: the b half is a displacement away
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
   const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
   const std::int64_t row_stride = j.row_stride, row_offset = j.row_offset, row0 = j.range_row0;
@@ -541,32 +543,41 @@ inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
   T* const k = j.k;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     const std::int64_t r = (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
-    if constexpr (Layout == layout::neox) {
-      typename ops::vec cr[NB], sr[NB];
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) {
-        cr[b] = ops::load(cos + r + b * L);
-        sr[b] = ops::load(sin + r + b * L);
-      }
-      auto head = [&](T* x) {
+    ROPESCALE_UNROLL
+    for (int chunk = 0; chunk < Chunks; ++chunk) {
+      constexpr std::int64_t chunk_pairs = NB * L;
+      const std::int64_t i0 = chunk * chunk_pairs;
+      if constexpr (Layout == layout::neox) {
+        typename ops::vec cr[NB], sr[NB];
         ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) neox_block<T, Inverse>(x + b * L, x + n + b * L, cr[b], sr[b]);
-      };
-      for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-      for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
-    } else {
-      typename ops::vec cl[NB], ch[NB], sl[NB], sh[NB];
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) {
-        ops::dup_pairs(ops::load(cos + r + b * L), cl[b], ch[b]);
-        ops::dup_pairs(ops::load(sin + r + b * L), sl[b], sh[b]);
-      }
-      auto head = [&](T* x) {
+        for (int b = 0; b < NB; ++b) {
+          cr[b] = ops::load(cos + r + i0 + b * L);
+          sr[b] = ops::load(sin + r + i0 + b * L);
+        }
+        auto head = [&](T* x) {
+          ROPESCALE_UNROLL
+          for (int b = 0; b < NB; ++b) {
+            neox_block<T, Inverse>(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
+          }
+        };
+        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
+        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
+      } else {
+        typename ops::vec cl[NB], ch[NB], sl[NB], sh[NB];
         ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) gptj_block<T, Inverse>(x + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
-      };
-      for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-      for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
+        for (int b = 0; b < NB; ++b) {
+          ops::dup_pairs(ops::load(cos + r + i0 + b * L), cl[b], ch[b]);
+          ops::dup_pairs(ops::load(sin + r + i0 + b * L), sl[b], sh[b]);
+        }
+        auto head = [&](T* x) {
+          ROPESCALE_UNROLL
+          for (int b = 0; b < NB; ++b) {
+            gptj_block<T, Inverse>(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
+          }
+        };
+        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
+        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
+      }
     }
   }
 }
@@ -618,11 +629,17 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
             return;
           }
         }
-        if (full >= 1 && full <= K && full * L == n) {
-          with_blocks<K>(static_cast<int>(full), [&](auto nb) {
-            rotate_tokens_resident<T, Layout, Inverse, decltype(nb)::value>(j);
-          });
-          return;
+        if (full * L == n) {
+          if (full >= 1 && full <= K) {
+            with_blocks<K>(static_cast<int>(full), [&](auto nb) {
+              rotate_tokens_resident<T, Layout, Inverse, decltype(nb)::value>(j);
+            });
+            return;
+          }
+          if (full == 2 * K) {
+            rotate_tokens_resident<T, Layout, Inverse, K, 2>(j);
+            return;
+          }
         }
         if (full >= 1 && full <= K) {
           with_blocks<K>(static_cast<int>(full), [&](auto nb) {
