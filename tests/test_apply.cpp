@@ -217,13 +217,31 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
     }
     for (std::int64_t ch = 0; ch < D; ++ch) x[static_cast<std::size_t>(ch)] = to_double(in[ch]);
     const std::vector<double> xin = x;
-    ref::rotate_head(x.data(), n, cd.data(), sd.data(), c.lay == layout::gptj, c.inverse);
+    // The pair's input channels (ia, ib) and, for the de-interleaved layout (spec.md §1.3),
+    // its output channels (oa, ob): forward reads (2i, 2i+1) and writes (i, i+n); the inverse
+    // reads (i, i+n) and writes (2i, 2i+1). Reference: a' = a·c − b·s, b' = b·c + a·s (s → −s).
+    const bool deint = c.lay == layout::deinterleaved;
+    if (!deint) {
+      ref::rotate_head(x.data(), n, cd.data(), sd.data(), c.lay == layout::gptj, c.inverse);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::int64_t ia = 0, ib = 0, oa = 0, ob = 0;
+        ref::pair_index(!c.inverse, n, i, ia, ib);
+        ref::pair_index(c.inverse, n, i, oa, ob);
+        const double a = xin[static_cast<std::size_t>(ia)], b = xin[static_cast<std::size_t>(ib)];
+        const double cs = cd[static_cast<std::size_t>(i)];
+        const double sn = c.inverse ? -sd[static_cast<std::size_t>(i)] : sd[static_cast<std::size_t>(i)];
+        x[static_cast<std::size_t>(oa)] = a * cs - b * sn;
+        x[static_cast<std::size_t>(ob)] = b * cs + a * sn;
+      }
+    }
     for (std::int64_t i = 0; i < n; ++i) {
-      std::int64_t ia = 0, ib = 0;
-      ref::pair_index(c.lay == layout::gptj, n, i, ia, ib);
+      std::int64_t ia = 0, ib = 0, oa = 0, ob = 0;
+      ref::pair_index(deint ? !c.inverse : c.lay == layout::gptj, n, i, ia, ib);
+      ref::pair_index(deint ? c.inverse : c.lay == layout::gptj, n, i, oa, ob);
       const double norm = std::hypot(xin[static_cast<std::size_t>(ia)],
                                      xin[static_cast<std::size_t>(ib)]);
-      for (std::int64_t ch : {ia, ib}) {
+      for (std::int64_t ch : {oa, ob}) {
         const double r = x[static_cast<std::size_t>(ch)];
         const double o = to_double(out[ch]);
         const double err = std::fabs(o - r);
@@ -284,7 +302,7 @@ void sweep(isa which) {
   int idx = 0;
   for (int hd = 0; hd < 5; ++hd) {
     for (std::int64_t rd : {head_dims[hd], partial[hd]}) {
-      for (layout lay : {layout::neox, layout::gptj}) {
+      for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
         for (std::int64_t tokens : {1, 3, 7}) {
           for (std::int64_t start : starts) {
             ++idx;
@@ -385,7 +403,8 @@ TYPED_TEST(ApplyTest, ScoreDependsOnlyOnRelativePosition) {
   std::mt19937 rng(test_seed());
   const std::int64_t D = 128;
   const auto omega = ref::default_inv_freq(D, 10000.0);
-  for (layout lay : {layout::neox, layout::gptj}) {
+  // De-interleaved = GPT-J then one fixed permutation of q and k alike: GPT-J's exact score.
+  for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
     const auto q0 = random_vector(D, rng), k0 = random_vector(D, rng);
     double qn = 0, kn = 0;
     for (std::int64_t c = 0; c < D; ++c) {
@@ -403,7 +422,7 @@ TYPED_TEST(ApplyTest, ScoreDependsOnlyOnRelativePosition) {
         c[static_cast<std::size_t>(i)] = static_cast<double>(cl);
         s[static_cast<std::size_t>(i)] = static_cast<double>(sl);
       }
-      ref::rotate_head(qe.data(), D / 2, c.data(), s.data(), lay == layout::gptj, false);
+      ref::rotate_head(qe.data(), D / 2, c.data(), s.data(), lay != layout::neox, false);
       double exact = 0;
       for (std::int64_t ch = 0; ch < D; ++ch) exact += qe[ch] * ke[ch];
       for (std::int64_t n_pos : {0, 5, 100000, 9995000}) {
@@ -449,7 +468,7 @@ TYPED_TEST(ApplyTest, InverseRecoversInput) {
   std::mt19937 rng(test_seed());
   const std::int64_t D = 128, rd = 80;
   const auto omega = ref::default_inv_freq(rd, 10000.0);
-  for (layout lay : {layout::neox, layout::gptj}) {
+  for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
     for (std::int64_t p : {1, 100000, 10000000}) {
       auto x = random_vector(D, rng);
       const auto x0 = x;
@@ -457,6 +476,31 @@ TYPED_TEST(ApplyTest, InverseRecoversInput) {
       rotate_one(TestFixture::which, x, rd, omega, p, lay, /*inverse=*/true);
       for (std::int64_t ch = 0; ch < D; ++ch) ASSERT_NEAR(x[ch], x0[ch], 6e-7) << "ch " << ch;
       ASSERT_EQ(0, std::memcmp(x.data() + rd, x0.data() + rd, (D - rd) * sizeof(float)));
+    }
+  }
+}
+
+/// spec.md §7: the de-interleaved output is the GPT-J output with even channels moved to the
+/// first half and odd ones to the second (values within the f32 rotation tolerance: the two
+/// layouts round a·c − b·s in a different order on some targets).
+TYPED_TEST(ApplyTest, DeinterleavedEqualsPermutedGptj) {
+  std::mt19937 rng(test_seed());
+  const std::int64_t D = 192;
+  for (std::int64_t rd : {std::int64_t{64}, std::int64_t{192}, std::int64_t{38}}) {
+    const auto omega = ref::default_inv_freq(rd, 10000.0);
+    const std::int64_t n = rd / 2;
+    for (std::int64_t p : {0, 7, 100000, 9999999}) {
+      const auto x0 = random_vector(D, rng);
+      auto g = x0, d = x0;
+      rotate_one(TestFixture::which, g, rd, omega, p, layout::gptj);
+      rotate_one(TestFixture::which, d, rd, omega, p, layout::deinterleaved);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double norm = std::hypot(static_cast<double>(x0[2 * i]),
+                                       static_cast<double>(x0[2 * i + 1]));
+        ASSERT_NEAR(d[i], g[2 * i], 4 * std::ldexp(norm, -23)) << "rd " << rd << " pair " << i;
+        ASSERT_NEAR(d[n + i], g[2 * i + 1], 4 * std::ldexp(norm, -23)) << "rd " << rd << " pair " << i;
+      }
+      ASSERT_EQ(0, std::memcmp(d.data() + rd, x0.data() + rd, (D - rd) * sizeof(float)));
     }
   }
 }

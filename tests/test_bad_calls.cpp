@@ -203,6 +203,8 @@ TEST_F(BadCalls, RotaryDim) {
   expect_rejected("rotary_dim odd (63)", "rotary_dim", [&] { apply(q_, k_, r0, 63); });
   expect_rejected("rotary_dim 0", "rotary_dim", [&] { apply(q_, k_, r0, 0); });
   expect_rejected("rotary_dim negative (−64)", "rotary_dim", [&] { apply(q_, k_, r0, -64); });
+  expect_rejected("rotary_dim 4096 with layout::deinterleaved (scratch limit 2048)", "rotary_dim",
+                  [&] { apply(q_, k_, r0, 4096, layout::deinterleaved); });
   auto v = q_;
   v.head_dim = 32;
   v.head_stride = 32;
@@ -297,7 +299,7 @@ TEST_F(BadCalls, PositionsNegativeOrPastTheCache) {
 
 TEST_F(BadCalls, BadEnumsTokenRangesAndIsa) {
   const auto r0 = token_positions::range(0);
-  expect_rejected("layout not neox/gptj (static_cast<layout>(7))", "layout",
+  expect_rejected("layout not neox/gptj/deinterleaved (static_cast<layout>(7))", "layout",
                   [&] { apply(q_, k_, r0, kRot, static_cast<layout>(7)); });
   ropescale::apply_options o;
   o.token_begin = 3;

@@ -245,7 +245,7 @@ TEST(OnTheFly, MatchesTablePath) {
   // 2 tokens (10 KiB: register-resident sweep) and 64 tokens (320 KiB: streaming sweep).
   for (std::int64_t tokens : {2, 64}) {
     for (isa which : available_isas()) {
-      for (layout lay : {layout::neox, layout::gptj}) {
+      for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
         auto q1 = random_vector(static_cast<std::size_t>(tokens * q_heads * head_dim), 1);
         auto k1 = random_vector(static_cast<std::size_t>(tokens * k_heads * head_dim), 2);
         auto q2 = q1, k2 = k1;

@@ -158,12 +158,18 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
                             const apply_options& opt) {
   static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
-  if (lay != layout::neox && lay != layout::gptj) {
-    throw_invalid_value("layout", "must be layout::neox or layout::gptj",
+  if (lay != layout::neox && lay != layout::gptj && lay != layout::deinterleaved) {
+    throw_invalid_value("layout", "must be layout::neox, layout::gptj or layout::deinterleaved",
                         static_cast<int>(lay));
   }
   if (rotary_dim < 2 || rotary_dim % 2 != 0) {
     throw_invalid_value("rotary_dim", "must be even and >= 2", rotary_dim);
+  }
+  if (lay == layout::deinterleaved && rotary_dim > simd::max_deinterleaved_rotary_dim) {
+    throw_invalid_value("rotary_dim",
+                        "must be <= " + std::to_string(simd::max_deinterleaved_rotary_dim) +
+                            " with layout::deinterleaved",
+                        rotary_dim);
   }
   if (!view_ok(q, rotary_dim)) validate_view("q", q, rotary_dim);  // throws
   if (!view_ok(k, rotary_dim)) validate_view("k", k, rotary_dim);
@@ -275,7 +281,10 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
 /// the table's row for p (cs_i = A·cos(p·ω_i), sn_i = A·sin(p·ω_i), i < n = rotary_dim/2), every
 /// head of q and of k gets, for each pair (a, b) of `lay`:
 ///     a ← a·cs_i − b·sn_i,   b ← b·cs_i + a·sn_i      (inverse: sn → −sn)
-/// computed in float and rounded once to T. Channels [rotary_dim, head_dim) are not touched.
+/// computed in float and rounded once to T. layout::deinterleaved (HF DeepSeek-V3) reads pair i
+/// from (x_{2i}, x_{2i+1}) and writes it to (x_i, x_{i+n}); its inverse reads (x_i, x_{i+n}) and
+/// writes (x_{2i}, x_{2i+1}), and its rotary_dim is at most simd::max_deinterleaved_rotary_dim
+/// (2048). Channels [rotary_dim, head_dim) are not touched.
 /// A view with heads == 0 is skipped (pass `{}` as k to rotate Q only); q and k may have
 /// different head counts (GQA) and head_dims but need the same token count.
 /// Types: float, bf16, f16. Error vs a double reference with the same table values: <= 1.5·2^-23

@@ -27,10 +27,18 @@ struct f16 {
 ///   neox: pair i is (x_i, x_{i+n})     (HF rotate_half, vLLM is_neox_style=True, ggml NEOX)
 ///   gptj: pair i is (x_{2i}, x_{2i+1}) (interleaved; GLM, ChatGLM, ggml NORMAL)
 /// with n = rotary_dim / 2; a ← a·cos − b·sin, b ← b·cos + a·sin.
-enum class layout { neox, gptj };
+/// Rotation layouts (spec.md §1.3), n = rotary_dim / 2 pairs per head:
+/// - neox: pair i is (x_i, x_{i+n}), results in place;
+/// - gptj: pair i is (x_{2i}, x_{2i+1}), results in place;
+/// - deinterleaved (HF DeepSeek-V3 with rope_interleave): pair i is (x_{2i}, x_{2i+1}) and its
+///   results go to x_i and x_{i+n}, i.e. the even/odd de-interleave of the first 2n channels
+///   followed by NeoX; the inverse un-rotates and interleaves back.
+enum class layout { neox, gptj, deinterleaved };
 
-/// "neox" / "gptj".
-constexpr const char* name(layout l) noexcept { return l == layout::neox ? "neox" : "gptj"; }
+/// "neox" / "gptj" / "deinterleaved".
+constexpr const char* name(layout l) noexcept {
+  return l == layout::neox ? "neox" : l == layout::gptj ? "gptj" : "deinterleaved";
+}
 
 namespace detail {
 

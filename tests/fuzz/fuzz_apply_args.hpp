@@ -180,7 +180,7 @@ inline int run_apply_args(const std::uint8_t* data, std::size_t size) {
   } else {
     pos = rs::token_positions::range(r.pick(-3, 27));
   }
-  const rs::layout lay = static_cast<rs::layout>(r.byte() % 5 == 4 ? 7 : r.byte() % 2);
+  const rs::layout lay = static_cast<rs::layout>(r.byte() % 5 == 4 ? 7 : r.byte() % 3);
   rs::apply_options opt;
   opt.inverse = r.byte() % 2;
   if (r.byte() % 3 == 0) {

@@ -26,6 +26,10 @@ namespace ropescale::simd {
 #endif
 inline constexpr std::int64_t stream_min_bytes = ROPESCALE_STREAM_MIN_BYTES;
 
+/// The deinterleaved layout permutes a head's rotated channels through a scratch copy on the
+/// kernel's stack (rotate-inl.hpp), so its rotary_dim is bounded (apply.hpp checks it).
+inline constexpr std::int64_t max_deinterleaved_rotary_dim = 2048;
+
 template <class T>
 struct rotate_job {
   T* q;

@@ -677,10 +677,53 @@ inline void rotate_tokens(const rotate_job<T>& j) noexcept {
   rotate_tokens_impl<T, Layout, Inverse, false>(j);
 }
 
+/// DeepSeek de-interleaved layout (spec.md §1.3) for one head: literally the even/odd
+/// de-interleave of the first 2n channels, then the NeoX rotation (inverse: NeoX un-rotation,
+/// then interleave back). The permutation is exact (storage type) and goes through a scratch
+/// copy in L1; the rotation is the streaming NeoX body, so every ISA and data type is covered.
+template <class T, bool Inverse>
+inline void rotate_head_deinterleaved(T* x, const float* c, const float* s,
+                                      std::int64_t n) noexcept {
+  T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
+  if constexpr (!Inverse) {
+    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
+    for (std::int64_t p = 0; p < n; ++p) {
+      x[p] = tmp[2 * p];
+      x[n + p] = tmp[2 * p + 1];
+    }
+    rotate_head_stream<T, layout::neox, false>(x, c, s, n);
+  } else {
+    rotate_head_stream<T, layout::neox, true>(x, c, s, n);
+    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
+    for (std::int64_t p = 0; p < n; ++p) {
+      x[2 * p] = tmp[p];
+      x[2 * p + 1] = tmp[n + p];
+    }
+  }
+}
+
+template <class T, bool Inverse>
+inline void rotate_tokens_deinterleaved(const rotate_job<T>& j) noexcept {
+  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
+    for (std::int64_t h = 0; h < j.q_heads; ++h) {
+      rotate_head_deinterleaved<T, Inverse>(q + h * j.q_head_stride, c, s, j.pairs);
+    }
+    for (std::int64_t h = 0; h < j.k_heads; ++h) {
+      rotate_head_deinterleaved<T, Inverse>(k + h * j.k_head_stride, c, s, j.pairs);
+    }
+  });
+}
+
 /// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
 template <class T>
 inline void rotate(const rotate_job<T>& j) noexcept {
-  if (j.lay == layout::neox) {
+  if (j.lay == layout::deinterleaved) {
+    if (j.inverse) {
+      rotate_tokens_deinterleaved<T, true>(j);
+    } else {
+      rotate_tokens_deinterleaved<T, false>(j);
+    }
+  } else if (j.lay == layout::neox) {
     if (j.inverse) {
       rotate_tokens<T, layout::neox, true>(j);
     } else {

@@ -266,7 +266,30 @@ inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_f
 template <class T>
 inline void rotate_on_the_fly(const rotate_job<T>& j, const double* inv_freq, double attention,
                               float* row) noexcept {
-  if (j.lay == layout::neox) {
+  if (j.lay == layout::deinterleaved) {
+    const std::int64_t n = j.pairs;
+    for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+      const std::int64_t position =
+          j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
+      cos_sin_row(inv_freq, n, position, attention, row, row + n);
+      for (std::int64_t h = 0; h < j.q_heads; ++h) {
+        T* x = j.q + t * j.q_token_stride + h * j.q_head_stride;
+        if (j.inverse) {
+          rotate_head_deinterleaved<T, true>(x, row, row + n, n);
+        } else {
+          rotate_head_deinterleaved<T, false>(x, row, row + n, n);
+        }
+      }
+      for (std::int64_t h = 0; h < j.k_heads; ++h) {
+        T* x = j.k + t * j.k_token_stride + h * j.k_head_stride;
+        if (j.inverse) {
+          rotate_head_deinterleaved<T, true>(x, row, row + n, n);
+        } else {
+          rotate_head_deinterleaved<T, false>(x, row, row + n, n);
+        }
+      }
+    }
+  } else if (j.lay == layout::neox) {
     if (j.inverse) {
       rotate_tokens_on_the_fly<T, layout::neox, true>(j, inv_freq, attention, row);
     } else {
