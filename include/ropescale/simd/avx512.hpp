@@ -243,7 +243,10 @@ ROPESCALE_END_TARGET
 // vptestnmw per head 118 ns; unchained vptestmw + kandd 120 ns; the chain with kmovd but no
 // branch 109 ns (so the cost is the mask ops, not the branch). The body is bound by vector ALU
 // throughput: widening, rotation and narrowing are ~28 vector ops per 128-value head against
-// f32's 16, and each extra op per head costs ~3 ns over 32 heads.
+// f32's 16, and each extra op per head costs ~3 ns over 32 heads. After the resident-loop change
+// (rotate-inl.hpp) NeoX f32 runs 1×32×128 in 78.5 ns and this body in 112 ns (0.70 of f32's
+// elements/s); even with no screen at all (so not exact: subnormal results flushed) it takes
+// 96–97 ns (0.81), so the 0.9 target is out of reach on this CPU for exact or flushed narrowing.
 ROPESCALE_BEGIN_AVX512BF16
 namespace ropescale::simd::avx512bf16 {
 
