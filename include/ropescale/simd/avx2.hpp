@@ -24,9 +24,9 @@
 // 1×H×128 timing harness, min of 15): bf16 NeoX 1×32×128 402 → 330 ns, 512×8×128 52.9 → 44.3 µs;
 // the bench run gave 406 → 370 ns at 1×32×128 (bf16/NeoX-f32 elements/s 0.32 → 0.37).
 // GPT-J with a 128-dim row needs four register-resident sweeps per token here (row_regs = 8 holds
-// 16 duplicated pairs); with at most 8 heads per token the row is instead duplicated once into an
-// L1 buffer and each head rotated in one pass (gptj_row_buffer, rotate-inl.hpp): bench 512×8×128
-// GPT-J/NeoX elements/s 0.70–0.74 → 0.86. Not used for more heads (1×32×128: 170 → 224 ns).
+// 16 duplicated pairs), NeoX two; rotate-inl.hpp's rotate_tokens_resident runs them in one token
+// loop. An L1 buffer of the duplicated GPT-J row (one pass per head, for <= 8 heads) was used
+// before that loop existed and is gone: 512×8×128 GPT-J 31.7 µs with it, 25.5–26.1 µs without.
 // The same L1 row buffer for bf16 NeoX (deinterleaved row, one pass per head instead of two
 // sweeps) did not help at any head count (1×32×128 315–325 vs 314–322 ns, 512×8 42–44 µs both).
 // Tried and dropped: streaming every call (row reloaded from L1 per head, one sweep per token even
@@ -52,8 +52,6 @@ struct ops {
   static constexpr std::int64_t lanes = 8;
   /// Vector registers the kernels may use to keep a cos/sin row resident across heads.
   static constexpr int row_regs = 8;
-  /// Long GPT-J rows with few heads per token go through an L1 row buffer (rotate-inl.hpp).
-  static constexpr bool gptj_row_buffer = true;
 
   static __m256 load(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static __m256 load(const bf16* p) noexcept {

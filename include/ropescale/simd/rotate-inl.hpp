@@ -472,54 +472,6 @@ inline void with_blocks(int nb, F&& f) noexcept {
   }
 }
 
-/// GPT-J rows longer than the row registers with few heads per token (ops opt in with
-/// `static constexpr bool gptj_row_buffer = true`): the row is duplicated once per token into an
-/// L1 buffer and every head is rotated in one pass with the duplicated cos/sin as memory operands,
-/// instead of one register-resident sweep over all heads per row chunk (AVX2, 128-dim: four).
-/// Measured on AVX2 (2-vCPU AMD EPYC VM, g++ 12, 1×H×128 harness): 512×8×128 GPT-J 37.5–38.0 →
-/// 34.0–34.2 µs, but 1×32×128 170 → 224 ns, hence the head limit. The same pass for NeoX (row
-/// straight from the table) was slower at both shapes (512×8: 27.0 → 29.5 µs) and is not used.
-template <class O, class = void>
-struct has_gptj_row_buffer : std::false_type {};
-template <class O>
-struct has_gptj_row_buffer<O, std::void_t<decltype(O::gptj_row_buffer)>>
-    : std::bool_constant<O::gptj_row_buffer> {};
-inline constexpr int gptj_buffer_blocks = 8;
-inline constexpr std::int64_t gptj_buffer_max_heads = 8;
-
-template <class T, bool Inverse, int NB>
-inline void rotate_token_gptj_buffered(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                                       std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                                       const float* s) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  alignas(64) float buf[4 * NB * L];
-  ROPESCALE_UNROLL
-  for (int b = 0; b < NB; ++b) {
-    typename ops::vec cl, ch, sl, sh;
-    ops::dup_pairs(ops::load(c + b * L), cl, ch);
-    ops::dup_pairs(ops::load(s + b * L), sl, sh);
-    ops::store(buf + (4 * b) * L, cl);
-    ops::store(buf + (4 * b + 1) * L, ch);
-    ops::store(buf + (4 * b + 2) * L, sl);
-    ops::store(buf + (4 * b + 3) * L, sh);
-  }
-  const float* bp = buf;
-#if defined(__GNUC__)
-  // Keep the buffer in memory: promoted to registers, it spills (the row_regs trade-off).
-  __asm__("" : "+r"(bp) : : "memory");
-#endif
-  auto head = [&](T* x) {
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      gptj_block<T, Inverse>(x + 2 * b * L, ops::load(bp + (4 * b) * L),
-                             ops::load(bp + (4 * b + 1) * L), ops::load(bp + (4 * b + 2) * L),
-                             ops::load(bp + (4 * b + 3) * L));
-    }
-  };
-  for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
-  for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
-}
-
 /// Rows of exactly Chunks × NB vector blocks (no scalar tail): the whole token loop of a call in
 /// one function, job fields in locals. Each token's row is taken in Chunks register-resident
 /// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
@@ -617,18 +569,6 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
       } else {
         constexpr int K = max_chunk_blocks<Layout>;
         const std::int64_t full = n / L;
-        if constexpr (Layout == layout::gptj && has_gptj_row_buffer<ops>::value) {
-          if (full > K && full <= gptj_buffer_blocks && full * L == n &&
-              j.q_heads + j.k_heads <= gptj_buffer_max_heads) {
-            with_blocks<gptj_buffer_blocks>(static_cast<int>(full), [&](auto nb) {
-              for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-                rotate_token_gptj_buffered<T, Inverse, decltype(nb)::value>(
-                    q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s);
-              });
-            });
-            return;
-          }
-        }
         if (full * L == n) {
           if (full >= 1 && full <= K) {
             with_blocks<K>(static_cast<int>(full), [&](auto nb) {
@@ -636,9 +576,17 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
             });
             return;
           }
-          if (full == 2 * K) {
-            rotate_tokens_resident<T, Layout, Inverse, K, 2>(j);
-            return;
+          // Rows of 2–4 full chunks (AVX2: NeoX 128-dim takes 2, GPT-J 128-dim 4, as its
+          // duplicated cos/sin need twice the registers). AVX2 GPT-J 512×8×128 ran 31.7 µs
+          // through an L1 buffer of the duplicated row (one pass per head, since removed) and
+          // 25.5–26.1 µs here; 1×32×128 144 → 136 ns.
+          if (full % K == 0 && full / K <= 4) {
+            switch (full / K) {
+              case 2: rotate_tokens_resident<T, Layout, Inverse, K, 2>(j); return;
+              case 3: rotate_tokens_resident<T, Layout, Inverse, K, 3>(j); return;
+              case 4: rotate_tokens_resident<T, Layout, Inverse, K, 4>(j); return;
+              default: break;
+            }
           }
         }
         if (full >= 1 && full <= K) {
