@@ -43,6 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ropescale/detail/cli_args.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
@@ -475,13 +476,10 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
       a.help = true;
       continue;
     }
-    std::string_view name = arg, value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq), value = arg.substr(eq + 1), has_value = true;
-    }
+    ropescale::detail::cli_impl::option_token opt = ropescale::detail::cli_impl::split_option(arg);
+    const std::string_view name = opt.name;
     if (name == "--json" || name == "--markdown" || name == "--all-pairs") {
-      if (has_value) return fail(std::string(name) + " takes no value");
+      if (opt.has_value) return fail(std::string(name) + " takes no value");
       bool& flag = name == "--json" ? a.json : name == "--markdown" ? a.markdown : a.all_pairs;
       if (flag) return fail(std::string(name) + " given twice");
       flag = true;
@@ -490,10 +488,10 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
     if (name != "--context" && name != "--methods" && name != "--weights" && name != "--svg") {
       return fail("unknown option " + quote(name) + "; " + std::string(usage));
     }
-    if (!has_value) {
-      if (k + 1 >= argv.size()) return fail(std::string(name) + " needs a value");
-      value = argv[++k];
+    if (!ropescale::detail::cli_impl::take_value(argv, k, opt)) {
+      return fail(std::string(name) + " needs a value");
     }
+    const std::string_view value = opt.value;
     if (name == "--context") {
       if (have_context) return fail("--context given twice");
       have_context = true;

@@ -91,6 +91,34 @@ inline std::optional<std::int64_t> parse_decimal(std::string_view s, std::int64_
   return v;
 }
 
+/// An option argument split at its first '=': "--name=VALUE" (has_value) or "--name".
+/// Shared by ropescale-inspect and ropescale-compare (examples/compare_report.hpp).
+struct option_token {
+  std::string_view name;
+  std::string_view value;
+  bool has_value = false;
+};
+
+inline option_token split_option(std::string_view arg) {
+  option_token o{arg, {}, false};
+  if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+    o.name = arg.substr(0, eq);
+    o.value = arg.substr(eq + 1);
+    o.has_value = true;
+  }
+  return o;
+}
+
+/// "--name VALUE": without "=VALUE", the value is the next argument (k advances past it).
+/// False when there is no next argument.
+inline bool take_value(const std::vector<std::string>& argv, std::size_t& k, option_token& o) {
+  if (o.has_value) return true;
+  if (k + 1 >= argv.size()) return false;
+  o.value = argv[++k];
+  o.has_value = true;
+  return true;
+}
+
 }  // namespace cli_impl
 
 /// Parses the arguments after the program name. Never throws except std::bad_alloc.
@@ -125,20 +153,13 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
       continue;
     }
     // --name VALUE or --name=VALUE
-    std::string_view name = arg, value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
+    cli_impl::option_token opt = cli_impl::split_option(arg);
+    const std::string_view name = opt.name;
     if (name != "--seq-len" && name != "--weights" && name != "--positions" && name != "--angle") {
       return fail("unknown option " + quote_arg(name) + "; " + std::string(inspect_usage));
     }
-    if (!has_value) {
-      if (k + 1 >= argv.size()) return fail(std::string(name) + " needs a value");
-      value = argv[++k];
-    }
+    if (!cli_impl::take_value(argv, k, opt)) return fail(std::string(name) + " needs a value");
+    const std::string_view value = opt.value;
     if (name == "--seq-len") {
       if (a.seq_len) return fail("--seq-len given twice");
       a.seq_len = cli_impl::parse_decimal(value, 1, inspect_max_seq_len);
