@@ -139,7 +139,10 @@ inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
            extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
 }
 
-inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table) {
+/// rule: the expectation to print instead of the table's range (the no-table path has none).
+inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table,
+                           const char* rule) {
+  if (rule != nullptr) throw_invalid_value("positions[" + std::to_string(t) + "]", rule, p);
   // The last covered position is only printed; compute it without overflowing int64 (the table
   // may sit anywhere on the int64 axis, e.g. first_position = INT64_MIN with rows = 0).
   std::int64_t last = 0;
@@ -152,11 +155,12 @@ inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& t
 }
 
 /// Validates everything and fills the kernel job; returns false when there is nothing to do.
+/// position_rule, when given, replaces "must have a table row (...)" in position errors.
 template <class T>
 inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
                             const tensor_view<T>& k, const cos_sin_view& table,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                            const apply_options& opt) {
+                            const apply_options& opt, const char* position_rule = nullptr) {
   static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
   if (lay != layout::neox && lay != layout::gptj && lay != layout::deinterleaved) {
     throw_invalid_value("layout", "must be layout::neox, layout::gptj or layout::deinterleaved",
@@ -232,7 +236,7 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
       const std::int64_t p = pos.values[t];
       std::int64_t r = 0;
       if (__builtin_sub_overflow(p, table.first_position, &r) || r < 0 || r >= table.rows) {
-        throw_position(t, p, table);
+        throw_position(t, p, table, position_rule);
       }
     }
     job.positions = pos.values;
@@ -245,14 +249,14 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     }
     if (__builtin_sub_overflow(p_first, table.first_position, &r_first) || r_first < 0 ||
         r_first >= table.rows) {
-      throw_position(opt.token_begin, p_first, table);
+      throw_position(opt.token_begin, p_first, table, position_rule);
     }
     if (__builtin_sub_overflow(p_last, table.first_position, &r_last) || r_last >= table.rows) {
-      throw_position(end - 1, p_last, table);
+      throw_position(end - 1, p_last, table, position_rule);
     }
     // Row of token t is r0 + t; r0 itself may lie outside the table when token_begin > 0.
     if (__builtin_sub_overflow(pos.start, table.first_position, &r0)) {
-      throw_position(opt.token_begin, p_first, table);
+      throw_position(opt.token_begin, p_first, table, position_rule);
     }
     job.range_row0 = r0;
   }

@@ -100,7 +100,10 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_po
   static const float no_rows[2] = {0.0f, 0.0f};
   const cos_sin_view all_positions{no_rows, no_rows + 1, 0, rotary_dim / 2, 0, max_position + 1};
   simd::rotate_job<T> job;
-  if (!detail::make_rotate_job(job, q, k, all_positions, pos, lay, rotary_dim, opt)) return;
+  if (!detail::make_rotate_job(job, q, k, all_positions, pos, lay, rotary_dim, opt,
+                               "must be in [0, 2^31]")) {
+    return;
+  }
 
   alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
   std::vector<float> heap_row;
