@@ -425,15 +425,9 @@ inline constexpr std::int64_t resident_pairs =
                                   : ops::row_regs / 2 * ops::lanes)
         : static_cast<std::int64_t>(max_chunk_blocks<Layout>) * ops::lanes;
 
-/// All heads of one tensor for one token (kept for callers that rotate Q and K separately).
-template <class T, layout Layout, bool Inverse>
-inline void rotate_heads(T* base, std::int64_t heads, std::int64_t head_stride, const float* c,
-                         const float* s, std::int64_t n) noexcept {
-  rotate_token<T, Layout, Inverse>(base, heads, head_stride, base, 0, 0, c, s, n);
-}
-
 /// Calls f(q, k, c, s) for every token of the job with its Q/K base pointers (null when that
-/// tensor has no heads) and its cos/sin row, prefetching the next token's row.
+/// tensor has no heads) and its cos/sin row, prefetching the next token's row (unless Prefetch
+/// is false).
 template <bool Prefetch = true, class T, class PerToken>
 inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
   const std::int64_t n = j.pairs;
