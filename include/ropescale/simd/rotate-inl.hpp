@@ -542,8 +542,8 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
     });
     return;
   } else {
-    // The usual case, a row that fits one register-resident chunk: pick the chunk's block count
-    // once per call, not once per token (512×8×128 has 512 tokens of only 8 heads each).
+    // The usual case, a row of whole vector blocks that fits 1–4 register-resident chunks: pick
+    // the kernel once per call, not once per token (512×8×128 has 512 tokens of 8 heads each).
     if constexpr (ops::lanes > 1) {
       constexpr std::int64_t L = ops::lanes;
       if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
@@ -552,7 +552,7 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
         const std::int64_t units = n / U;
         if (units >= 1 && units <= K && units * U == n) {
           with_blocks<K>(static_cast<int>(units), [&](auto nb) {
-            // inlined per token, no next-row prefetch: see rotate_tokens_resident
+            // no next-row prefetch (it did not help the f32 loop, see rotate_tokens_resident)
             for_each_token<false>(j, [&](bf16* q, bf16* k, const float* c, const float* s) {
               rotate_chunk_bf16<Layout, Inverse, decltype(nb)::value>(
                   q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0);
