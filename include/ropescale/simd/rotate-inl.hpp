@@ -381,40 +381,59 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
 /// f32: 0.55–0.63 of the floor with two register-resident sweeps per token, 0.93–0.97 with one).
 template <class T, layout Layout, bool Inverse>
 inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  std::int64_t i = 0;
-  if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
-    if constexpr (Layout == layout::neox) {
-      for (; i + 2 * L <= n; i += 2 * L) {
-        typename ops::vec ce, co, se, so, r[4];
-        load_row_bf16_neox(c + i, ce, co);
-        load_row_bf16_neox(s + i, se, so);
-        bf16* p[2] = {x + i, x + n + i};
-        neox_unit_bf16<Inverse>(p[0], p[1], ce, co, se, so, r);
-        merge_bf16_group<2, has_bf16_neox_in_order<ops>::value>(p, r);
-      }
-    } else {
-      for (; i + L <= n; i += L) {
-        typename ops::vec r[2];
-        bf16* p = x + 2 * i;
-        gptj_unit_bf16<Inverse>(p, ops::load(c + i), ops::load(s + i), r);
-        merge_bf16_group<1>(&p, r);
-      }
-    }
-  }
-  if constexpr (ops::lanes > 1) {
-    for (; i + L <= n; i += L) {
-      if constexpr (Layout == layout::neox) {
-        neox_block<T, Inverse>(x + i, x + n + i, ops::load(c + i), ops::load(s + i));
+  if constexpr (Layout == layout::deinterleaved) {
+    // DeepSeek de-interleaved (spec.md §1.3): literally the even/odd de-interleave of the first
+    // 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The permutation
+    // is exact (storage type) and goes through a scratch copy in L1.
+    T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
+    if constexpr (Inverse) rotate_head_stream<T, layout::neox, true>(x, c, s, n);
+    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
+    for (std::int64_t p = 0; p < n; ++p) {
+      if constexpr (Inverse) {
+        x[2 * p] = tmp[p];
+        x[2 * p + 1] = tmp[n + p];
       } else {
-        typename ops::vec c_lo, c_hi, s_lo, s_hi;
-        ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
-        ops::dup_pairs(ops::load(s + i), s_lo, s_hi);
-        gptj_block<T, Inverse>(x + 2 * i, c_lo, c_hi, s_lo, s_hi);
+        x[p] = tmp[2 * p];
+        x[n + p] = tmp[2 * p + 1];
       }
     }
+    if constexpr (!Inverse) rotate_head_stream<T, layout::neox, false>(x, c, s, n);
+  } else {
+    constexpr std::int64_t L = ops::lanes;
+    std::int64_t i = 0;
+    if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
+      if constexpr (Layout == layout::neox) {
+        for (; i + 2 * L <= n; i += 2 * L) {
+          typename ops::vec ce, co, se, so, r[4];
+          load_row_bf16_neox(c + i, ce, co);
+          load_row_bf16_neox(s + i, se, so);
+          bf16* p[2] = {x + i, x + n + i};
+          neox_unit_bf16<Inverse>(p[0], p[1], ce, co, se, so, r);
+          merge_bf16_group<2, has_bf16_neox_in_order<ops>::value>(p, r);
+        }
+      } else {
+        for (; i + L <= n; i += L) {
+          typename ops::vec r[2];
+          bf16* p = x + 2 * i;
+          gptj_unit_bf16<Inverse>(p, ops::load(c + i), ops::load(s + i), r);
+          merge_bf16_group<1>(&p, r);
+        }
+      }
+    }
+    if constexpr (ops::lanes > 1) {
+      for (; i + L <= n; i += L) {
+        if constexpr (Layout == layout::neox) {
+          neox_block<T, Inverse>(x + i, x + n + i, ops::load(c + i), ops::load(s + i));
+        } else {
+          typename ops::vec c_lo, c_hi, s_lo, s_hi;
+          ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
+          ops::dup_pairs(ops::load(s + i), s_lo, s_hi);
+          gptj_block<T, Inverse>(x + 2 * i, c_lo, c_hi, s_lo, s_hi);
+        }
+      }
+    }
+    rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, i, n);
   }
-  rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, i, n);
 }
 
 /// Pairs a token's row can cover in one register-resident sweep.
@@ -604,80 +623,56 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
 
 template <class T, layout Layout, bool Inverse>
 inline void rotate_tokens(const rotate_job<T>& j) noexcept {
-  // Once per call: a row that needs several register-resident sweeps per token is streamed
-  // instead when the call is large enough to come from DRAM.
-  if constexpr (ops::lanes > 1) {
-    if (j.pairs > resident_pairs<T, Layout>) {
-      const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
-                                 j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
-      if (bytes >= stream_min_bytes) {
-        rotate_tokens_impl<T, Layout, Inverse, true>(j);
-        return;
+  if constexpr (Layout == layout::deinterleaved) {
+    // one head at a time (rotate_head_stream permutes through a scratch row)
+    rotate_tokens_impl<T, Layout, Inverse, true>(j);
+  } else {
+    // Once per call: a row that needs several register-resident sweeps per token is streamed
+    // instead when the call is large enough to come from DRAM.
+    if constexpr (ops::lanes > 1) {
+      if (j.pairs > resident_pairs<T, Layout>) {
+        const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
+                                   j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
+        if (bytes >= stream_min_bytes) {
+          rotate_tokens_impl<T, Layout, Inverse, true>(j);
+          return;
+        }
       }
     }
-  }
-  rotate_tokens_impl<T, Layout, Inverse, false>(j);
-}
-
-/// DeepSeek de-interleaved layout (spec.md §1.3) for one head: literally the even/odd
-/// de-interleave of the first 2n channels, then the NeoX rotation (inverse: NeoX un-rotation,
-/// then interleave back). The permutation is exact (storage type) and goes through a scratch
-/// copy in L1; the rotation is the streaming NeoX body, so every ISA and data type is covered.
-template <class T, bool Inverse>
-inline void rotate_head_deinterleaved(T* x, const float* c, const float* s,
-                                      std::int64_t n) noexcept {
-  T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
-  if constexpr (!Inverse) {
-    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
-    for (std::int64_t p = 0; p < n; ++p) {
-      x[p] = tmp[2 * p];
-      x[n + p] = tmp[2 * p + 1];
-    }
-    rotate_head_stream<T, layout::neox, false>(x, c, s, n);
-  } else {
-    rotate_head_stream<T, layout::neox, true>(x, c, s, n);
-    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
-    for (std::int64_t p = 0; p < n; ++p) {
-      x[2 * p] = tmp[p];
-      x[2 * p + 1] = tmp[n + p];
-    }
+    rotate_tokens_impl<T, Layout, Inverse, false>(j);
   }
 }
 
-template <class T, bool Inverse>
-inline void rotate_tokens_deinterleaved(const rotate_job<T>& j) noexcept {
-  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-    for (std::int64_t h = 0; h < j.q_heads; ++h) {
-      rotate_head_deinterleaved<T, Inverse>(q + h * j.q_head_stride, c, s, j.pairs);
+/// f(integral_constant<layout, L>, bool_constant<Inverse>) for the job's layout and direction:
+/// the one runtime switch of rotate() and rotate_on_the_fly() (sincos-inl.hpp).
+template <class T, class F>
+inline void with_layout(const rotate_job<T>& j, F&& f) noexcept {
+  auto direction = [&](auto lay) {
+    if (j.inverse) {
+      f(lay, std::true_type{});
+    } else {
+      f(lay, std::false_type{});
     }
-    for (std::int64_t h = 0; h < j.k_heads; ++h) {
-      rotate_head_deinterleaved<T, Inverse>(k + h * j.k_head_stride, c, s, j.pairs);
-    }
-  });
+  };
+  switch (j.lay) {
+    case layout::neox:
+      direction(std::integral_constant<layout, layout::neox>{});
+      return;
+    case layout::gptj:
+      direction(std::integral_constant<layout, layout::gptj>{});
+      return;
+    case layout::deinterleaved:
+      direction(std::integral_constant<layout, layout::deinterleaved>{});
+      return;
+  }
 }
 
 /// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
 template <class T>
 inline void rotate(const rotate_job<T>& j) noexcept {
-  if (j.lay == layout::deinterleaved) {
-    if (j.inverse) {
-      rotate_tokens_deinterleaved<T, true>(j);
-    } else {
-      rotate_tokens_deinterleaved<T, false>(j);
-    }
-  } else if (j.lay == layout::neox) {
-    if (j.inverse) {
-      rotate_tokens<T, layout::neox, true>(j);
-    } else {
-      rotate_tokens<T, layout::neox, false>(j);
-    }
-  } else {
-    if (j.inverse) {
-      rotate_tokens<T, layout::gptj, true>(j);
-    } else {
-      rotate_tokens<T, layout::gptj, false>(j);
-    }
-  }
+  with_layout(j, [&](auto lay, auto inverse) {
+    rotate_tokens<T, decltype(lay)::value, decltype(inverse)::value>(j);
+  });
 }
 
 /// x[i] ← x[i]·f for i < count: the memory floor benchmarks compare against (same target

@@ -249,57 +249,29 @@ inline void rotate_tokens_on_the_fly_impl(const rotate_job<T>& j, const double* 
 template <class T, layout Layout, bool Inverse>
 inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
                                      double attention, float* row) noexcept {
-  if constexpr (ops::lanes > 1) {
-    if (j.pairs > resident_pairs<T, Layout>) {
-      const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) * j.pairs *
-                                 2 * static_cast<std::int64_t>(sizeof(T));
-      if (bytes >= stream_min_bytes) {
-        rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
-        return;
+  if constexpr (Layout == layout::deinterleaved) {  // per head, as in rotate_tokens
+    rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
+  } else {
+    if constexpr (ops::lanes > 1) {
+      if (j.pairs > resident_pairs<T, Layout>) {
+        const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
+                                   j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
+        if (bytes >= stream_min_bytes) {
+          rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
+          return;
+        }
       }
     }
+    rotate_tokens_on_the_fly_impl<T, Layout, Inverse, false>(j, inv_freq, attention, row);
   }
-  rotate_tokens_on_the_fly_impl<T, Layout, Inverse, false>(j, inv_freq, attention, row);
 }
 
 /// Rotates in place as described by `j`, computing each token's row on the fly.
 template <class T>
 inline void rotate_on_the_fly(const rotate_job<T>& j, const double* inv_freq, double attention,
                               float* row) noexcept {
-  if (j.lay == layout::deinterleaved) {
-    const std::int64_t n = j.pairs;
-    for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-      const std::int64_t position =
-          j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
-      cos_sin_row(inv_freq, n, position, attention, row, row + n);
-      for (std::int64_t h = 0; h < j.q_heads; ++h) {
-        T* x = j.q + t * j.q_token_stride + h * j.q_head_stride;
-        if (j.inverse) {
-          rotate_head_deinterleaved<T, true>(x, row, row + n, n);
-        } else {
-          rotate_head_deinterleaved<T, false>(x, row, row + n, n);
-        }
-      }
-      for (std::int64_t h = 0; h < j.k_heads; ++h) {
-        T* x = j.k + t * j.k_token_stride + h * j.k_head_stride;
-        if (j.inverse) {
-          rotate_head_deinterleaved<T, true>(x, row, row + n, n);
-        } else {
-          rotate_head_deinterleaved<T, false>(x, row, row + n, n);
-        }
-      }
-    }
-  } else if (j.lay == layout::neox) {
-    if (j.inverse) {
-      rotate_tokens_on_the_fly<T, layout::neox, true>(j, inv_freq, attention, row);
-    } else {
-      rotate_tokens_on_the_fly<T, layout::neox, false>(j, inv_freq, attention, row);
-    }
-  } else {
-    if (j.inverse) {
-      rotate_tokens_on_the_fly<T, layout::gptj, true>(j, inv_freq, attention, row);
-    } else {
-      rotate_tokens_on_the_fly<T, layout::gptj, false>(j, inv_freq, attention, row);
-    }
-  }
+  with_layout(j, [&](auto lay, auto inverse) {
+    rotate_tokens_on_the_fly<T, decltype(lay)::value, decltype(inverse)::value>(j, inv_freq,
+                                                                                attention, row);
+  });
 }
