@@ -621,25 +621,32 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
   }
 }
 
+/// Once per call: a row that needs several register-resident sweeps per token is streamed
+/// instead (one head at a time) when the call is large enough to come from DRAM. Shared by the
+/// table path (rotate_tokens) and the on-the-fly path (sincos-inl.hpp).
+template <class T, layout Layout>
+inline bool streams(const rotate_job<T>& j) noexcept {
+  if constexpr (ops::lanes > 1) {
+    if (j.pairs > resident_pairs<T, Layout>) {
+      const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
+                                 j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
+      return bytes >= stream_min_bytes;
+    }
+  }
+  return false;
+}
+
 template <class T, layout Layout, bool Inverse>
 inline void rotate_tokens(const rotate_job<T>& j) noexcept {
   if constexpr (Layout == layout::deinterleaved) {
     // one head at a time (rotate_head_stream permutes through a scratch row)
     rotate_tokens_impl<T, Layout, Inverse, true>(j);
   } else {
-    // Once per call: a row that needs several register-resident sweeps per token is streamed
-    // instead when the call is large enough to come from DRAM.
-    if constexpr (ops::lanes > 1) {
-      if (j.pairs > resident_pairs<T, Layout>) {
-        const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
-                                   j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
-        if (bytes >= stream_min_bytes) {
-          rotate_tokens_impl<T, Layout, Inverse, true>(j);
-          return;
-        }
-      }
+    if (streams<T, Layout>(j)) {
+      rotate_tokens_impl<T, Layout, Inverse, true>(j);
+    } else {
+      rotate_tokens_impl<T, Layout, Inverse, false>(j);
     }
-    rotate_tokens_impl<T, Layout, Inverse, false>(j);
   }
 }
 

@@ -252,17 +252,11 @@ inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_f
   if constexpr (Layout == layout::deinterleaved) {  // per head, as in rotate_tokens
     rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
   } else {
-    if constexpr (ops::lanes > 1) {
-      if (j.pairs > resident_pairs<T, Layout>) {
-        const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
-                                   j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
-        if (bytes >= stream_min_bytes) {
-          rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
-          return;
-        }
-      }
+    if (streams<T, Layout>(j)) {
+      rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
+    } else {
+      rotate_tokens_on_the_fly_impl<T, Layout, Inverse, false>(j, inv_freq, attention, row);
     }
-    rotate_tokens_on_the_fly_impl<T, Layout, Inverse, false>(j, inv_freq, attention, row);
   }
 }
 
