@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // clex-make-weights: writes a small, deterministic safetensors file with the CLEX ODE tensors
-// (spec.md §4.2) so CLEX can be tried without a real checkpoint:
+// (docs/reference.md §4.2) so CLEX can be tried without a real checkpoint:
 //
 //   clex-make-weights OUT.safetensors [--head-dim D] [--param-factor P] [--seed N] [--inv-freq]
 //

@@ -10,7 +10,7 @@
 // cos/sin appear only with --positions and include the attention factor A (HF-style). Numbers are
 // printed with 17 significant digits. --seq-len absent means HF's initial table (dynamic →
 // default, longrope → short factors). --angle f64 (default) forms p·ω in double and reduces it
-// mod 2π (spec §5.2); --angle f32 reproduces HF's binary32 angle (spec §5.3). inv_freq is the
+// mod 2π (docs/reference.md §5.2); --angle f32 reproduces HF's binary32 angle (docs/reference.md §5.3). inv_freq is the
 // double table in both modes. Extra keys: softmax_scale_multiplier, max_position_embeddings,
 // seq_len, positions, angle, diagnostics.
 //

@@ -217,7 +217,7 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
     }
     for (std::int64_t ch = 0; ch < D; ++ch) x[static_cast<std::size_t>(ch)] = to_double(in[ch]);
     const std::vector<double> xin = x;
-    // The pair's input channels (ia, ib) and, for the de-interleaved layout (spec.md §1.3),
+    // The pair's input channels (ia, ib) and, for the de-interleaved layout (docs/reference.md §1.3),
     // its output channels (oa, ob): forward reads (2i, 2i+1) and writes (i, i+n); the inverse
     // reads (i, i+n) and writes (2i, 2i+1). Reference: a' = a·c − b·s, b' = b·c + a·s (s → −s).
     const bool deint = c.lay == layout::deinterleaved;
@@ -480,7 +480,7 @@ TYPED_TEST(ApplyTest, InverseRecoversInput) {
   }
 }
 
-/// spec.md §7: the de-interleaved output is the GPT-J output with even channels moved to the
+/// docs/reference.md §7: the de-interleaved output is the GPT-J output with even channels moved to the
 /// first half and odd ones to the second (values within the f32 rotation tolerance: the two
 /// layouts round a·c − b·s in a different order on some targets).
 TYPED_TEST(ApplyTest, DeinterleavedEqualsPermutedGptj) {

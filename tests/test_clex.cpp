@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of include/ropescale/methods/clex.hpp and detail/ode.hpp against independent references
-// (spec.md §7, clex row): the W_down = 0 closed form (NTK-aware scaling with factor 2t − 1), the
+// (docs/reference.md §7, clex row): the W_down = 0 closed form (NTK-aware scaling with factor 2t − 1), the
 // solver's order on problems with known solutions, interpolated rows for a Δ that does not divide
 // 1, t(S) selection, t = 1 returning θ bit for bit, the b0 = 10000 quirk against a long-double
 // RK loop written in tests/support/clex_reference.hpp, checkpoint loading and every rejection.
@@ -68,7 +68,7 @@ clex_ref make_ref(const clex_params& c, long double dt) {
   return r;
 }
 
-// NTK-aware scaling with factor 2t − 1 and base rope_theta, in long double (spec §4.7).
+// NTK-aware scaling with factor 2t − 1 and base rope_theta, in long double (docs/reference.md §4.7).
 long double ntk_closed_form(long double theta, int d, int k, long double t) {
   return std::pow(theta, -2.0L * k / d) * std::pow(2 * t - 1, -2.0L * k / (d - 2));
 }
@@ -122,7 +122,7 @@ TEST(ClexClosedForm, ZeroDownProjectionIsNtkWithFactor2tMinus1) {
     RecordProperty("worst_rel_error", std::to_string(worst));
     EXPECT_LT(worst, 1e-12);
   }
-  // Δ = 0.01 (the published step): spec §4.7 says ≈ 1.5e-10 relative.
+  // Δ = 0.01 (the published step): docs/reference.md §4.7 says ≈ 1.5e-10 relative.
   clex<double> m(make_params(64, 1, 4, "tanh", 0.01, 1e4, true));
   double worst = 0;
   for (std::int64_t t = 2; t <= 4; ++t) {
@@ -207,7 +207,7 @@ TEST(ClexSolver, InterpolatedRowsWithinBoundOfTinyStepSolve) {
     }
     EXPECT_GT(saw, 1e-7);  // interpolation really happened (grid points would be ~1e-8 off)
   }
-  // W_down ≠ 0 against a Δ = 0.001 solve: spec §4.4 quotes ~4e-5 relative.
+  // W_down ≠ 0 against a Δ = 0.001 solve: docs/reference.md §4.4 quotes ~4e-5 relative.
   const auto params = make_params(32, 1, 3, "tanh", 0.03, 1e4, false, 23);
   clex<double> coarse(params);
   auto fine_params = params;
@@ -600,7 +600,7 @@ TEST(ClexLoader, DefaultsKeysAndWeights) {
   EXPECT_TRUE(c.method.depends_on_seq_len());
   const auto* m = c.method.get_if<clex<double>>();
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(m->params().param_factor, 1);  // defaults, spec §2.4
+  EXPECT_EQ(m->params().param_factor, 1);  // defaults, docs/reference.md §2.4
   EXPECT_EQ(m->params().act, "silu");
   EXPECT_EQ(m->params().time_dt, 0.01);
   EXPECT_TRUE(m->params().log_scale);
@@ -697,7 +697,7 @@ TEST(ClexLoader, BundledLlama2Config) {
 
 TEST(ClexCosSin, SameCachePathAsEveryMethod) {
   // The table for S feeds the shared cos/sin cache (A = 1, no log_scale folded in): row p holds
-  // cos(p·ω_k) then sin(p·ω_k), within the spec §5.2 bound of 2e-7.
+  // cos(p·ω_k) then sin(p·ω_k), within the docs/reference.md §5.2 bound of 2e-7.
   const auto params = make_params(32, 1, 4, "tanh", 0.05, 1e4, false, 71, 1.0, 1024);
   const clex<double> m(params);
   const ropescale::method any = clex<double>(params);

@@ -465,7 +465,7 @@ TEST(ConcurrencyClex, ReadersWhileWriterFollowsScaleT) {
         for (std::int64_t s : script) {
           if (method.scale_for(s) != t_now) {
             t_now = method.scale_for(s);
-            // CLEX re-rotates every cached key with the new t's table (spec §4.5).
+            // CLEX re-rotates every cached key with the new t's table (docs/reference.md §4.5).
             table.rebuild(method.inv_freq(s), 1.0, l * t_now);
           }
         }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Config extremes: values at the edges of what spec §2.5 accepts, through the config.json loader
+// Config extremes: values at the edges of what docs/reference.md §2.5 accepts, through the config.json loader
 // and the method API. Accepted extremes must give usable methods: every table finite and > 0
 // (proportional: >= 0) with the right length, non-increasing where the method is monotone, A and
 // the scales finite, a cos/sin cache and one rotation that keep every pair's norm × A. Rejected
 // ones must throw std::invalid_argument naming the key. Covered: θ just above 1 and 1e300,
 // factor 1 + 1e-12, 1e6 and 1e300, head_dim 2 and 1024, L and S at 2^31, 2^53 and beyond,
 // non-finite numbers in longrope arrays, CLEX T = 1 and T = 1024 (against the W_down = 0 closed
-// form, spec §4.7), Δ = 1. Detailed per-key rejection messages live in test_hf_config.cpp,
+// form, docs/reference.md §4.7), Δ = 1. Detailed per-key rejection messages live in test_hf_config.cpp,
 // test_methods_validation.cpp and test_clex.cpp; the rejection rows here run only to print the
 // bad-input table: with ROPESCALE_BAD_INPUT_TABLE_DIR set, the markdown rows (input, behaviour,
 // the message the code really prints) go to $ROPESCALE_BAD_INPUT_TABLE_DIR/config_extremes.md.
@@ -166,7 +166,7 @@ TEST(ConfigExtremes, ThetaJustAboveOneAndHuge) {
   const auto w = load(config("default", "", 64, "1.0000001")).inv_freq();
   EXPECT_NEAR(w.back(), 1.0, 1e-6);
   // θ = 1e300: ω⁰_{n−1} = 1e300^(−62/64) is tiny but positive; binary32 θ is inf, so HF's f32
-  // table (spec §5.3) is 0 beyond ω⁰_0 — documented, and the f32 cache stays finite.
+  // table (docs/reference.md §5.3) is 0 beyond ω⁰_0 — documented, and the f32 cache stays finite.
   const method huge = load(config("default", "", 64, "1e300"));
   EXPECT_GT(huge.inv_freq().back(), 0.0);
   EXPECT_EQ(huge.inv_freq_hf_f32().back(), 0.0f);
@@ -330,7 +330,7 @@ ropescale::clex_params clex_base(std::int64_t t, double dt, bool zero_down) {
   return p;
 }
 
-// ω_k(t) = θ_k·(2t − 1)^(−2k/(d−2)) in long double (spec §4.7, W_down = 0).
+// ω_k(t) = θ_k·(2t − 1)^(−2k/(d−2)) in long double (docs/reference.md §4.7, W_down = 0).
 long double clex_closed_form(std::int64_t k, std::int64_t t, std::int64_t d) {
   const long double theta_k = std::pow(10000.0L, -2.0L * k / d);
   return theta_k * std::pow(2.0L * t - 1.0L, -2.0L * k / (d - 2));

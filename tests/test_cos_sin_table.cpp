@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // cos_sin_table.hpp: accuracy of the cached rows against the independent long-double reference
-// (spec.md §5.2: |ĉ − A·cos φ| <= 2e-7·max(1, A) for 0 <= p <= 1e7), the HF-compatible f32 mode
+// (docs/reference.md §5.2: |ĉ − A·cos φ| <= 2e-7·max(1, A) for 0 <= p <= 1e7), the HF-compatible f32 mode
 // against an independent binary32 recomputation (§5.3), growth / rebuild / snapshot semantics,
 // concurrent readers during growth and rebuilds, and argument validation.
 #include <gtest/gtest.h>
@@ -322,7 +322,7 @@ TEST(CosSinTable, F32ModeMatchesBinary32Recomputation) {
 }
 
 // f32 mode really is HF's pipeline: at p = 1e6 it differs from the accurate value by far more than
-// the accurate mode's bound (spec.md §5.1), but only through the binary32 angle.
+// the accurate mode's bound (docs/reference.md §5.1), but only through the binary32 angle.
 TEST(CosSinTable, F32ModeDiffersFromAccurateAtLongRange) {
   const double w = 1.0 / 3.0;
   const float w32 = static_cast<float>(w);

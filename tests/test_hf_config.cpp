@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Tests of the Hugging Face config loader (include/ropescale/hf_config.hpp) against spec.md §1.1
+// Tests of the Hugging Face config loader (include/ropescale/hf_config.hpp) against docs/reference.md §1.1
 // and §2: one test per precedence rule and quirk, the bundled configs in examples/configs/, and a
 // table of bad inputs whose messages must name the key path and the offending value. Expected
 // tables come from long-double formulas written here, independently of the library.
@@ -28,7 +28,7 @@ using ropescale::load_options;
 using ropescale::loaded_config;
 
 // ---------------------------------------------------------------------------------------------
-// Independent long-double references (spec §1.2, §3.1, §3.5, §3.7):
+// Independent long-double references (docs/reference.md §1.2, §3.1, §3.5, §3.7):
 // tests/support/config_reference.hpp.
 
 using ropescale_test::config_ref::expect_table_near;
@@ -253,7 +253,7 @@ TEST(HfPerLayer, FullAttentionIsTheDefaultSelection) {
   EXPECT_EQ(c.method.rotary_dim(), 512);
   const auto w = c.method.inv_freq();
   ASSERT_EQ(w.size(), 256u);
-  // n_rot = floor(0.25·512/2) = 64 entries θ^(−2i/H), the rest 0 (spec §3.8).
+  // n_rot = floor(0.25·512/2) = 64 entries θ^(−2i/H), the rest 0 (docs/reference.md §3.8).
   for (std::size_t i = 0; i < w.size(); ++i) {
     if (i < 64) {
       EXPECT_NEAR(w[i], static_cast<double>(ref_base(1e6L, static_cast<std::int64_t>(i), 512)),
@@ -301,7 +301,7 @@ TEST(HfType, RopeTypeWinsOverLegacyType) {
 }
 
 TEST(HfType, NullRopeTypeFallsBackToType) {
-  // null counts as absent (spec §0), so the legacy key decides.
+  // null counts as absent (docs/reference.md §0), so the legacy key decides.
   EXPECT_EQ(load_hf_config(with_rope(base_config(),
                                      {{"rope_type", nullptr}, {"type", "linear"}, {"factor", 2}}))
                 .method.rope_type(),

@@ -164,7 +164,7 @@ using ropescale_test::config_ref::ref_yarn_bounds;
 using ropescale_test::config_ref::yarn_bounds;
 using ropescale_test::config_ref::yarn_m;
 
-// HF binary32 tables (spec §5.3), written independently of the library.
+// HF binary32 tables (docs/reference.md §5.3), written independently of the library.
 float f32_pow(double theta, std::int64_t i, std::int64_t d) {
   const float e = static_cast<float>(2 * i) / static_cast<float>(d);
   return static_cast<float>(
@@ -412,7 +412,7 @@ TEST(InspectCli, F32AngleMatchesIndependentBinary32Recomputation) {
             max_mode_gap, std::fabs(j["cos"][k][i].get<double>() - j64["cos"][k][i].get<double>()));
       }
     }
-    // At p = 1e6 HF's binary32 angle is off by ~1e-2 (spec §5.1): the modes must differ.
+    // At p = 1e6 HF's binary32 angle is off by ~1e-2 (docs/reference.md §5.1): the modes must differ.
     EXPECT_GT(max_mode_gap, 1e-4);
   }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dynamic NTK (spec.md §3.4, §7): the stateless per-length table (default for S <= L, ntk with
+// Dynamic NTK (docs/reference.md §3.4, §7): the stateless per-length table (default for S <= L, ntk with
 // factor s·k − (s − 1) at S = k·L, base monotone in S), the vLLM-static policy (ntk with factor
 // s² − s + 1, never implicit) and scripted call sequences of the HF cache object.
 #include <gtest/gtest.h>

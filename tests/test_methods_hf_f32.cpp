@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// HF-compatible binary32 tables (spec.md §5.3) of every closed-form method against the
+// HF-compatible binary32 tables (docs/reference.md §5.3) of every closed-form method against the
 // independent binary32 recomputation in tests/support/reference_methods.hpp (double pow there,
 // long double pow in the library): within 2 ulp, bit-identical in nearly all entries. Also a
 // sanity bound against the accurate table (§5.1: HF's f32 error is <= 4.5e-7 relative).

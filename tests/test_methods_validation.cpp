@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The method-level rows of spec.md §2.5's value table: every violation throws
+// The method-level rows of docs/reference.md §2.5's value table: every violation throws
 // ropescale::invalid_parameter (a std::invalid_argument) whose key() is the HF key and whose
 // message reads "<key>: <expectation>, got <value>". Boundary values that must be accepted are
 // checked too.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // on_the_fly.hpp (and simd/sincos-inl.hpp through it): the cos/sin values the no-table path uses
-// meet spec.md §5.2's bound against the independent long-double reference on every available
-// ISA; rotation invariants of spec.md §7 (norms scale by A, scores depend on m − n only, inverse
+// meet docs/reference.md §5.2's bound against the independent long-double reference on every available
+// ISA; rotation invariants of docs/reference.md §7 (norms scale by A, scores depend on m − n only, inverse
 // recovers the input, pass-through channels and guard elements untouched, GPT-J = NeoX under the
 // even/odd permutation); agreement with the table path; the huge-angle fallback; validation.
 //
@@ -276,7 +276,7 @@ double dot(const float* a, const float* b, std::int64_t n) {
   return s;
 }
 
-// spec.md §7 invariants at positions up to 1e7.
+// docs/reference.md §7 invariants at positions up to 1e7.
 TEST(OnTheFly, RotationInvariants) {
   const auto t = ropescale_test::default_table(5e5L, 128);
   const std::int64_t d = 128, n = 64;

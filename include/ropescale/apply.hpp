@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Public in-place rotation entry points (spec.md §1.3): rotate the first rotary_dim channels of
+// Public in-place rotation entry points (docs/reference.md §1.3): rotate the first rotary_dim channels of
 // every head of Q and (optionally) K, in place, by the angles of a cos/sin table row chosen by
 // each token's position. Q and K are rotated in one call (their head counts may differ, as with
 // GQA), so each token's table row is located once and reused, from L1, by all of their heads.
@@ -28,7 +28,7 @@ namespace ropescale {
 /// Where the cos/sin values come from: rows for the positions [first_position,
 /// first_position + rows). The row of position p starts at r = p − first_position and holds
 /// cos[r·row_stride + i] and sin[r·row_stride + i] for the pairs i < pairs, attention factor
-/// already folded in (cs = A·cos(p·ω_i), sn = A·sin(p·ω_i), spec.md §1.2).
+/// already folded in (cs = A·cos(p·ω_i), sn = A·sin(p·ω_i), docs/reference.md §1.2).
 struct cos_sin_view {
   const float* cos = nullptr;
   const float* sin = nullptr;
@@ -281,7 +281,7 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
 
 }  // namespace detail
 
-/// Rotates Q and K in place (spec.md §1.3). For each token t in the range, with p = pos[t] and
+/// Rotates Q and K in place (docs/reference.md §1.3). For each token t in the range, with p = pos[t] and
 /// the table's row for p (cs_i = A·cos(p·ω_i), sn_i = A·sin(p·ω_i), i < n = rotary_dim/2), every
 /// head of q and of k gets, for each pair (a, b) of `lay`:
 ///     a ← a·cs_i − b·sn_i,   b ← b·cs_i + a·sn_i      (inverse: sn → −sn)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cached cos/sin rows for a frequency table (spec.md §1.2, §5): one row per position p in [0, N),
+// Cached cos/sin rows for a frequency table (docs/reference.md §1.2, §5): one row per position p in [0, N),
 // each row `n` cos values followed by `n` sin values (n = pair count = inv_freq.size()), as float,
 // with the attention factor A folded in:
 //
@@ -19,7 +19,7 @@
 // (simd/sincos-inl.hpp cos_sin_row_double: reduction mod π/2, Taylor polynomials to r^15/r^16 in
 // double; ~11× faster than libm, same values except within ~1e-16 of a float rounding boundary),
 // or with double std::cos/std::sin on the scalar target.
-// angle_mode::f32 reproduces Hugging Face's binary32 pipeline (spec.md §5.3) from the method's
+// angle_mode::f32 reproduces Hugging Face's binary32 pipeline (docs/reference.md §5.3) from the method's
 // inv_freq_hf_f32 table instead.
 //
 // Thread safety. A cos_sin_rows object is immutable once built, so any number of threads may read
@@ -55,7 +55,7 @@
 
 namespace ropescale {
 
-/// How table angles are formed (spec.md §5.2 / §5.3).
+/// How table angles are formed (docs/reference.md §5.2 / §5.3).
 ///   accurate: double angle p·ω reduced mod 2π, double cos/sin, one rounding (default).
 ///   f32:      Hugging Face's binary32 angle fl32(fl32(p)·ω32) from inv_freq_hf_f32, its cos/sin
 ///             computed accurately and rounded to float, then multiplied by fl32(A) in binary32.
@@ -291,7 +291,7 @@ class cos_sin_rows {
 /// the thread-safety contract). Typical use: one table per model (or per layer type), readers call
 /// snapshot() once per forward pass and index its rows; a decode loop calls ensure(S) when the
 /// sequence outgrows the table; a dynamic-NTK or LongRoPE engine calls rebuild() when the method's
-/// table changes with S (spec.md §3.4, §3.6).
+/// table changes with S (docs/reference.md §3.4, §3.6).
 class cos_sin_table {
  public:
   /// Builds rows for positions [0, positions). Throws invalid_parameter on bad input.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Hugging Face config.json → ropescale::method (spec.md §2, compatibility target transformers v5).
+// Hugging Face config.json → ropescale::method (docs/reference.md §2, compatibility target transformers v5).
 // Finds the RoPE dict (text_config fallback, rope_parameters/rope_scaling aliases, per-layer-type
 // dicts), resolves the type name and its aliases, applies HF v5's precedence for θ, the partial
 // rotary factor, L and L0 plus ropescale's extensions (rotary_emb_base, rotary_pct,
@@ -49,7 +49,7 @@ struct loaded_config {
 
 namespace detail {
 
-/// Types the loader accepts (spec §2.2), in the order error messages list them.
+/// Types the loader accepts (docs/reference.md §2.2), in the order error messages list them.
 inline constexpr const char* supported_rope_types[] = {
     "default", "linear", "ntk", "dynamic", "yarn", "longrope", "llama3", "proportional", "clex"};
 
@@ -87,7 +87,7 @@ struct hf_rope_context {
   }
 };
 
-/// "rope_scaling: type 'llama3' requires key 'low_freq_factor'" (spec §2.4).
+/// "rope_scaling: type 'llama3' requires key 'low_freq_factor'" (docs/reference.md §2.4).
 [[noreturn]] inline void throw_missing_key(const hf_rope_context& c, std::string_view key,
                                            std::string_view alternative = {}) {
   std::string msg = "type '" + c.type + "' requires key '" + std::string(key) + "'";
@@ -177,7 +177,7 @@ inline double required_dict_number(const hf_rope_context& c, std::string_view ke
   return *v;
 }
 
-/// L0 for llama3, yarn and longrope (spec §2.3): top-level original_max_position_embeddings if
+/// L0 for llama3, yarn and longrope (docs/reference.md §2.3): top-level original_max_position_embeddings if
 /// non-null (overrides the dict), else the dict's, else L. Returns the value and its key path,
 /// or nullopt when none of the three exists.
 inline std::optional<std::pair<std::int64_t, std::string>> resolve_l0(hf_rope_context& c) {
@@ -199,7 +199,7 @@ inline std::optional<std::pair<std::int64_t, std::string>> resolve_l0(hf_rope_co
   return std::nullopt;
 }
 
-/// Diagnostic when an explicit factor differs from L/L0 (spec §3.5.6; HF warns once).
+/// Diagnostic when an explicit factor differs from L/L0 (docs/reference.md §3.5.6; HF warns once).
 inline void note_factor_vs_ratio(hf_rope_context& c, double factor, std::int64_t l0) {
   if (!c.max_position_embeddings) return;
   const double ratio = static_cast<double>(*c.max_position_embeddings) / static_cast<double>(l0);
@@ -223,7 +223,7 @@ inline P common_params(const hf_rope_context& c) {
   return p;
 }
 
-/// CLEX branch (spec §2.4, §4.1): `max_factor` and top-level L required; `param_factor` (1),
+/// CLEX branch (docs/reference.md §2.4, §4.1): `max_factor` and top-level L required; `param_factor` (1),
 /// `act` ("silu"), `time_dt` (0.01) optional; top-level `log_scale` (true); `factor` is not read.
 /// The ODE weights come from load_options::weights (load_clex_weights: a .safetensors file, a
 /// model.safetensors.index.json or a directory). Config values are checked (with key paths)
@@ -281,7 +281,7 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
     }
     if (const nlohmann::json* mb = json_member(c.dict_or_empty(), "mixed_b")) {
       throw_invalid(c.in_dict("mixed_b"),
-                    "is not supported (vLLM's mixed-b NTK is a different method, spec §3.3)",
+                    "is not supported (vLLM's mixed-b NTK is a different method, docs/reference.md §3.3)",
                     json_text(*mb));
     }
     auto p = common_params<ntk_params>(c);
@@ -313,7 +313,7 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
     if (const auto s = dict_number(c, "factor")) {
       p.factor = *s;
       note_factor_vs_ratio(c, *s, l0->first);
-    } else {  // factor: null → L/L0 (spec §2.4, §3.5.6)
+    } else {  // factor: null → L/L0 (docs/reference.md §2.4, §3.5.6)
       if (!c.max_position_embeddings) {
         throw_invalid(c.in_dict("factor"),
                       "null means max_position_embeddings / original_max_position_embeddings, "
@@ -340,7 +340,7 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
     if (const auto m = dict_number(c, "mscale_all_dim"); m && *m != 0.0) p.mscale_all_dim = *m;
     if (p.mscale && !p.mscale_all_dim && !p.attention_factor && *p.mscale >= 0.0) {
       c.diagnostics.push_back(c.in_dict("mscale") +
-                              " without mscale_all_dim is ignored (HF v5, spec §3.5.4)");
+                              " without mscale_all_dim is ignored (HF v5, docs/reference.md §3.5.4)");
     }
     // truncate: absent → true; null → false (HF truthiness); else a boolean.
     if (json_has_key(dict, "truncate")) {
@@ -396,7 +396,7 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
       c.diagnostics.push_back(c.in_dict("low_freq_factor") +
                               " == " + c.in_dict("high_freq_factor") +
                               ": HF computes 0/0 for a pair with wavelength exactly L0/a; "
-                              "ropescale uses g = 0 there (spec §3.7)");
+                              "ropescale uses g = 0 there (docs/reference.md §3.7)");
     }
     // HF warns when L0 >= L (including L0 defaulted to L): there is nothing to extend.
     if (c.max_position_embeddings && l0->first >= *c.max_position_embeddings) {
@@ -455,7 +455,7 @@ inline nlohmann::json parse_config_text(std::string_view text, const std::string
 
 }  // namespace detail
 
-/// Builds the method a Hugging Face config.json describes (spec §2): §2.1 locating the rope
+/// Builds the method a Hugging Face config.json describes (docs/reference.md §2): §2.1 locating the rope
 /// dict, §2.2 type name and aliases, §2.3 precedence, §2.4 required keys, §2.5 value rules.
 /// Returns the method (Real = double), the non-fatal diagnostics and L (0 if absent).
 /// Throws invalid_parameter "<key path>: <expectation>, got <value>" on any violation.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The method contract (spec.md §1.4) and a type-erased method value. is_rope_method<M> is a C++17
+// The method contract (docs/reference.md §1.4) and a type-erased method value. is_rope_method<M> is a C++17
 // detection trait (plus the concept ropescale::rope_method under __cpp_concepts) checking the
 // members every method class provides; ropescale::method wraps a std::variant of the double
 // instantiations and forwards every member through std::visit, so adding a method is one new
@@ -78,7 +78,7 @@ struct is_variant_alternative<T, std::variant<Ts...>>
 
 }  // namespace detail
 
-/// True iff M satisfies the method contract (spec §1.4; notes/api.md): params_type, real_type,
+/// True iff M satisfies the method contract (docs/reference.md §1.4; docs/api.md): params_type, real_type,
 /// type_name, depends_on_seq_len, a constructor from params, params(), head_dim(), rotary_dim(),
 /// pairs(), inv_freq([S]), attention_factor([S]), inv_freq_hf_f32([S]),
 /// softmax_scale_multiplier(), query_scale(S), diagnostics() with the documented types.
@@ -156,15 +156,15 @@ class method {
   double attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
     return std::visit([&](const auto& m) { return m.attention_factor(seq_len); }, v_);
   }
-  /// HF's binary32 table (spec §5.3). Throws if seq_len < 1.
+  /// HF's binary32 table (docs/reference.md §5.3). Throws if seq_len < 1.
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     return std::visit([&](const auto& m) { return m.inv_freq_hf_f32(seq_len); }, v_);
   }
-  /// Softmax-scale multiplier (spec §3.5.5; 1 except yarn with mscale_all_dim).
+  /// Softmax-scale multiplier (docs/reference.md §3.5.5; 1 except yarn with mscale_all_dim).
   double softmax_scale_multiplier() const noexcept {
     return std::visit([](const auto& m) noexcept { return m.softmax_scale_multiplier(); }, v_);
   }
-  /// Query multiplier (spec §4.6; 1 except clex with log_scale). Throws if seq_len < 1.
+  /// Query multiplier (docs/reference.md §4.6; 1 except clex with log_scale). Throws if seq_len < 1.
   double query_scale(std::int64_t seq_len) const {
     return std::visit([&](const auto& m) { return m.query_scale(seq_len); }, v_);
   }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The no-table decode path (spec.md §5.2 "no-table decode path", performance.md §4, §6): rotate
+// The no-table decode path (docs/reference.md §5.2 "no-table decode path", docs/performance.md §4, §6): rotate
 // Q and K in place with cos/sin computed inside the call from the method's double table ω, with
 // no cached rows. Per token, the row of n cos then n sin floats (A folded in, the same layout as
 // cos_sin_table.hpp) is computed into a stack buffer by the vectorised sincos of
@@ -66,14 +66,14 @@ inline void dispatch_on_the_fly(isa which, const simd::rotate_job<T>& job, const
 
 }  // namespace detail
 
-/// Rotates Q and K in place like apply_rotary (spec.md §1.3), computing each token's cos/sin
+/// Rotates Q and K in place like apply_rotary (docs/reference.md §1.3), computing each token's cos/sin
 /// inside the call instead of reading a table: for token t at position p = pos[t],
 ///     cs_i = A·cos(p·ω_i),  sn_i = A·sin(p·ω_i),  i < n = rotary_dim / 2,
 ///     a ← a·cs_i − b·sn_i,  b ← b·cs_i + a·sn_i     (inverse: sn → −sn)
 /// for every pair (a, b) of `lay` in every head of q and k. ω = inv_freq[0 … n) is the method's
 /// double table (method::inv_freq), A its attention factor.
 /// Accuracy: |cs_i − A·cos(p·ω_i)| <= 2e-7·max(1, A) (likewise sn) for 0 <= p <= 1e7, the same
-/// bound as an accurate-mode cos_sin_table (spec.md §5.2); the rotation itself as apply_rotary.
+/// bound as an accurate-mode cos_sin_table (docs/reference.md §5.2); the rotation itself as apply_rotary.
 /// Use it for decode without a cache (one token, many heads: Q and K fused share one row); for
 /// prefill or repeated layers a cos_sin_table is cheaper.
 /// Types: float, bf16, f16. Throws invalid_parameter before touching data on everything

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small, defensive, header-only reader for the safetensors format (spec §6): 8 bytes of
+// A small, defensive, header-only reader for the safetensors format (docs/reference.md §6): 8 bytes of
 // little-endian header length N, an N-byte JSON object describing every tensor (dtype, shape and
 // byte range relative to the data buffer), then the data buffer. The header is validated in full
 // when a file or buffer is opened (lengths, types, dtypes, shapes, offsets, overlaps), so later
@@ -32,7 +32,7 @@
 namespace ropescale {
 namespace safetensors {
 
-/// Element types of the safetensors format (spec §6). Only f32, f16, bf16 and f64 are readable
+/// Element types of the safetensors format (docs/reference.md §6). Only f32, f16, bf16 and f64 are readable
 /// as floating point; the others are validated (sizes, offsets) but not converted.
 enum class dtype : std::uint8_t {
   boolean,
@@ -310,7 +310,7 @@ struct byte_source {
 /// One safetensors file or memory buffer with a fully validated header.
 class file {
  public:
-  /// Opens `path`, reads and validates the header (spec §6). Only the header is read now.
+  /// Opens `path`, reads and validates the header (docs/reference.md §6). Only the header is read now.
   /// Throws invalid_parameter naming the path and the offending tensor/field.
   static file open(const std::filesystem::path& path) {
     const std::string label = path.string();

@@ -23,11 +23,11 @@ struct f16 {
   std::uint16_t bits;
 };
 
-/// How the rotated channels of one head are paired (spec.md §1.3).
+/// How the rotated channels of one head are paired (docs/reference.md §1.3).
 ///   neox: pair i is (x_i, x_{i+n})     (HF rotate_half, vLLM is_neox_style=True, ggml NEOX)
 ///   gptj: pair i is (x_{2i}, x_{2i+1}) (interleaved; GLM, ChatGLM, ggml NORMAL)
 /// with n = rotary_dim / 2; a ← a·cos − b·sin, b ← b·cos + a·sin.
-/// Rotation layouts (spec.md §1.3), n = rotary_dim / 2 pairs per head:
+/// Rotation layouts (docs/reference.md §1.3), n = rotary_dim / 2 pairs per head:
 /// - neox: pair i is (x_i, x_{i+n}), results in place;
 /// - gptj: pair i is (x_{2i}, x_{2i+1}), results in place;
 /// - deinterleaved (HF DeepSeek-V3 with rope_interleave): pair i is (x_{2i}, x_{2i+1}) and its

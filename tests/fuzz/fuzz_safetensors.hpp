@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzz entry for the safetensors reader (spec.md §6), shared by the libFuzzer binary
+// Fuzz entry for the safetensors reader (docs/reference.md §6), shared by the libFuzzer binary
 // (fuzz_safetensors.cpp) and the ctest replay (tests/test_fuzz_regressions.cpp).
 // Input = the bytes of a .safetensors file, opened with file::from_buffer; every tensor the
 // header lists is then read raw and, for float dtypes, as float and double. An input starting

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Writes the crafted seed corpus for fuzz_safetensors (tests/fuzz/corpus/safetensors/).
 
-Each seed is a small safetensors file built by hand from spec.md §6: valid files of every dtype,
+Each seed is a small safetensors file built by hand from docs/reference.md §6: valid files of every dtype,
 the CLEX tensor set (F32, F16, BF16), scalars, zero-sized tensors, a padded header and
 __metadata__, plus files that break exactly one rule (so the fuzzer starts next to every
 rejection branch). Deterministic; re-run after editing:  python3 tests/fuzz/make_seeds.py

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Long-double reference tables shared by the tests that check a whole loaded config: the loader
 // (test_hf_config.cpp) and the ropescale-inspect CLI (test_inspect_cli.cpp). Written straight
-// from spec.md §1.2, §3.1, §3.5 and §3.7 with std::pow (reference_methods.hpp, used by the method
+// from docs/reference.md §1.2, §3.1, §3.5 and §3.7 with std::pow (reference_methods.hpp, used by the method
 // tests, forms powers as exp(−x·ln θ) instead), and independent of the library: nothing here
 // includes a ropescale header. Also expect_table_near, the relative-error check both files use.
 #ifndef ROPESCALE_TESTS_SUPPORT_CONFIG_REFERENCE_HPP
@@ -17,19 +17,19 @@
 
 namespace ropescale_test::config_ref {
 
-/// ω⁰_i = θ^(−2i/d) (spec §1.2).
+/// ω⁰_i = θ^(−2i/d) (docs/reference.md §1.2).
 inline long double ref_base(long double theta, std::int64_t i, std::int64_t d) {
   return std::pow(theta, -2.0L * static_cast<long double>(i) / static_cast<long double>(d));
 }
 
-/// The default table ω⁰_i, i < d/2 (spec §3.1).
+/// The default table ω⁰_i, i < d/2 (docs/reference.md §3.1).
 inline std::vector<long double> ref_default(long double theta, std::int64_t d) {
   std::vector<long double> w;
   for (std::int64_t i = 0; i < d / 2; ++i) w.push_back(ref_base(theta, i, d));
   return w;
 }
 
-/// Llama-3 scaling (spec §3.7): by wavelength λ = 2π/ω⁰, ω⁰ below L0/b, ω⁰/s above L0/a, and
+/// Llama-3 scaling (docs/reference.md §3.7): by wavelength λ = 2π/ω⁰, ω⁰ below L0/b, ω⁰/s above L0/a, and
 /// the blend (1 − g)·ω⁰/s + g·ω⁰ with g = (L0/λ − a)/(b − a) in between.
 inline std::vector<long double> ref_llama3(long double theta, std::int64_t d, long double s,
                                            long double a, long double b, long double l0) {
@@ -50,13 +50,13 @@ inline std::vector<long double> ref_llama3(long double theta, std::int64_t d, lo
   return w;
 }
 
-/// YaRN's correction range [lo, hi] in pair-index units (spec §3.5.2).
+/// YaRN's correction range [lo, hi] in pair-index units (docs/reference.md §3.5.2).
 struct yarn_bounds {
   long double lo, hi;
 };
 
 /// corr(r) = d·ln(L0/(2π·r)) / (2 ln θ) at r = β_f (lo) and β_s (hi), floored/ceiled when
-/// truncate, clamped to [0, d − 1], and hi += 0.001 when they meet (spec §3.5.2).
+/// truncate, clamped to [0, d − 1], and hi += 0.001 when they meet (docs/reference.md §3.5.2).
 inline yarn_bounds ref_yarn_bounds(long double theta, std::int64_t d, long double l0,
                                    long double beta_fast, long double beta_slow, bool truncate) {
   const long double pi = 3.141592653589793238462643383279502884L;
@@ -74,7 +74,7 @@ inline yarn_bounds ref_yarn_bounds(long double theta, std::int64_t d, long doubl
   return {lo, hi};
 }
 
-/// YaRN table (spec §3.5.3): ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo)).
+/// YaRN table (docs/reference.md §3.5.3): ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo)).
 inline std::vector<long double> ref_yarn(long double theta, std::int64_t d, long double s,
                                          long double l0, long double beta_fast,
                                          long double beta_slow, bool truncate) {
@@ -89,7 +89,7 @@ inline std::vector<long double> ref_yarn(long double theta, std::int64_t d, long
   return w;
 }
 
-/// YaRN's magnitude m(s, a) = 1 if s <= 1, else 0.1·a·ln s + 1 (spec §3.5.4).
+/// YaRN's magnitude m(s, a) = 1 if s <= 1, else 0.1·a·ln s + 1 (docs/reference.md §3.5.4).
 inline long double yarn_m(long double s, long double a) {
   return s <= 1 ? 1 : 0.1L * a * std::log(s) + 1;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Independent reference for the rotation tests: spec.md §1.3 written directly in double (and the
+// Independent reference for the rotation tests: docs/reference.md §1.3 written directly in double (and the
 // exact cos/sin in long double with a careful mod-2π reduction), sharing no code with the
 // library's kernels. 16-bit storage decoding is also re-derived here from the IEEE formats.
 #ifndef ROPESCALE_TESTS_SUPPORT_ROTATE_REFERENCE_HPP
@@ -43,7 +43,7 @@ inline void pair_index(bool gptj, std::int64_t n, std::int64_t i, std::int64_t& 
   }
 }
 
-/// Rotates the first 2n channels of one head (double), spec.md §1.3:
+/// Rotates the first 2n channels of one head (double), docs/reference.md §1.3:
 ///   a' = a·c − b·s,  b' = b·c + a·s   (inverse: s → −s)
 inline void rotate_head(double* x, std::int64_t n, const double* c, const double* s, bool gptj,
                         bool inverse) {

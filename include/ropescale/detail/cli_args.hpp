@@ -19,11 +19,11 @@
 
 namespace ropescale::detail {
 
-/// Angle evaluation of the CLI's cos/sin output: accurate double (spec §5.2) or HF's binary32
-/// angle (spec §5.3).
+/// Angle evaluation of the CLI's cos/sin output: accurate double (docs/reference.md §5.2) or HF's binary32
+/// angle (docs/reference.md §5.3).
 enum class cli_angle { f64, f32 };
 
-/// Largest accepted --seq-len (spec §2.5: S is an integer in [1, 2^53]).
+/// Largest accepted --seq-len (docs/reference.md §2.5: S is an integer in [1, 2^53]).
 inline constexpr std::int64_t inspect_max_seq_len = std::int64_t{1} << 53;
 /// Largest accepted position: positions are exact in double (p < 2^53).
 inline constexpr std::int64_t inspect_max_position = (std::int64_t{1} << 53) - 1;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Typed getters over nlohmann::json for the config loader (spec.md §2.5). Every getter takes the
+// Typed getters over nlohmann::json for the config loader (docs/reference.md §2.5). Every getter takes the
 // key path of the value ("rope_scaling.factor", "text_config.head_dim",
 // "rope_scaling.short_factor[3]") and throws ropescale::invalid_parameter "<key path>:
 // <expectation>, got <value>" on a type or range violation. JSON null counts as absent (member()
-// returns nullptr), as spec §0 says. Values are printed compactly and without recursion limits
+// returns nullptr), as docs/reference.md §0 says. Values are printed compactly and without recursion limits
 // being a hazard: arrays and objects are summarised to a bounded depth and length, strings are
 // JSON-escaped so a message stays one line.
 #ifndef ROPESCALE_DETAIL_JSON_HPP
@@ -25,7 +25,7 @@ namespace ropescale::detail {
 /// Longest value text put into an error message; longer text is cut and ends in "...".
 inline constexpr std::size_t json_text_limit = 80;
 
-/// 2^53, the upper bound of integer keys (spec §2.5), as a double.
+/// 2^53, the upper bound of integer keys (docs/reference.md §2.5), as a double.
 inline constexpr double json_max_integer = 9007199254740992.0;
 
 /// "<prefix>.<key>", or key alone when prefix is empty.
@@ -106,7 +106,7 @@ inline std::string json_quote(std::string_view s) {
 }
 
 /// Member `key` of `obj`, or nullptr when obj is not an object, the key is missing, or its value
-/// is null (null counts as absent, spec §0).
+/// is null (null counts as absent, docs/reference.md §0).
 inline const nlohmann::json* json_member(const nlohmann::json& obj, std::string_view key) {
   if (!obj.is_object()) return nullptr;
   const auto it = obj.find(std::string(key));
@@ -128,7 +128,7 @@ inline double json_to_number(const nlohmann::json& v, std::string_view path) {
   return x;
 }
 
-/// An integer key (spec §2.5): a JSON integer or an integral float in [1, 2^53].
+/// An integer key (docs/reference.md §2.5): a JSON integer or an integral float in [1, 2^53].
 /// Throws "<path>: must be an integer in [1, 2^53], got <value>".
 inline std::int64_t json_to_integer(const nlohmann::json& v, std::string_view path) {
   constexpr std::string_view expectation = "must be an integer in [1, 2^53]";

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// CLEX, continuous length extrapolation (Chen et al., ICLR 2024; spec.md §4): a neural ODE, whose
+// CLEX, continuous length extrapolation (Chen et al., ICLR 2024; docs/reference.md §4): a neural ODE, whose
 // weights ship in the checkpoint, moves each log-frequency z = ln ω with a scale t ≥ 1:
 //   dz/dt = σ((z + e(t))·W_up)·W_down + g(t),  z(1) = ln θ,
 //   e_k(t) = −(2k/d)·ln 10000 − (2k/(d−2))·ln(2t − 1),  g_k(t) = −4k/((d−2)(2t − 1)),
@@ -31,12 +31,12 @@
 
 namespace ropescale {
 
-/// Checkpoint tensor names of the CLEX module (spec §4.2).
+/// Checkpoint tensor names of the CLEX module (docs/reference.md §4.2).
 inline constexpr const char* clex_up_proj_name = "model.clex_layer.proj_func.ode_up_proj";
 inline constexpr const char* clex_down_proj_name = "model.clex_layer.proj_func.ode_down_proj";
 inline constexpr const char* clex_inv_freq_name = "model.clex_layer.inv_freq";
 
-/// Parameters of CLEX (config keys verbatim, spec §4.1) plus the checkpoint's ODE weights.
+/// Parameters of CLEX (config keys verbatim, docs/reference.md §4.1) plus the checkpoint's ODE weights.
 /// rope_theta is b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless. d = int(H × prf) must be >= 4.
 struct clex_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;  ///< L, the base model's window (top-level key)
@@ -57,7 +57,7 @@ namespace detail {
 
 enum class clex_activation { tanh, silu };
 
-/// Right-hand side f(t, z) = σ((z + e(t))·W_up)·W_down + g(t) of the CLEX ODE (spec §4.3).
+/// Right-hand side f(t, z) = σ((z + e(t))·W_up)·W_down + g(t) of the CLEX ODE (docs/reference.md §4.3).
 /// Holds per-solve scratch, so one instance per solve (the matrices are shared, read-only).
 template <class Scalar>
 class clex_field {
@@ -102,7 +102,7 @@ inline std::int64_t clex_saturating_mul(std::int64_t a, std::int64_t b) noexcept
 
 }  // namespace detail
 
-/// CLEX (spec §4): ω(t) = exp(z(t)) from the checkpoint's neural ODE; A = 1.
+/// CLEX (docs/reference.md §4): ω(t) = exp(z(t)) from the checkpoint's neural ODE; A = 1.
 /// Real = float, double or long double: the ODE is solved in double (long double for long
 /// double) and each table rounded once to Real. Copies share the lazily built table. Const
 /// members are thread-safe (the table is published with std::call_once).
@@ -118,7 +118,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
   static constexpr const char* type_name = "clex";
   static constexpr bool depends_on_seq_len = true;
 
-  /// Validates per spec §2.5 and §4.2: common keys, d >= 4; max_position_embeddings,
+  /// Validates per docs/reference.md §2.5 and §4.2: common keys, d >= 4; max_position_embeddings,
   /// max_factor, param_factor integers in [1, 2^53]; act "tanh"/"silu"; 0 < time_dt <= 1;
   /// (T − 1)/Δ <= 1e7 steps; max_position_embeddings >= 2 when log_scale (ln L divides);
   /// ode_up_proj/ode_down_proj sizes n·p·d, finite; inv_freq (if present) n finite values > 0
@@ -146,7 +146,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     s->z0.resize(n);
     s->a.resize(n);
     s->c.resize(n);
-    const work ln_b0 = std::log(work(10000));  // b0 hard-wired (spec §4.8 #1)
+    const work ln_b0 = std::log(work(10000));  // b0 hard-wired (docs/reference.md §4.8 #1)
     for (std::int64_t k = 0; k < n; ++k) {
       s->z0[k] = std::log(s->theta[static_cast<std::size_t>(k)]);
       s->a[k] = (work(2 * k) / work(d_)) * ln_b0;
@@ -196,7 +196,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
 
   // params() (from detail::method_base) includes the ODE weights.
 
-  /// t(S) = min(T, ⌈S/L⌉) in integer arithmetic (spec §4.5); S <= L gives 1. S > L·T keeps T:
+  /// t(S) = min(T, ⌈S/L⌉) in integer arithmetic (docs/reference.md §4.5); S <= L gives 1. S > L·T keeps T:
   /// upstream's cos/sin cache has only L·T rows (later positions fail there); ropescale serves
   /// every position from the t = T frequencies, which lie beyond the trained range.
   /// Throws if seq_len < 1 (upstream's S = 0 wraps to the last row: dropped, §4.8 #8).
@@ -220,7 +220,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
 
   /// ω for sequence length S: row t(S) of the integer table; S absent = HF's initial table
   /// (t = 1, which is θ itself: b^(−2k/d) bit for bit, or the checkpoint's inv_freq).
-  /// S is the total key length (cached + new tokens). KV caches (spec §4.5): when S crosses a
+  /// S is the total key length (cached + new tokens). KV caches (docs/reference.md §4.5): when S crosses a
   /// multiple of L, t changes and with it every key's frequencies; upstream caches keys before
   /// RoPE and re-rotates them all each step, so an engine that caches rotated keys must re-rotate
   /// (or accept the deviation).
@@ -242,7 +242,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     return detail::round_table<Real>(row);
   }
 
-  /// Fractional scale (research API, spec §4.4): ω(t) = exp(z(t)) from its own solve with
+  /// Fractional scale (research API, docs/reference.md §4.4): ω(t) = exp(z(t)) from its own solve with
   /// outputs [1, t] (grid clipped to end exactly at t, no interpolation); t = 1 gives θ. For an
   /// integer t and a Δ dividing 1 it equals the table row. Throws unless 1 <= t <= T (t < 1 has
   /// no α = 2t − 1 >= 1: upstream's α = 1 branch is unreachable, §4.8 #6).
@@ -260,9 +260,9 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
   }
 
   // attention_factor() is 1 (detail::unit_attention_factor): CLEX puts no magnitude on cos/sin
-  // (spec §4.6).
+  // (docs/reference.md §4.6).
 
-  /// fl32 of the double table (spec §5.3: upstream's f32 ODE is not reproduced).
+  /// fl32 of the double table (docs/reference.md §5.3: upstream's f32 ODE is not reproduced).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     const std::vector<Real> w = inv_freq(seq_len);
     std::vector<float> out(w.size());
@@ -270,7 +270,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     return out;
   }
 
-  /// Query temperature (spec §4.6): ln S / ln L if log_scale, else 1; unclamped (below 1 for
+  /// Query temperature (docs/reference.md §4.6): ln S / ln L if log_scale, else 1; unclamped (below 1 for
   /// S < L, 0 at S = 1), in double; never folded into cos/sin. Throws if seq_len < 1.
   double query_scale(std::int64_t seq_len) const {
     detail::check_seq_len(seq_len);
@@ -347,7 +347,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
       for (std::int64_t t = 1; t <= p_.max_factor; ++t) outs.push_back(static_cast<work>(t));
       const std::vector<vec> z = solve(outs);
       std::vector<std::vector<work>> rows(outs.size());
-      rows[0] = s.theta;  // t = 1 is θ itself, not exp(z(1)) (spec §4.8 #2)
+      rows[0] = s.theta;  // t = 1 is θ itself, not exp(z(1)) (docs/reference.md §4.8 #2)
       for (std::size_t t = 1; t < rows.size(); ++t) {
         rows[t].resize(s.theta.size());
         for (std::size_t k = 0; k < s.theta.size(); ++k)
@@ -361,7 +361,7 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
   std::shared_ptr<state> state_;
 };
 
-/// Reads the CLEX tensors of a checkpoint into `p` (spec §4.2): `path` is a .safetensors file,
+/// Reads the CLEX tensors of a checkpoint into `p` (docs/reference.md §4.2): `path` is a .safetensors file,
 /// a `model.safetensors.index.json` or a directory holding either. W_up must have shape
 /// [n, p·d] and W_down [p·d, n] (n, d from p's head_dim and partial_rotary_factor, p =
 /// param_factor, so p must match the checkpoint); F32/F16/BF16/F64, converted exactly; every

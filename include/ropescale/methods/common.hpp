@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers shared by the closed-form frequency methods (spec.md §1, §2.5, §5.3): the rotary
+// Helpers shared by the closed-form frequency methods (docs/reference.md §1, §2.5, §5.3): the rotary
 // dimension rule d = int(H × prf) as a double product truncated toward zero, the value checks of
 // the §2.5 table (all errors through detail::throw_invalid, "<key>: <expectation>, got <value>"),
 // the unscaled inverse frequency θ^(−2i/d) evaluated in long double and rounded once, and the
@@ -40,13 +40,13 @@ namespace detail {
 template <class Real>
 using work_t = std::conditional_t<std::is_same_v<Real, long double>, long double, double>;
 
-/// 2^53: the upper bound of every integer key (spec §2.5).
+/// 2^53: the upper bound of every integer key (docs/reference.md §2.5).
 inline constexpr std::int64_t max_integer_key = std::int64_t{1} << 53;
 
 /// 2π in long double (rounded from a 40-digit literal).
 inline constexpr long double two_pi_ld = 6.283185307179586476925286766559005768394L;
 
-/// d = int(H × prf): the IEEE double product truncated toward zero (Python semantics, spec §1.1).
+/// d = int(H × prf): the IEEE double product truncated toward zero (Python semantics, docs/reference.md §1.1).
 /// 100 × 0.29 = 28.999999999999996, so d = 28. No long double, no rounding.
 inline std::int64_t rotary_dim_of(std::int64_t head_dim, double partial_rotary_factor) noexcept {
   const double product = static_cast<double>(head_dim) * partial_rotary_factor;
@@ -126,7 +126,7 @@ inline std::int64_t checked_rotary_dim(const rope_base_params& p, std::int64_t m
   return checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, min_d);
 }
 
-/// The members every method class shares (spec §1.4 contract): the validated parameters, H, the
+/// The members every method class shares (docs/reference.md §1.4 contract): the validated parameters, H, the
 /// rotary dim d and the table length d/2, and the neutral values of softmax_scale_multiplier(),
 /// query_scale() and diagnostics(). A method passes its validated parameters and its d (checked
 /// by the method; proportional passes H) and defines a member of the same name to differ
@@ -182,7 +182,7 @@ inline W base_inv_freq(double theta, std::int64_t i, std::int64_t denom) {
 }
 
 /// θ^(−2i/d)·k^(−2i/(d−2)) in long double, rounded once to W: NTK-aware base θ' = θ·k^(d/(d−2))
-/// (spec §3.3, §3.4) without forming θ'. For i = n − 1 the second exponent is exactly −1.
+/// (docs/reference.md §3.3, §3.4) without forming θ'. For i = n − 1 the second exponent is exactly −1.
 template <class W>
 inline W ntk_inv_freq(double theta, long double k, std::int64_t i, std::int64_t d) {
   const long double two_i = 2.0L * static_cast<long double>(i);
@@ -213,7 +213,7 @@ inline std::vector<Real> round_table(const std::vector<W>& w) {
   }
 }
 
-/// HF's binary32 P_i = fl32(pow(fl32(θ), fl32(2i/denom))) (spec §5.3): the exponent is a
+/// HF's binary32 P_i = fl32(pow(fl32(θ), fl32(2i/denom))) (docs/reference.md §5.3): the exponent is a
 /// binary32 division of exact values, the pow is evaluated in long double and rounded once.
 inline float hf_f32_pow(double theta, std::int64_t i, std::int64_t denom) {
   const float theta32 = static_cast<float>(theta);
@@ -222,7 +222,7 @@ inline float hf_f32_pow(double theta, std::int64_t i, std::int64_t denom) {
       std::pow(static_cast<long double>(theta32), static_cast<long double>(e)));
 }
 
-/// HF's binary32 base table ω⁰_i = fl32(1/P_i), i = 0 … count−1 (spec §5.3 "base").
+/// HF's binary32 base table ω⁰_i = fl32(1/P_i), i = 0 … count−1 (docs/reference.md §5.3 "base").
 inline std::vector<float> hf_f32_base_table(double theta, std::int64_t denom, std::int64_t count) {
   std::vector<float> out(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dynamic NTK scaling (spec.md §3.4, HF rope_type "dynamic"). Three named policies, none chosen
+// Dynamic NTK scaling (docs/reference.md §3.4, HF rope_type "dynamic"). Three named policies, none chosen
 // implicitly: the stateless per-length table dynamic::inv_freq(S) (θ' = θ·(s·max(S, L)/L −
 // (s − 1))^(d/(d−2)), the default table for S <= L); HF's stateful cache, a separate explicit
 // object dynamic_hf_cache (the table depends on the call history); and vLLM's static table,
@@ -24,14 +24,14 @@ struct dynamic_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;  ///< L (top-level key), required
 };
 
-/// The three ways engines pick a dynamic-NTK table (spec §3.4). Never chosen implicitly.
+/// The three ways engines pick a dynamic-NTK table (docs/reference.md §3.4). Never chosen implicitly.
 enum class dynamic_policy {
   hf_cache,    ///< HF's cache: table of the longest S seen, reset below L (dynamic_hf_cache)
   per_length,  ///< stateless: the table of the current S (dynamic::inv_freq(S))
   vllm_static  ///< vLLM: fixed at S = s·L (dynamic::inv_freq_vllm_static())
 };
 
-/// Dynamic NTK: stateless per-length tables, A = 1 (spec §3.4).
+/// Dynamic NTK: stateless per-length tables, A = 1 (docs/reference.md §3.4).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
 class dynamic : public detail::method_base<dynamic_params>,
@@ -43,7 +43,7 @@ class dynamic : public detail::method_base<dynamic_params>,
   static constexpr bool depends_on_seq_len = true;
 
   /// Validates the common keys, d >= 4, factor >= 1 and max_position_embeddings in [1, 2^53]
-  /// (spec §2.5). Throws invalid_parameter.
+  /// (docs/reference.md §2.5). Throws invalid_parameter.
   explicit dynamic(const dynamic_params& p)
       : detail::method_base<dynamic_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
@@ -111,7 +111,7 @@ class dynamic : public detail::method_base<dynamic_params>,
     return p_.rope_theta * std::pow(k, static_cast<double>(d_) / static_cast<double>(d_ - 2));
   }
 
-  /// HF's binary32 table (spec §5.3 "dynamic"): the base table with fl32(scaled_theta(S)).
+  /// HF's binary32 table (docs/reference.md §5.3 "dynamic"): the base table with fl32(scaled_theta(S)).
   /// (HF's forward evaluates the base in f32 from an int64 tensor; ≤ 1.3e-7 relative, not
   /// reproduced.)
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
@@ -127,7 +127,7 @@ class dynamic : public detail::method_base<dynamic_params>,
   }
 };
 
-/// HF's dynamic-NTK cache semantics (spec §3.4), an explicit stateful object owned by the user.
+/// HF's dynamic-NTK cache semantics (docs/reference.md §3.4), an explicit stateful object owned by the user.
 /// State: cached_max (initially L) and the current table (initially the default table). Each
 /// forward calls update(S) with S = max(position) + 1:
 ///   1. if S > cached_max: table ← dynamic::inv_freq(S), cached_max ← S;

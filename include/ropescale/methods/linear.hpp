@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Linear scaling / Position Interpolation (spec.md §3.2, HF rope_type "linear"): ω_i = ω⁰_i / s
+// Linear scaling / Position Interpolation (docs/reference.md §3.2, HF rope_type "linear"): ω_i = ω⁰_i / s
 // with ω⁰_i = θ^(−2i/d) and s = factor; A = 1. Equivalent to feeding positions p/s.
 #ifndef ROPESCALE_METHODS_LINEAR_HPP
 #define ROPESCALE_METHODS_LINEAR_HPP
@@ -18,7 +18,7 @@ struct linear_params : rope_base_params {
   double factor = 1.0;  ///< s >= 1
 };
 
-/// Position Interpolation: ω_i = θ^(−2i/d) / s, A = 1 (spec §3.2; Chen et al. 2023).
+/// Position Interpolation: ω_i = θ^(−2i/d) / s, A = 1 (docs/reference.md §3.2; Chen et al. 2023).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
 class linear : public detail::method_base<linear_params>,
@@ -29,7 +29,7 @@ class linear : public detail::method_base<linear_params>,
   static constexpr const char* type_name = "linear";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates the common keys (spec §2.5) and factor >= 1. Throws invalid_parameter.
+  /// Validates the common keys (docs/reference.md §2.5) and factor >= 1. Throws invalid_parameter.
   explicit linear(const linear_params& p)
       : detail::method_base<linear_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
@@ -48,7 +48,7 @@ class linear : public detail::method_base<linear_params>,
     return out;
   }
 
-  /// HF's binary32 table (spec §5.3): fl32(ω⁰32 / fl32(s)).
+  /// HF's binary32 table (docs/reference.md §5.3): fl32(ω⁰32 / fl32(s)).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     std::vector<float> out = detail::hf_f32_base_table(p_.rope_theta, d_, pairs());

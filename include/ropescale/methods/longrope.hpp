@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// LongRoPE (spec.md §3.6, HF rope_type "longrope"; Phi-3's legacy "su" is renamed by the loader):
+// LongRoPE (docs/reference.md §3.6, HF rope_type "longrope"; Phi-3's legacy "su" is renamed by the loader):
 // per-pair rescale factors ω_i = 1/(ext_i·θ^(2i/d)) with ext = long_factor when S > L0, else
 // short_factor, and A = √(1 + ln s / ln L0) for s > 1 (s = factor, or L/L0), the same A for both
 // tables. Switching tables changes the rotation at every position: an engine that caches rotated
@@ -18,7 +18,7 @@
 
 namespace ropescale {
 
-/// Parameters of LongRoPE (HF keys; L0 already resolved by the loader per spec §2.3).
+/// Parameters of LongRoPE (HF keys; L0 already resolved by the loader per docs/reference.md §2.3).
 struct longrope_params : rope_base_params {
   std::vector<double> short_factor;                   ///< exactly d/2 finite numbers > 0
   std::vector<double> long_factor;                    ///< exactly d/2 finite numbers > 0
@@ -28,7 +28,7 @@ struct longrope_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;           ///< L; required when factor is nullopt
 };
 
-/// LongRoPE: ω_i = 1/(ext_i·θ^(2i/d)), ext chosen by S (spec §3.6).
+/// LongRoPE: ω_i = 1/(ext_i·θ^(2i/d)), ext chosen by S (docs/reference.md §3.6).
 /// Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
 class longrope : public detail::method_base<longrope_params> {
@@ -38,7 +38,7 @@ class longrope : public detail::method_base<longrope_params> {
   static constexpr const char* type_name = "longrope";
   static constexpr bool depends_on_seq_len = true;
 
-  /// Validates (spec §2.5): common keys; short_factor and long_factor of exactly d/2 finite
+  /// Validates (docs/reference.md §2.5): common keys; short_factor and long_factor of exactly d/2 finite
   /// numbers > 0; factor >= 1 if given; attention_factor > 0 if given; L0 in [1, 2^53]; L in
   /// [1, 2^53] when given or needed (factor absent). When A must be computed with s > 1, L0 must
   /// be >= 2 (ln L0 is a denominator). Throws invalid_parameter.
@@ -112,7 +112,7 @@ class longrope : public detail::method_base<longrope_params> {
     return static_cast<Real>(attention_factor_);
   }
 
-  /// HF's binary32 table (spec §5.3 "longrope"): fl32(1/fl32(fl32(ext_i)·P_i)).
+  /// HF's binary32 table (docs/reference.md §5.3 "longrope"): fl32(1/fl32(fl32(ext_i)·P_i)).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     const std::vector<double>& ext = uses_long_factor(seq_len) ? p_.long_factor : p_.short_factor;
     std::vector<float> out(static_cast<std::size_t>(pairs()));

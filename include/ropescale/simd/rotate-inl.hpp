@@ -382,7 +382,7 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
 template <class T, layout Layout, bool Inverse>
 inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n) noexcept {
   if constexpr (Layout == layout::deinterleaved) {
-    // DeepSeek de-interleaved (spec.md §1.3): literally the even/odd de-interleave of the first
+    // DeepSeek de-interleaved (docs/reference.md §1.3): literally the even/odd de-interleave of the first
     // 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The permutation
     // is exact (storage type) and goes through a scratch copy in L1.
     T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)

@@ -3,7 +3,7 @@
 // `ops` vocabulary and included inside each ISA's namespace and target region, after
 // rotate-inl.hpp (it calls rotate_token). No include guard and no #includes.
 //
-// Algorithm, per vector of `ops::lanes` pairs (spec.md §5.2, performance.md §6):
+// Algorithm, per vector of `ops::lanes` pairs (docs/reference.md §5.2, docs/performance.md §6):
 //   1. angle in double lanes (ops::dlanes per double vector, lanes/dlanes of them):
 //        φ = p·ω (rounded), e = fma(p, ω, −φ) (its exact rounding error),
 //        k = nearest(φ·2/π), r = fma(−k, π/2_hi, φ), r = fma(−k, π/2_lo, r), r = r + e.
