@@ -128,7 +128,7 @@ struct hf_rope_context {
   } else {
     msg = full + ": " + msg;
   }
-  throw invalid_parameter(full, msg);
+  throw_parameter_error(full, msg);
 }
 
 /// Constructs M from its params, translating the constructor's keys into key paths.
@@ -160,8 +160,8 @@ inline void note_unknown_keys(hf_rope_context& c, std::initializer_list<std::str
     } else if (k == "factor" && c.type == "default") {
       c.diagnostics.push_back(c.in_dict(k) + ": ignored by type 'default'");
     } else {
-      c.diagnostics.push_back(join_key(c.dict_path, json_quote(k)) + ": unknown key for type '" +
-                              c.type + "', ignored");
+      c.diagnostics.push_back(join_key(c.dict_path, json_quote(k, max_echo_bytes)) +
+                              ": unknown key for type '" + c.type + "', ignored");
     }
   }
 }
@@ -259,8 +259,9 @@ inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& op
     for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
     return ropescale::method(std::move(m));
   } catch (const invalid_parameter& e) {  // tensor values (inv_freq vs rope_theta, ...)
-    throw invalid_parameter(
-        e.key(), std::string(e.what()) + " (checkpoint " + options.weights->string() + ")");
+    throw_parameter_error(e.key(), std::string(e.what()) + " (checkpoint " +
+                                       escape_text(options.weights->string(), max_echo_bytes) +
+                                       ")");
   }
 }
 
@@ -499,18 +500,20 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
     bool all_objects = true;
     for (const auto& v : *dict) all_objects = all_objects && v.is_object();
     if (all_objects) {
-      std::string keys;
-      for (auto it = dict->begin(); it != dict->end(); ++it) {
-        keys += (keys.empty() ? "" : ", ") + json_quote(it.key());
+      std::string keys;  // the first few, then how many in all (the list is echoed input)
+      std::size_t listed = 0;
+      for (auto it = dict->begin(); it != dict->end() && listed < 8; ++it, ++listed) {
+        keys += (keys.empty() ? "" : ", ") + json_quote(it.key(), max_echo_bytes);
       }
+      if (dict->size() > listed) keys += ", ... (" + std::to_string(dict->size()) + " in all)";
       const std::string want = options.layer_type.value_or("full_attention");
       const auto it = dict->find(want);
       if (it == dict->end()) {
         if (options.layer_type) {
-          throw_invalid(
-              c.dict_path,
-              "has no entry for layer type " + json_quote(want) + " (available: " + keys + ")",
-              json_text(*dict));
+          throw_invalid(c.dict_path,
+                        "has no entry for layer type " + json_quote(want, max_echo_bytes) +
+                            " (available: " + keys + ")",
+                        json_text(*dict));
         }
         throw_message(c.dict_path,
                       "per-layer-type rope parameters without a \"full_attention\" "
@@ -522,11 +525,11 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
       dict = &*it;
       if (dict->empty()) dict = nullptr;
     } else if (options.layer_type) {
-      c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) +
+      c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type, max_echo_bytes) +
                               " ignored: " + c.dict_path + " is not a per-layer-type dict");
     }
   } else if (options.layer_type) {
-    c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type) +
+    c.diagnostics.push_back("layer_type " + json_quote(*options.layer_type, max_echo_bytes) +
                             " ignored: the config has no per-layer-type rope dict");
   }
   c.dict = dict;
@@ -560,8 +563,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
   if (c.type == "yarn" && model_type == "phi3") c.type = "longrope";
   if (c.type == "mrope") c.type = "default";
   if (c.type != as_written) {
-    c.diagnostics.push_back(c.type_path + " " + json_quote(as_written) + " read as " +
-                            json_quote(c.type) + " (legacy alias)");
+    c.diagnostics.push_back(c.type_path + " " + json_quote(as_written, max_echo_bytes) +
+                            " read as " + json_quote(c.type, max_echo_bytes) + " (legacy alias)");
   }
   bool supported = false;
   std::string supported_list;
@@ -570,7 +573,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
     supported_list += (supported_list.empty() ? "" : ", ") + std::string(s);
   }
   if (!supported) {
-    throw_invalid(c.type_path, "must be one of " + supported_list, json_quote(as_written));
+    throw_invalid(c.type_path, "must be one of " + supported_list,
+                  json_quote(as_written, max_echo_bytes));
   }
 
   // §2.3 θ: dict rope_theta, else top-level rope_theta, else rotary_emb_base, else 10000.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small, defensive, header-only reader for the safetensors format (docs/reference.md §6): 8 bytes of
-// little-endian header length N, an N-byte JSON object describing every tensor (dtype, shape and
+// A small, defensive, header-only reader for the safetensors format (docs/reference.md §6): 8 bytes
+// of little-endian header length N, an N-byte JSON object describing every tensor (dtype, shape and
 // byte range relative to the data buffer), then the data buffer. The header is validated in full
 // when a file or buffer is opened (lengths, types, dtypes, shapes, offsets, overlaps), so later
 // reads never leave the buffer and no allocation size comes from an unchecked header number.
@@ -27,13 +27,16 @@
 #include <utility>
 #include <vector>
 
+#include "ropescale/detail/json.hpp"
+#include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
+#include "ropescale/types.hpp"
 
 namespace ropescale {
 namespace safetensors {
 
-/// Element types of the safetensors format (docs/reference.md §6). Only f32, f16, bf16 and f64 are readable
-/// as floating point; the others are validated (sizes, offsets) but not converted.
+/// Element types of the safetensors format (docs/reference.md §6). Only f32, f16, bf16 and f64 are
+/// readable as floating point; the others are validated (sizes, offsets) but not converted.
 enum class dtype : std::uint8_t {
   boolean,
   u8,
@@ -163,49 +166,26 @@ inline std::string shape_string(const std::vector<std::int64_t>& shape) {
 
 namespace detail {
 
-/// Throws invalid_parameter("<label>: <where>: <what>") with key `where`.
+/// Throws invalid_parameter("<label>: <where>: <what>") with key `where`; the label (a path) and
+/// `where` (which may hold a tensor name from the file) are escaped and bounded.
 [[noreturn]] inline void fail(const std::string& label, const std::string& where,
                               const std::string& what) {
-  std::string msg = label;
+  std::string msg = ropescale::detail::escape_text(label);
   msg.append(": ");
-  if (!where.empty()) msg.append(where).append(": ");
+  if (!where.empty()) msg.append(ropescale::detail::escape_text(where)).append(": ");
   msg.append(what);
-  throw invalid_parameter(where, msg);
+  ropescale::detail::throw_parameter_error(where, msg);
 }
 
+/// "tensor 'name'" with the name escaped and bounded.
 inline std::string tensor_where(std::string_view name) {
-  return "tensor '" + std::string(name) + "'";
+  return "tensor " + ropescale::detail::quote_text(name);
 }
 
 inline std::uint64_t load_le(const unsigned char* p, int bytes) noexcept {
   std::uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
   return v;
-}
-
-/// Exact IEEE binary16 -> double (subnormals, infinities, NaN).
-inline double f16_to_double(std::uint16_t h) noexcept {
-  const int sign = (h >> 15) & 1;
-  const int exponent = (h >> 10) & 0x1f;
-  const int mantissa = h & 0x3ff;
-  double v;
-  if (exponent == 0x1f) {
-    v = mantissa ? std::numeric_limits<double>::quiet_NaN()
-                 : std::numeric_limits<double>::infinity();
-  } else if (exponent == 0) {
-    v = std::ldexp(static_cast<double>(mantissa), -24);
-  } else {
-    v = std::ldexp(static_cast<double>(mantissa | 0x400), exponent - 25);
-  }
-  return sign ? -v : v;
-}
-
-/// Exact bfloat16 -> float: the 16 bits become the upper half of a binary32.
-inline float bf16_to_float(std::uint16_t b) noexcept {
-  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 inline float f32_from_bits(std::uint32_t bits) noexcept {
@@ -234,50 +214,6 @@ inline std::optional<std::uint64_t> json_index(const nlohmann::json& v) {
     return static_cast<std::uint64_t>(i);
   }
   return std::nullopt;
-}
-
-/// Short text of a JSON value for error messages: at most ~80 characters and 3 levels deep, and
-/// never recursive beyond that (a hostile header may nest arrays thousands of levels deep, which
-/// json::dump would follow until the stack overflows).
-inline void json_text_into(const nlohmann::json& v, std::string& out, int depth) {
-  constexpr std::size_t limit = 80;
-  if (out.size() > limit) return;
-  if (v.is_array() || v.is_object()) {
-    const bool arr = v.is_array();
-    if (depth >= 3) {
-      out += arr ? "[...]" : "{...}";
-      return;
-    }
-    out += arr ? '[' : '{';
-    bool first = true;
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (!first) out += ',';
-      first = false;
-      if (out.size() > limit) {
-        out += "...";
-        break;
-      }
-      if (!arr) {
-        json_text_into(nlohmann::json(it.key().substr(0, limit)), out, depth + 1);
-        out += ':';
-      }
-      json_text_into(it.value(), out, depth + 1);
-    }
-    out += arr ? ']' : '}';
-  } else if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    out += nlohmann::json(s.substr(0, limit))
-               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  } else {
-    out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-}
-
-inline std::string json_text(const nlohmann::json& v) {
-  std::string s;
-  json_text_into(v, s, 0);
-  if (s.size() > 80) s = s.substr(0, 77) + "...";
-  return s;
 }
 
 /// Where the bytes come from: an owned memory buffer, or a file read on demand.
@@ -310,8 +246,8 @@ struct byte_source {
 /// One safetensors file or memory buffer with a fully validated header.
 class file {
  public:
-  /// Opens `path`, reads and validates the header (docs/reference.md §6). Only the header is read now.
-  /// Throws invalid_parameter naming the path and the offending tensor/field.
+  /// Opens `path`, reads and validates the header (docs/reference.md §6). Only the header is read
+  /// now. Throws invalid_parameter naming the path and the offending tensor/field.
   static file open(const std::filesystem::path& path) {
     const std::string label = path.string();
     std::error_code ec;
@@ -411,12 +347,12 @@ class file {
               detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
           break;
         case dtype::f16:
-          out.values[i] = static_cast<Real>(
-              detail::f16_to_double(static_cast<std::uint16_t>(detail::load_le(p, 2))));
+          out.values[i] =
+              static_cast<Real>(to_float(f16{static_cast<std::uint16_t>(detail::load_le(p, 2))}));
           break;
         case dtype::bf16:
-          out.values[i] = static_cast<Real>(
-              detail::bf16_to_float(static_cast<std::uint16_t>(detail::load_le(p, 2))));
+          out.values[i] =
+              static_cast<Real>(to_float(bf16{static_cast<std::uint16_t>(detail::load_le(p, 2))}));
           break;
         default:  // f64
           out.values[i] = static_cast<Real>(detail::f64_from_bits(detail::load_le(p, 8)));
@@ -465,11 +401,11 @@ class file {
       if (key == "__metadata__") {
         if (!v.is_object())
           detail::fail(label_, "__metadata__",
-                       "must be an object of strings, got " + detail::json_text(v));
+                       "must be an object of strings, got " + ropescale::detail::json_text(v));
         for (auto m = v.begin(); m != v.end(); ++m) {
           if (!m.value().is_string())
             detail::fail(label_, "__metadata__." + m.key(),
-                         "must be a string, got " + detail::json_text(m.value()));
+                         "must be a string, got " + ropescale::detail::json_text(m.value()));
           metadata_[m.key()] = m.value().get<std::string>();
         }
         continue;
@@ -502,21 +438,23 @@ class file {
     if (!v.is_object())
       detail::fail(label_, where,
                    "entry must be an object with dtype, shape and data_offsets, got " +
-                       detail::json_text(v));
+                       ropescale::detail::json_text(v));
     tensor_info t;
     t.name = name;
     const auto dt = v.find("dtype");
     if (dt == v.end()) detail::fail(label_, where, "missing field 'dtype'");
     if (!dt->is_string())
-      detail::fail(label_, where, "dtype must be a string, got " + detail::json_text(*dt));
+      detail::fail(label_, where,
+                   "dtype must be a string, got " + ropescale::detail::json_text(*dt));
     const auto parsed = parse_dtype(dt->get_ref<const std::string&>());
-    if (!parsed) detail::fail(label_, where, "unknown dtype " + detail::json_text(*dt));
+    if (!parsed) detail::fail(label_, where, "unknown dtype " + ropescale::detail::json_text(*dt));
     t.type = *parsed;
 
     const auto sh = v.find("shape");
     if (sh == v.end()) detail::fail(label_, where, "missing field 'shape'");
     if (!sh->is_array())
-      detail::fail(label_, where, "shape must be an array, got " + detail::json_text(*sh));
+      detail::fail(label_, where,
+                   "shape must be an array, got " + ropescale::detail::json_text(*sh));
     std::uint64_t elements = 1;
     bool overflow = false;
     t.shape.reserve(std::min<std::size_t>(sh->size(), 64));
@@ -525,7 +463,7 @@ class file {
       if (!u)
         detail::fail(label_, where,
                      "shape entries must be non-negative integers below 2^63, got " +
-                         detail::json_text(dim));
+                         ropescale::detail::json_text(dim));
       t.shape.push_back(static_cast<std::int64_t>(*u));
       if (*u != 0 && elements > std::numeric_limits<std::uint64_t>::max() / *u) overflow = true;
       elements = overflow ? elements : elements * *u;
@@ -543,15 +481,15 @@ class file {
     const auto off = v.find("data_offsets");
     if (off == v.end()) detail::fail(label_, where, "missing field 'data_offsets'");
     if (!off->is_array() || off->size() != 2)
-      detail::fail(
-          label_, where,
-          "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
+      detail::fail(label_, where,
+                   "data_offsets must be two non-negative integers, got " +
+                       ropescale::detail::json_text(*off));
     const auto b = detail::json_index((*off)[0]);
     const auto e = detail::json_index((*off)[1]);
     if (!b || !e)
-      detail::fail(
-          label_, where,
-          "data_offsets must be two non-negative integers, got " + detail::json_text(*off));
+      detail::fail(label_, where,
+                   "data_offsets must be two non-negative integers, got " +
+                       ropescale::detail::json_text(*off));
     if (*b > *e)
       detail::fail(label_, where,
                    "data_offsets begin " + std::to_string(*b) + " > end " + std::to_string(*e));
@@ -682,7 +620,7 @@ class checkpoint {
     for (auto it = wm->begin(); it != wm->end(); ++it) {
       if (!it.value().is_string())
         detail::fail(index_label_, "weight_map." + it.key(),
-                     "shard must be a string, got " + detail::json_text(it.value()));
+                     "shard must be a string, got " + ropescale::detail::json_text(it.value()));
       const std::string& shard = it.value().get_ref<const std::string&>();
       const bool bad = shard.empty() || shard.find('/') != std::string::npos ||
                        shard.find('\\') != std::string::npos ||

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// Typed getters over nlohmann::json for the config loader (docs/reference.md §2.5). Every getter takes the
-// key path of the value ("rope_scaling.factor", "text_config.head_dim",
+// Typed getters over nlohmann::json for the config loader (docs/reference.md §2.5). Every getter
+// takes the key path of the value ("rope_scaling.factor", "text_config.head_dim",
 // "rope_scaling.short_factor[3]") and throws ropescale::invalid_parameter "<key path>:
 // <expectation>, got <value>" on a type or range violation. JSON null counts as absent (member()
-// returns nullptr), as docs/reference.md §0 says. Values are printed compactly and without recursion limits
-// being a hazard: arrays and objects are summarised to a bounded depth and length, strings are
-// JSON-escaped so a message stays one line.
+// returns nullptr), as docs/reference.md §0 says. Values are printed compactly and without
+// recursion limits being a hazard: arrays and objects are summarised to a bounded depth and length,
+// strings are JSON-escaped so a message stays one line.
 #ifndef ROPESCALE_DETAIL_JSON_HPP
 #define ROPESCALE_DETAIL_JSON_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
 
 namespace ropescale::detail {
@@ -37,6 +39,13 @@ inline std::string join_key(std::string_view prefix, std::string_view key) {
 }
 
 namespace json_impl {
+
+/// A string as a JSON literal, escaped, of at most json_text_limit bytes of input (a longer
+/// string is cut, so a 10 MB value is never copied in full).
+inline std::string short_literal(const std::string& s) {
+  return nlohmann::json(s.size() > json_text_limit ? s.substr(0, json_text_limit) : s)
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 inline void append_text(const nlohmann::json& v, std::string& out, int depth) {
   if (out.size() > json_text_limit) return;
@@ -70,8 +79,7 @@ inline void append_text(const nlohmann::json& v, std::string& out, int depth) {
       for (auto it = v.begin(); it != v.end(); ++it) {
         if (!first) out += ',';
         first = false;
-        out +=
-            nlohmann::json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out += short_literal(it.key());
         out += ':';
         append_text(it.value(), out, depth + 1);
         if (out.size() > json_text_limit) return;
@@ -79,7 +87,10 @@ inline void append_text(const nlohmann::json& v, std::string& out, int depth) {
       out += '}';
       return;
     }
-    default:  // null, boolean, integers, strings (quoted and escaped)
+    case nlohmann::json::value_t::string:  // quoted and escaped, a bounded prefix
+      out += short_literal(v.get_ref<const std::string&>());
+      return;
+    default:  // null, boolean, integers
       out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       return;
   }
@@ -99,10 +110,14 @@ inline std::string json_text(const nlohmann::json& v) {
   return out;
 }
 
-/// A quoted, escaped JSON string literal for a key or name (safe inside a one-line message).
-inline std::string json_quote(std::string_view s) {
-  return nlohmann::json(std::string(s))
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+/// A quoted, escaped JSON string literal for a key or name (safe inside a one-line message). A
+/// name longer than `limit` bytes keeps a prefix and says how long it was: messages and
+/// diagnostics that echo input pass detail::max_echo_bytes; JSON output passes nothing (exact).
+inline std::string json_quote(std::string_view s, std::size_t limit = std::string_view::npos) {
+  std::string out = nlohmann::json(std::string(s.substr(0, std::min(s.size(), limit))))
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > limit) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
 }
 
 /// Member `key` of `obj`, or nullptr when obj is not an object, the key is missing, or its value

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The one place errors are raised from, so every message has the same shape:
-//   "<key>: <expectation>, got <value>"   e.g. "rope_scaling.factor: must be a finite number >= 1, got 0.5"
+//   "<key>: <expectation>, got <value>"   e.g. "rope_scaling.factor: must be a finite number >= 1,
+//   got 0.5"
+// Every message is bounded and safe to print (docs/limits.md): echoed keys and values keep a
+// prefix of at most detail::max_echo_bytes with control bytes escaped (detail/quote.hpp), and a
+// whole message is at most about detail::max_message_bytes.
 #ifndef ROPESCALE_DETAIL_THROW_HPP
 #define ROPESCALE_DETAIL_THROW_HPP
 
@@ -13,6 +17,8 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+
+#include "ropescale/detail/quote.hpp"
 
 namespace ropescale {
 
@@ -60,13 +66,22 @@ inline std::string format_value(const V& v) {
   }
 }
 
+/// Throws invalid_parameter(key, message) with both escaped and bounded (detail/quote.hpp); the
+/// one place an invalid_parameter is thrown from.
+[[noreturn]] inline void throw_parameter_error(std::string_view key, std::string_view message) {
+  std::string k = escape_text(key, max_echo_bytes);
+  throw invalid_parameter(std::move(k), escape_text(message, max_message_bytes));
+}
+
 /// Throws invalid_parameter("<key>: <expectation>, got <got>").
 [[noreturn]] inline void throw_invalid(std::string_view key, std::string_view expectation,
                                        std::string_view got) {
-  std::string msg;
-  msg.reserve(key.size() + expectation.size() + got.size() + 8);
-  msg.append(key).append(": ").append(expectation).append(", got ").append(got);
-  throw invalid_parameter(std::string(key), msg);
+  std::string msg = escape_text(key, max_echo_bytes);
+  msg.append(": ");
+  append_escaped(msg, expectation, max_message_bytes / 2);
+  msg.append(", got ");
+  append_escaped(msg, got, 2 * max_echo_bytes);
+  throw invalid_parameter(escape_text(key, max_echo_bytes), msg);
 }
 
 /// Convenience overload formatting a number.
@@ -79,9 +94,9 @@ template <class V>
 /// Throws invalid_parameter with a free-form message (for errors that have no single value).
 [[noreturn]] inline void throw_message(std::string_view key, std::string_view message) {
   std::string msg;
-  if (!key.empty()) msg.append(key).append(": ");
+  if (!key.empty()) msg.append(escape_text(key, max_echo_bytes)).append(": ");
   msg.append(message);
-  throw invalid_parameter(std::string(key), msg);
+  throw_parameter_error(key, msg);
 }
 
 }  // namespace detail
