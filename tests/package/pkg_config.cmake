@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+# cmake -DPKG_CONFIG=... -DSTAGE=... -DCXX=... -DSOURCE=... -DWORK=... -P pkg_config.cmake
+# A consumer that knows only pkg-config: compile and run a program with
+# `pkg-config --cflags ropescale`, check its version against `pkg-config --modversion`, and check
+# that ropescale-core's flags carry no third-party directory.
+set(ENV{PKG_CONFIG_PATH} ${STAGE}/share/pkgconfig)
+function(pc out)
+  execute_process(COMMAND ${PKG_CONFIG} ${ARGN} OUTPUT_VARIABLE v RESULT_VARIABLE rc
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config ${ARGN} failed (${rc})")
+  endif()
+  set(${out} "${v}" PARENT_SCOPE)
+endfunction()
+pc(version --modversion ropescale)
+pc(core_version --modversion ropescale-core)
+pc(cflags --cflags ropescale)
+pc(core_cflags --cflags ropescale-core)
+message(STATUS "ropescale ${version}: ${cflags}; ropescale-core ${core_version}: ${core_cflags}")
+if(NOT core_version STREQUAL version)
+  message(FATAL_ERROR "ropescale-core ${core_version} != ropescale ${version}")
+endif()
+if(NOT core_cflags STREQUAL "-I${STAGE}/include")
+  message(FATAL_ERROR "ropescale-core cflags should be exactly -I${STAGE}/include")
+endif()
+if(NOT cflags MATCHES "-I${STAGE}/include" OR NOT cflags MATCHES "eigen3")
+  message(FATAL_ERROR "ropescale cflags miss the install include dir or Eigen's")
+endif()
+string(REPLACE "." ";" parts "${version}")
+list(GET parts 0 major)
+list(GET parts 1 minor)
+list(GET parts 2 patch)
+separate_arguments(cflags_list UNIX_COMMAND "${cflags}")
+file(MAKE_DIRECTORY ${WORK})
+execute_process(COMMAND ${CXX} -std=c++17 -Wall -Wextra -Werror ${cflags_list}
+                        -DPC_MAJOR=${major} -DPC_MINOR=${minor} -DPC_PATCH=${patch}
+                        ${SOURCE} -o ${WORK}/pc_consumer RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "compiling with pkg-config flags failed (${rc})")
+endif()
+execute_process(COMMAND ${WORK}/pc_consumer RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pc_consumer failed (${rc})")
+endif()
+message(STATUS "pkg-config consumer ok")
