@@ -25,6 +25,17 @@
 #define ROPESCALE_DISABLE_SIMD 0
 #endif
 
+/// ROPESCALE_HAS_BUILTIN(name): 1 when the compiler documents __builtin name (g++ >= 10,
+/// clang); 0 otherwise, and every use then takes a portable path. Predefine it (e.g. as 0) to
+/// force the portable paths.
+#ifndef ROPESCALE_HAS_BUILTIN
+#if defined(__has_builtin)
+#define ROPESCALE_HAS_BUILTIN(name) __has_builtin(name)
+#else
+#define ROPESCALE_HAS_BUILTIN(name) 0
+#endif
+#endif
+
 /// Debug-only invariant check for hot paths (kernels trust their entry checks). Define
 /// ROPESCALE_ASSERT before including ropescale to route it elsewhere.
 #ifndef ROPESCALE_ASSERT

@@ -13,6 +13,7 @@
 #define ROPESCALE_SIMD_AVX512_HPP
 
 #include <cstdint>
+#include <cstring>
 
 #include "ropescale/simd/kernel_args.hpp"
 #include "ropescale/simd/scalar.hpp"
@@ -274,12 +275,17 @@ struct ops : avx512::ops {
   template <int N, bool InOrder = false>
   ROPESCALE_INLINE static void merge_bf16_n(bf16* const* p, const __m512* r) noexcept {
     const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
-    __m512i h[N];
+    __m512i h[slots<N>];
     __mmask32 nonzero = ~__mmask32{0};
     ROPESCALE_UNROLL
     for (int i = 0; i < N; ++i) {
       // [r[2i] | r[2i+1]] as bf16 (split order: [even_0 … even_15 | odd_0 … odd_15])
-      h[i] = __builtin_bit_cast(__m512i, _mm512_cvtne2ps_pbh(r[2 * i + 1], r[2 * i]));
+      const __m512bh narrowed = _mm512_cvtne2ps_pbh(r[2 * i + 1], r[2 * i]);
+#if ROPESCALE_HAS_BUILTIN(__builtin_bit_cast)
+      h[i] = __builtin_bit_cast(__m512i, narrowed);
+#else
+      std::memcpy(&h[i], &narrowed, sizeof h[i]);
+#endif
       nonzero = _mm512_mask_test_epi16_mask(nonzero, h[i], magnitude);
     }
     if (nonzero != ~__mmask32{0}) {

@@ -86,7 +86,7 @@ inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, st
                          std::int64_t i0, std::int64_t tail_from) noexcept {
   constexpr std::int64_t L = ops::lanes;
   if constexpr (Layout == layout::neox) {
-    typename ops::vec cr[NB > 0 ? NB : 1], sr[NB > 0 ? NB : 1];
+    typename ops::vec cr[slots<NB>], sr[slots<NB>];
     ROPESCALE_UNROLL
     for (int b = 0; b < NB; ++b) {
       cr[b] = ops::load(c + i0 + b * L);
@@ -109,8 +109,7 @@ inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, st
       rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
     }
   } else {
-    typename ops::vec cl[NB > 0 ? NB : 1], ch[NB > 0 ? NB : 1], sl[NB > 0 ? NB : 1],
-        sh[NB > 0 ? NB : 1];
+    typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
     ROPESCALE_UNROLL
     for (int b = 0; b < NB; ++b) {
       ops::dup_pairs(ops::load(c + i0 + b * L), cl[b], ch[b]);
@@ -255,7 +254,7 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
                               const float* s, std::int64_t n, std::int64_t i0) noexcept {
   constexpr std::int64_t L = ops::lanes;
   if constexpr (Layout == layout::neox) {
-    typename ops::vec ce[NB], co[NB], se[NB], so[NB];
+    typename ops::vec ce[slots<NB>], co[slots<NB>], se[slots<NB>], so[slots<NB>];
     ROPESCALE_UNROLL
     for (int b = 0; b < NB; ++b) {
       const std::int64_t i = i0 + 2 * b * L;
@@ -263,8 +262,8 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
       load_row_bf16_neox(s + i, se[b], so[b]);
     }
     auto head = [&](bf16* x) {
-      bf16* p[2 * NB];
-      typename ops::vec r[4 * NB];
+      bf16* p[slots<2 * NB>];
+      typename ops::vec r[slots<4 * NB>];
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) {
         p[2 * b] = x + i0 + 2 * b * L;
@@ -276,15 +275,15 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
     for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
     for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
   } else {
-    typename ops::vec cr[NB], sr[NB];
+    typename ops::vec cr[slots<NB>], sr[slots<NB>];
     ROPESCALE_UNROLL
     for (int b = 0; b < NB; ++b) {
       cr[b] = ops::load(c + i0 + b * L);
       sr[b] = ops::load(s + i0 + b * L);
     }
     auto head = [&](bf16* x) {
-      bf16* p[NB];
-      typename ops::vec r[2 * NB];
+      bf16* p[slots<NB>];
+      typename ops::vec r[slots<2 * NB>];
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) {
         p[b] = x + 2 * i0 + 2 * b * L;
@@ -465,8 +464,8 @@ inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
       const float* cn = j.cos + next * j.row_stride;
       const float* sn = j.sin + next * j.row_stride;
       for (std::int64_t i = 0; i < n; i += 16) {
-        __builtin_prefetch(cn + i);
-        __builtin_prefetch(sn + i);
+        ROPESCALE_PREFETCH(cn + i);
+        ROPESCALE_PREFETCH(sn + i);
       }
     }
     f(q, k, c, s);
@@ -513,7 +512,7 @@ inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
       constexpr std::int64_t chunk_pairs = NB * L;
       const std::int64_t i0 = chunk * chunk_pairs;
       if constexpr (Layout == layout::neox) {
-        typename ops::vec cr[NB], sr[NB];
+        typename ops::vec cr[slots<NB>], sr[slots<NB>];
         ROPESCALE_UNROLL
         for (int b = 0; b < NB; ++b) {
           cr[b] = ops::load(cos + r + i0 + b * L);
@@ -528,7 +527,7 @@ inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
         for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
         for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
       } else {
-        typename ops::vec cl[NB], ch[NB], sl[NB], sh[NB];
+        typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
         ROPESCALE_UNROLL
         for (int b = 0; b < NB; ++b) {
           ops::dup_pairs(ops::load(cos + r + i0 + b * L), cl[b], ch[b]);

@@ -7,6 +7,8 @@
 #ifndef ROPESCALE_SIMD_TARGET_HPP
 #define ROPESCALE_SIMD_TARGET_HPP
 
+#include <cstddef>
+
 #include "ropescale/config.hpp"
 
 #if ROPESCALE_ARCH_X86_64 && !ROPESCALE_DISABLE_SIMD && (defined(__GNUC__) || defined(__clang__))
@@ -65,6 +67,22 @@
 #else
 #define ROPESCALE_INLINE inline
 #endif
+
+/// Hint that the cache line holding `address` will be read soon (no-op without the builtin).
+#if ROPESCALE_HAS_BUILTIN(__builtin_prefetch)
+#define ROPESCALE_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define ROPESCALE_PREFETCH(address) static_cast<void>(address)
+#endif
+
+namespace ropescale::simd {
+
+/// Length of a kernel's array of N vectors or pointers (N an int template parameter): unsigned,
+/// as an array bound must be, and at least 1 so an N = 0 instantiation stays valid C++.
+template <int N>
+inline constexpr std::size_t slots = N > 0 ? static_cast<std::size_t>(N) : std::size_t{1};
+
+}  // namespace ropescale::simd
 
 // NEON is part of the AArch64 baseline: no target region is needed.
 #define ROPESCALE_BEGIN_NEON
