@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the downstream test projects: take ropescale the way CONSUMER_MODE says.
+#   find_package       install tree (CMAKE_PREFIX_PATH), no COMPONENTS: both layers
+#   find_package_core  install tree, COMPONENTS core (full must then not be loaded)
+#   add_subdirectory   ROPESCALE_ROOT as a subproject
+#   fetchcontent       FetchContent_Declare(SOURCE_DIR ROPESCALE_ROOT): no network
+if(CONSUMER_MODE STREQUAL "find_package")
+  find_package(ropescale 0.1 CONFIG REQUIRED)
+elseif(CONSUMER_MODE STREQUAL "find_package_core")
+  find_package(ropescale 0.1 CONFIG REQUIRED COMPONENTS core)
+  if(NOT ropescale_core_FOUND OR ropescale_full_FOUND)
+    message(FATAL_ERROR "COMPONENTS core: core must be found and full not loaded")
+  endif()
+elseif(CONSUMER_MODE STREQUAL "add_subdirectory")
+  add_subdirectory(${ROPESCALE_ROOT} ropescale)
+elseif(CONSUMER_MODE STREQUAL "fetchcontent")
+  include(FetchContent)
+  FetchContent_Declare(ropescale SOURCE_DIR ${ROPESCALE_ROOT})
+  FetchContent_MakeAvailable(ropescale)
+else()
+  message(FATAL_ERROR "unknown CONSUMER_MODE '${CONSUMER_MODE}'")
+endif()
+if(NOT CONSUMER_MODE MATCHES "^find_package")
+  foreach(opt TESTS BENCH EXAMPLES)
+    if(ROPESCALE_BUILD_${opt})
+      message(FATAL_ERROR "ROPESCALE_BUILD_${opt} must default to OFF for a subproject")
+    endif()
+  endforeach()
+endif()
+if(NOT TARGET ropescale::core)
+  message(FATAL_ERROR "ropescale::core is missing")
+endif()
+# With Eigen3 and nlohmann_json disabled the full target must be absent, not broken.
+if(CMAKE_DISABLE_FIND_PACKAGE_Eigen3 AND TARGET ropescale::ropescale)
+  message(FATAL_ERROR "ropescale::ropescale exists although Eigen3 was disabled")
+endif()
