@@ -23,10 +23,10 @@
 
 // cli_args.hpp first on purpose: its enum once shadowed ropescale::angle_mode inside
 // cos_sin_table.hpp when included before it (now ropescale::detail::cli_angle).
-#include "fuzz/fuzz_cli_args.hpp"
-
 #include "fuzz/fuzz_apply_args.hpp"
+#include "fuzz/fuzz_cli_args.hpp"
 #include "fuzz/fuzz_config.hpp"
+#include "fuzz/fuzz_gguf.hpp"
 #include "fuzz/fuzz_safetensors.hpp"
 
 namespace {
@@ -96,7 +96,8 @@ void replay_target(entry_fn entry, const std::string& target, std::vector<fs::pa
   if (!pending.empty()) {
     std::string names;
     for (const auto& p : pending) names += "\n  " + p.filename().string();
-    std::printf("[ pending  ] %zu known-bug inputs not replayed:%s\n", pending.size(), names.c_str());
+    std::printf("[ pending  ] %zu known-bug inputs not replayed:%s\n", pending.size(),
+                names.c_str());
   }
 }
 
@@ -109,6 +110,10 @@ TEST(FuzzRegressions, CliArgs) { replay_target(ropescale_fuzz::run_cli_args, "cl
 
 TEST(FuzzRegressions, ApplyArgs) { replay_target(ropescale_fuzz::run_apply_args, "apply_args"); }
 
-TEST(FuzzRegressions, Safetensors) { replay_target(ropescale_fuzz::run_safetensors, "safetensors"); }
+TEST(FuzzRegressions, Safetensors) {
+  replay_target(ropescale_fuzz::run_safetensors, "safetensors");
+}
+
+TEST(FuzzRegressions, Gguf) { replay_target(ropescale_fuzz::run_gguf, "gguf"); }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "ropescale/detail/json.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/method.hpp"
+#include "ropescale/types.hpp"
 
 namespace ropescale {
 
@@ -40,11 +41,14 @@ struct load_options {
   bool use_checkpoint_inv_freq = true;
 };
 
-/// What a config yields: the method, non-fatal diagnostics, and L (0 when the config has none).
+/// What a config yields: the method, non-fatal diagnostics, L (0 when the config has none) and
+/// the rotation layout the model's weights need (config.json: neox unless the model says
+/// otherwise; GGUF: the pairing llama.cpp uses for the architecture).
 struct loaded_config {
   ropescale::method method;
   std::vector<std::string> diagnostics;
   std::int64_t max_position_embeddings = 0;
+  ropescale::layout layout = ropescale::layout::neox;
 };
 
 namespace detail {
@@ -417,6 +421,16 @@ inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& 
   return load_hf_clex(c, options);  // only "clex" reaches here (the type was checked)
 }
 
+/// The rotation layout HF's model class uses (docs/reference.md §1.3): DeepSeek-V2/V3 rotate
+/// de-interleaved unless `rope_interleave` is false; every other model NeoX.
+inline layout hf_layout(const nlohmann::json& root, const std::string& model_type) {
+  if (model_type == "deepseek_v3" || model_type == "deepseek_v2") {
+    const nlohmann::json* ri = json_member(root, "rope_interleave");
+    if (ri == nullptr || !ri->is_boolean() || ri->get<bool>()) return layout::deinterleaved;
+  }
+  return layout::neox;
+}
+
 /// Strips nlohmann's "[json.exception.parse_error.101] " prefix from a parse error.
 inline std::string parse_error_text(const nlohmann::json::exception& e) {
   std::string what = e.what();
@@ -660,7 +674,8 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
     c.diagnostics.push_back("weights ignored: type '" + c.type + "' reads no checkpoint tensors");
   }
 
-  loaded_config out{load_hf_method(c, options), {}, c.max_position_embeddings.value_or(0)};
+  loaded_config out{load_hf_method(c, options), {}, c.max_position_embeddings.value_or(0),
+                    hf_layout(root, model_type)};
   out.diagnostics = std::move(c.diagnostics);
   return out;
 }

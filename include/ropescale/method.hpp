@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The method contract (docs/reference.md §1.4) and a type-erased method value. is_rope_method<M> is a C++17
-// detection trait (plus the concept ropescale::rope_method under __cpp_concepts) checking the
-// members every method class provides; ropescale::method wraps a std::variant of the double
+// The method contract (docs/reference.md §1.4) and a type-erased method value. is_rope_method<M> is
+// a C++17 detection trait (plus the concept ropescale::rope_method under __cpp_concepts) checking
+// the members every method class provides; ropescale::method wraps a std::variant of the double
 // instantiations and forwards every member through std::visit, so adding a method is one new
 // alternative in method_variant.
 #ifndef ROPESCALE_METHOD_HPP
@@ -19,6 +19,7 @@
 #include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
+#include "ropescale/methods/ggml_rope.hpp"
 #include "ropescale/methods/linear.hpp"
 #include "ropescale/methods/llama3.hpp"
 #include "ropescale/methods/longrope.hpp"
@@ -70,6 +71,34 @@ struct is_rope_method_impl<
           std::is_same_v<decltype(std::declval<const M&>().diagnostics()),
                          std::vector<std::string>>> {};
 
+/// A method whose name or S-dependence is decided per object (ggml_rope) provides
+/// rope_type_name() and seq_len_dependent(); the others use their static type_name and
+/// depends_on_seq_len.
+template <class M, class = void>
+struct has_runtime_name : std::false_type {};
+template <class M>
+struct has_runtime_name<M, std::void_t<decltype(std::declval<const M&>().rope_type_name()),
+                                       decltype(std::declval<const M&>().seq_len_dependent())>>
+    : std::true_type {};
+
+template <class M>
+std::string_view rope_type_of(const M& m) noexcept {
+  if constexpr (has_runtime_name<M>::value) {
+    return m.rope_type_name();
+  } else {
+    return M::type_name;
+  }
+}
+
+template <class M>
+bool depends_on_seq_len_of(const M& m) noexcept {
+  if constexpr (has_runtime_name<M>::value) {
+    return m.seq_len_dependent();
+  } else {
+    return M::depends_on_seq_len;
+  }
+}
+
 template <class T, class Variant>
 struct is_variant_alternative : std::false_type {};
 template <class T, class... Ts>
@@ -78,9 +107,9 @@ struct is_variant_alternative<T, std::variant<Ts...>>
 
 }  // namespace detail
 
-/// True iff M satisfies the method contract (docs/reference.md §1.4; docs/api.md): params_type, real_type,
-/// type_name, depends_on_seq_len, a constructor from params, params(), head_dim(), rotary_dim(),
-/// pairs(), inv_freq([S]), attention_factor([S]), inv_freq_hf_f32([S]),
+/// True iff M satisfies the method contract (docs/reference.md §1.4; docs/api.md): params_type,
+/// real_type, type_name, depends_on_seq_len, a constructor from params, params(), head_dim(),
+/// rotary_dim(), pairs(), inv_freq([S]), attention_factor([S]), inv_freq_hf_f32([S]),
 /// softmax_scale_multiplier(), query_scale(S), diagnostics() with the documented types.
 template <class M>
 struct is_rope_method : detail::is_rope_method_impl<M> {};
@@ -98,9 +127,9 @@ concept rope_method = is_rope_method_v<M>;
 #endif
 
 /// The alternatives of ropescale::method (double instantiations). Add a method here.
-using method_variant =
-    std::variant<default_rope<double>, linear<double>, ntk<double>, dynamic<double>, yarn<double>,
-                 longrope<double>, llama3<double>, proportional<double>, clex<double>>;
+using method_variant = std::variant<default_rope<double>, linear<double>, ntk<double>,
+                                    dynamic<double>, yarn<double>, longrope<double>, llama3<double>,
+                                    proportional<double>, clex<double>, ggml_rope<double>>;
 
 namespace detail {
 template <class Variant>
@@ -127,9 +156,11 @@ class method {
       : v_(std::forward<M>(m)) {}
 
   /// The HF rope_type name of the wrapped method ("default", "linear", "ntk", "dynamic", "yarn",
-  /// "longrope", "llama3", "proportional", "clex").
+  /// "longrope", "llama3", "proportional", "clex"; a ggml_rope from a GGUF file reports the HF
+  /// type its parameters correspond to).
   std::string_view rope_type() const noexcept {
-    return std::visit([](const auto& m) noexcept -> std::string_view { return m.type_name; }, v_);
+    return std::visit(
+        [](const auto& m) noexcept -> std::string_view { return detail::rope_type_of(m); }, v_);
   }
   /// H.
   std::int64_t head_dim() const noexcept {
@@ -143,10 +174,10 @@ class method {
   std::int64_t pairs() const noexcept {
     return std::visit([](const auto& m) noexcept { return m.pairs(); }, v_);
   }
-  /// True for dynamic and longrope (and clex): caches must rebuild when S changes.
+  /// True for dynamic and longrope (and clex, and a ggml_rope with LongRoPE factors): caches must
+  /// rebuild when S changes.
   bool depends_on_seq_len() const noexcept {
-    return std::visit(
-        [](const auto& m) noexcept { return std::decay_t<decltype(m)>::depends_on_seq_len; }, v_);
+    return std::visit([](const auto& m) noexcept { return detail::depends_on_seq_len_of(m); }, v_);
   }
   /// The method's double table; S absent = HF's initial table. Throws if seq_len < 1.
   std::vector<double> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
@@ -164,7 +195,8 @@ class method {
   double softmax_scale_multiplier() const noexcept {
     return std::visit([](const auto& m) noexcept { return m.softmax_scale_multiplier(); }, v_);
   }
-  /// Query multiplier (docs/reference.md §4.6; 1 except clex with log_scale). Throws if seq_len < 1.
+  /// Query multiplier (docs/reference.md §4.6; 1 except clex with log_scale). Throws if seq_len
+  /// < 1.
   double query_scale(std::int64_t seq_len) const {
     return std::visit([&](const auto& m) { return m.query_scale(seq_len); }, v_);
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs ropescale's libFuzzer targets for a bounded time each; used by .ci/run and by hand.
-#   tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS_EACH=60] [TARGET...]   (TARGET: config, safetensors, cli_args)
+#   tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS_EACH=60] [TARGET...]   (TARGET: config, safetensors, cli_args, apply_args, gguf)
 # BUILD_DIR is a clang build configured with -DROPESCALE_BUILD_FUZZ=ON and the target
 # ropescale_fuzzers built. Seeds: tests/fuzz/corpus/<target>, tests/fuzz/regressions/<target>
 # (and examples/configs for config); new inputs go to BUILD_DIR/fuzz-work/<target>/corpus, never
