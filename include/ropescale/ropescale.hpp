@@ -10,6 +10,7 @@
 #include "ropescale/cos_sin_table.hpp"
 #include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"
+#include "ropescale/kv_append.hpp"
 #include "ropescale/method.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "ropescale/safetensors.hpp"

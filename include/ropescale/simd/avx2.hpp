@@ -237,6 +237,7 @@ struct ops {
 
 #include "ropescale/simd/rotate-inl.hpp"
 #include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 
 }  // namespace ropescale::simd::avx2
 ROPESCALE_END_TARGET

@@ -53,6 +53,53 @@ struct rotate_job {
   bool inverse;
 };
 
+/// One tensor written out of place by an append job: element (t, h, c) of the source,
+/// src[t·src_token_stride + h·src_head_stride + c], goes to dst[d(t) + h·dst_head_stride + c]
+/// with d(t) = t·dst_token_stride, or, when the job has slots, the slot's
+/// page·dst_page_stride + offset·dst_slot_stride. Channels [0, head_dim) are written; heads == 0
+/// means the tensor is absent.
+template <class S, class D>
+struct append_tensor {
+  const S* src;
+  std::int64_t src_token_stride;
+  std::int64_t src_head_stride;
+  D* dst;
+  std::int64_t dst_token_stride;
+  std::int64_t dst_page_stride;
+  std::int64_t dst_slot_stride;
+  std::int64_t dst_head_stride;
+  std::int64_t heads;
+  std::int64_t head_dim;
+};
+
+/// Out-of-place rotation and paged KV append over tokens [token_begin, token_end) (kv_append.hpp):
+/// Q is rotated into q.dst (q.dst == q.src: in place) at d(t) = t·dst_token_stride; K is rotated
+/// and V copied into their destinations at the token's slot (slots[t] < 0: K and V skipped), or
+/// at t·dst_token_stride when slots is null. pairs == 0 copies K like V. Rows come from the table
+/// (as rotate_job) or, when inv_freq is set, are computed per token into row (2·pairs floats).
+template <class S, class QD, class C>
+struct append_job {
+  append_tensor<S, QD> q;
+  append_tensor<S, C> k;
+  append_tensor<S, C> v;
+  const std::int64_t* slots;
+  std::int64_t page_size;
+  const float* cos;
+  const float* sin;
+  std::int64_t row_stride;
+  const std::int64_t* positions;
+  std::int64_t row_offset;
+  std::int64_t range_row0;
+  const double* inv_freq;
+  double attention;
+  float* row;
+  std::int64_t pairs;
+  std::int64_t token_begin;
+  std::int64_t token_end;
+  layout lay;
+  bool inverse;
+};
+
 }  // namespace ropescale::simd
 
 #endif  // ROPESCALE_SIMD_KERNEL_ARGS_HPP

@@ -650,9 +650,10 @@ inline void rotate_tokens(const rotate_job<T>& j) noexcept {
 }
 
 /// f(integral_constant<layout, L>, bool_constant<Inverse>) for the job's layout and direction:
-/// the one runtime switch of rotate() and rotate_on_the_fly() (sincos-inl.hpp).
-template <class T, class F>
-inline void with_layout(const rotate_job<T>& j, F&& f) noexcept {
+/// the one runtime switch of rotate(), rotate_on_the_fly() (sincos-inl.hpp) and append()
+/// (append-inl.hpp).
+template <class Job, class F>
+inline void with_layout(const Job& j, F&& f) noexcept {
   auto direction = [&](auto lay) {
     if (j.inverse) {
       f(lay, std::true_type{});

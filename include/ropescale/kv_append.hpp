@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rotate straight into the KV cache (docs/kv_append.md). An engine's step after the QKV
+// projection is: rotate Q and K, then append K and V to a paged KV cache, usually converting
+// f32 activations to bf16/f16 on the way. Done as two passes (rotate in place, then append, as
+// vLLM's rotary_embedding + reshape_and_cache), K crosses memory twice. This header does it in
+// one pass:
+//
+//   apply_rotary_to   out-of-place rotation with storage conversion (source view → destination
+//                     view, any strides), channels beyond rotary_dim copied;
+//   rope_kv_append    for T tokens: Q rotated in place or into q_out, K rotated and V copied into
+//                     K and V caches at slot_mapping[t] (−1 = padding, skipped), converted on
+//                     store;
+//   kv_append         the same append without rotation (V-only layers, NoPE layers, the floor).
+//
+// Each token's cos/sin row comes from a table (cos_sin_view / cos_sin_rows) or is computed in the
+// call (a frequency_table: the on-the-fly path of on_the_fly.hpp). The stored values equal
+// "rotate in place with the same ISA, then convert with round-to-nearest-even" bit for bit.
+// Every argument is checked before any byte is written (O(1) plus O(tokens) for the slot and
+// position lists), so a rejected call leaves the caches untouched; then one dispatch switch runs
+// the noexcept per-ISA body of simd/append-inl.hpp. Engines split a call across threads with
+// apply_options::token_begin/token_end, as for apply_rotary; the library starts no threads.
+#ifndef ROPESCALE_KV_APPEND_HPP
+#define ROPESCALE_KV_APPEND_HPP
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ropescale/apply.hpp"
+#include "ropescale/cos_sin_table.hpp"
+#include "ropescale/detail/throw.hpp"
+#include "ropescale/isa.hpp"
+#include "ropescale/on_the_fly.hpp"
+#include "ropescale/simd/dispatch.hpp"
+#include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/types.hpp"
+
+namespace ropescale {
+
+/// A paged KV cache of `pages` pages of `page_size` token slots, each slot holding `heads` heads
+/// of `head_dim` channels. Slot s lives on page s / page_size at offset o = s % page_size, and
+/// element (s, h, c) at data[page·page_stride + o·slot_stride + h·head_stride + c] (strides in
+/// elements, channel stride 1), so both common layouts are views:
+///   token-major [page][slot][head][dim] (vLLM's value cache, FlashInfer NHD): token_major();
+///   head-major  [page][head][slot][dim] (FlashInfer HND): head_major().
+/// One page of a layer that interleaves K and V per page is a view with a larger page_stride.
+template <class T>
+struct paged_cache_view {
+  T* data = nullptr;
+  std::int64_t pages = 0;
+  std::int64_t page_size = 0;
+  std::int64_t heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t page_stride = 0;
+  std::int64_t slot_stride = 0;
+  std::int64_t head_stride = 0;
+
+  /// [pages][page_size][heads][head_dim], dense. A stride that overflows int64 becomes −1 (the
+  /// entry points then reject it).
+  static constexpr paged_cache_view token_major(T* data, std::int64_t pages, std::int64_t page_size,
+                                                std::int64_t heads,
+                                                std::int64_t head_dim) noexcept {
+    const std::int64_t slot = checked_product(heads, head_dim);
+    return paged_cache_view{
+        data, pages, page_size, heads, head_dim, checked_product(slot, page_size), slot, head_dim};
+  }
+  /// [pages][heads][page_size][head_dim], dense.
+  static constexpr paged_cache_view head_major(T* data, std::int64_t pages, std::int64_t page_size,
+                                               std::int64_t heads, std::int64_t head_dim) noexcept {
+    const std::int64_t head = checked_product(page_size, head_dim);
+    return paged_cache_view{
+        data, pages, page_size, heads, head_dim, checked_product(head, heads), head_dim, head};
+  }
+  /// Number of slots (pages·page_size; −1 when that overflows).
+  constexpr std::int64_t slots() const noexcept { return checked_product(pages, page_size); }
+
+ private:
+  /// a·b for a, b >= 0; −1 when either is negative or the product overflows.
+  static constexpr std::int64_t checked_product(std::int64_t a, std::int64_t b) noexcept {
+    if (a < 0 || b < 0) return -1;
+    if (b != 0 && a > std::numeric_limits<std::int64_t>::max() / b) return -1;
+    return a * b;
+  }
+};
+
+/// The cache slot of each token of a call: values[t] for token t (count must equal the token
+/// count); −1 marks a padding token whose K and V are not stored (as vLLM's slot_mapping).
+struct slot_mapping {
+  const std::int64_t* values = nullptr;
+  std::int64_t count = 0;
+
+  static constexpr slot_mapping list(const std::int64_t* v, std::int64_t n) noexcept {
+    return slot_mapping{v, n};
+  }
+};
+
+namespace detail {
+
+/// Where each token's cos/sin row comes from: a table, or (inv_freq set) computed in the call.
+struct row_source {
+  cos_sin_view table;
+  const double* inv_freq = nullptr;
+  std::int64_t pairs = 0;
+  double attention = 1.0;
+};
+
+inline row_source to_row_source(const cos_sin_view& v) { return row_source{v, nullptr, 0, 1.0}; }
+inline row_source to_row_source(const cos_sin_rows& r) {
+  return row_source{cos_sin_view::from(r), nullptr, 0, 1.0};
+}
+inline row_source to_row_source(const frequency_table& f) {
+  if (f.mode != angle_mode::accurate) {
+    throw_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32");
+  }
+  validate_frequency_table(f);
+  return row_source{cos_sin_view{}, f.inv_freq.data(), f.pairs(), f.attention_factor};
+}
+
+/// a + b and a·b for a, b >= 0 without overflow; false when the result exceeds int64.
+inline bool add_fits(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
+  if (a > std::numeric_limits<std::int64_t>::max() - b) return false;
+  out = a + b;
+  return true;
+}
+inline bool mul_fits(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
+  if (b != 0 && a > std::numeric_limits<std::int64_t>::max() / b) return false;
+  out = a * b;
+  return true;
+}
+
+template <class T>
+inline tensor_view<std::remove_const_t<T>> mutable_view(const tensor_view<T>& v) noexcept {
+  return tensor_view<std::remove_const_t<T>>{const_cast<std::remove_const_t<T>*>(v.data),
+                                             v.tokens,
+                                             v.heads,
+                                             v.head_dim,
+                                             v.token_stride,
+                                             v.head_stride};
+}
+
+template <class T>
+inline void check_view(const char* name, const tensor_view<T>& x, std::int64_t rotary_dim) {
+  const tensor_view<std::remove_const_t<T>> m = mutable_view(x);
+  if (!view_ok(m, rotary_dim)) validate_view(name, m, rotary_dim);
+}
+
+/// The destination of an out-of-place tensor must match its source's shape.
+template <class S, class D>
+inline void check_same_shape(const char* dst, const tensor_view<D>& d, const char* src,
+                             const tensor_view<S>& s) {
+  const auto same = [&](const char* field, std::int64_t got, std::int64_t want) {
+    if (got != want) {
+      throw_invalid_value(view_key(dst, field),
+                          "must equal " + view_key(src, field) + " (" + std::to_string(want) + ")",
+                          got);
+    }
+  };
+  same("tokens", d.tokens, s.tokens);
+  same("heads", d.heads, s.heads);
+  same("head_dim", d.head_dim, s.head_dim);
+}
+
+/// Checks a cache view for a tensor of `heads` × `head_dim` (named `of`): sizes, strides, that
+/// the strides do not overlap, and that the last element's byte offset fits int64.
+template <class C>
+inline void check_cache(const char* name, const paged_cache_view<C>& c, const char* of,
+                        std::int64_t heads, std::int64_t head_dim) {
+  if (c.pages < 0) throw_invalid_value(view_key(name, "pages"), "must be >= 0", c.pages);
+  if (c.page_size < 1)
+    throw_invalid_value(view_key(name, "page_size"), "must be >= 1", c.page_size);
+  if (c.heads != heads) {
+    throw_invalid_value(view_key(name, "heads"),
+                        std::string("must equal ") + of + ".heads (" + std::to_string(heads) + ")",
+                        c.heads);
+  }
+  if (c.head_dim != head_dim) {
+    throw_invalid_value(
+        view_key(name, "head_dim"),
+        std::string("must equal ") + of + ".head_dim (" + std::to_string(head_dim) + ")",
+        c.head_dim);
+  }
+  struct dim {
+    const char* key;
+    std::int64_t count, stride;
+  };
+  dim dims[3] = {{"page_stride", c.pages, c.page_stride},
+                 {"slot_stride", c.page_size, c.slot_stride},
+                 {"head_stride", c.heads, c.head_stride}};
+  for (const dim& d : dims) {
+    if (d.stride < 0) throw_invalid_value(view_key(name, d.key), "must be >= 0", d.stride);
+  }
+  std::int64_t slots = 0;
+  if (!mul_fits(c.pages, c.page_size, slots)) {
+    throw_message(view_key(name, "pages"), "pages · page_size (" + std::to_string(c.pages) + " · " +
+                                               std::to_string(c.page_size) + ") overflows int64");
+  }
+  if (c.pages == 0 || heads == 0) return;
+  if (c.data == nullptr) {
+    throw_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
+  }
+  // Innermost first: every stride must step over the whole extent of the dimensions inside it
+  // (so no two elements share an address), and the total extent must fit a byte offset.
+  for (int a = 0; a < 3; ++a) {
+    for (int b = a + 1; b < 3; ++b) {
+      if (dims[b].stride < dims[a].stride) std::swap(dims[a], dims[b]);
+    }
+  }
+  std::int64_t extent = head_dim;  // elements spanned by the dimensions inside the current one
+  for (const dim& d : dims) {
+    if (d.count <= 1) continue;
+    if (d.stride < extent) {
+      throw_invalid_value(view_key(name, d.key),
+                          "must be >= " + std::to_string(extent) +
+                              " (the extent of the dimensions inside it: strides must not "
+                              "overlap)",
+                          d.stride);
+    }
+    std::int64_t step = 0;
+    if (!mul_fits(d.count - 1, d.stride, step) || !add_fits(step, extent, extent)) {
+      extent = -1;
+      break;
+    }
+  }
+  if (extent < 0 ||
+      extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(C))) {
+    throw_message(view_key(name, "page_stride"),
+                  "pages, page_size, heads, head_dim and strides span more elements than an "
+                  "address offset can hold");
+  }
+}
+
+/// Everything of an append call but the types' own pointers, checked; fills the job. Returns
+/// false when there is nothing to do. q_dst is q itself (in place) or q_out.
+template <class S, class QD, class C>
+inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
+                            const tensor_view<S>& q, const tensor_view<QD>* q_out,
+                            const tensor_view<S>& k, const tensor_view<S>& v,
+                            const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
+                            const slot_mapping* slots, const row_source* rows,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt) {
+  using E = std::remove_const_t<S>;
+  // apply_rotary_to calls its tensors src and dst.
+  const bool standalone = slots == nullptr;
+  const char* const q_name = standalone ? "src" : "q";
+  const char* const q_out_name = standalone ? "dst" : "q_out";
+  static_assert(is_element_type_v<E> && is_element_type_v<QD> && is_element_type_v<C>,
+                "ropescale: element types must be float, bf16 or f16");
+  static_assert(std::is_same_v<E, float> || (std::is_same_v<E, QD> && std::is_same_v<E, C>),
+                "ropescale: a bf16 or f16 source is stored in its own type (f32 sources may be "
+                "stored as f32, bf16 or f16)");
+  const bool rotating = rows != nullptr;
+  if (rotating) {
+    check_view(q_name, q, rotary_dim);
+    check_view("k", k, rotary_dim);
+  }
+  check_view("v", v, 0);
+  const bool has_q = q.heads > 0;
+  const bool has_k = k.heads > 0;
+  const bool has_v = v.heads > 0;
+  // One token count for every present tensor, the slot list and the positions.
+  std::int64_t tokens = 0;
+  const char* first = nullptr;
+  const auto same_tokens = [&](const char* name, bool present, std::int64_t t) {
+    if (!present) return;
+    if (first == nullptr) {
+      first = name;
+      tokens = t;
+    } else if (t != tokens) {
+      throw_invalid_value(
+          view_key(name, "tokens"),
+          "must equal " + view_key(first, "tokens") + " (" + std::to_string(tokens) + ")", t);
+    }
+  };
+  same_tokens(q_name, has_q, q.tokens);
+  same_tokens("k", has_k, k.tokens);
+  same_tokens("v", has_v, v.tokens);
+  const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
+  if (opt.token_begin < 0 || opt.token_begin > end) {
+    throw_invalid_value("token_begin", "must be in [0, token_end] (" + std::to_string(end) + ")",
+                        opt.token_begin);
+  }
+  if (end > tokens) {
+    throw_invalid_value("token_end", "must be <= tokens (" + std::to_string(tokens) + ")", end);
+  }
+  if (q_out != nullptr && has_q) {
+    check_view(q_out_name, *q_out, rotary_dim);
+    check_same_shape(q_out_name, *q_out, q_name, q);
+  }
+  // Caches and slots (an absent tensor's cache is not looked at).
+  std::int64_t capacity = 0, page_size = 1;
+  if (slots != nullptr && (has_k || has_v)) {
+    if (has_k) check_cache("k_cache", *k_cache, "k", k.heads, k.head_dim);
+    if (has_v) check_cache("v_cache", *v_cache, "v", v.heads, v.head_dim);
+    const paged_cache_view<C>& c0 = has_k ? *k_cache : *v_cache;
+    if (has_k && has_v) {
+      if (v_cache->pages != k_cache->pages) {
+        throw_invalid_value("v_cache.pages",
+                            "must equal k_cache.pages (" + std::to_string(k_cache->pages) + ")",
+                            v_cache->pages);
+      }
+      if (v_cache->page_size != k_cache->page_size) {
+        throw_invalid_value(
+            "v_cache.page_size",
+            "must equal k_cache.page_size (" + std::to_string(k_cache->page_size) + ")",
+            v_cache->page_size);
+      }
+    }
+    capacity = c0.pages * c0.page_size;  // checked by check_cache
+    page_size = c0.page_size;
+    if (slots->count != tokens) {
+      throw_invalid_value("slot_mapping.count",
+                          "must equal the token count (" + std::to_string(tokens) + ")",
+                          slots->count);
+    }
+    if (slots->values == nullptr && tokens > 0) {
+      throw_invalid("slot_mapping.values", "must not be null when there are tokens", "null");
+    }
+    for (std::int64_t t = opt.token_begin; t < end; ++t) {
+      const std::int64_t s = slots->values[t];
+      if (s < -1 || s >= capacity) {
+        throw_invalid_value("slot_mapping[" + std::to_string(t) + "]",
+                            "must be -1 (padding) or a slot in [0, " + std::to_string(capacity) +
+                                ") (pages · page_size)",
+                            s);
+      }
+    }
+  }
+  // Layout, rotary_dim, table or frequencies, positions: apply_rotary's own checks.
+  simd::rotate_job<E> rj;
+  rj.positions = nullptr;
+  rj.row_offset = 0;
+  rj.range_row0 = 0;
+  rj.cos = nullptr;
+  rj.sin = nullptr;
+  rj.row_stride = 0;
+  if (rotating && (has_q || has_k)) {
+    const tensor_view<E> qv = has_q ? mutable_view(q) : tensor_view<E>{};
+    const tensor_view<E> kv = has_k ? mutable_view(k) : tensor_view<E>{};
+    if (rows->inv_freq != nullptr) {
+      if (rotary_dim >= 2 && rotary_dim % 2 == 0 && rows->pairs != rotary_dim / 2) {
+        throw_invalid_value("pairs",
+                            "must equal rotary_dim / 2 (" + std::to_string(rotary_dim / 2) + ")",
+                            rows->pairs);
+      }
+      // Every position in [0, max_position] "has a row"; the pointers are never read.
+      static const float no_rows[2] = {0.0f, 0.0f};
+      const cos_sin_view all{no_rows, no_rows + 1, 0, rotary_dim / 2, 0, max_position + 1};
+      make_rotate_job(rj, qv, kv, all, pos, lay, rotary_dim, opt, "must be in [0, 2^31]");
+    } else {
+      make_rotate_job(rj, qv, kv, rows->table, pos, lay, rotary_dim, opt);
+    }
+  }
+  if (opt.token_begin == end || (!has_q && !has_k && !has_v)) return false;
+  const auto fill = [](auto& a, const auto& src, auto* dst, std::int64_t dst_ts,
+                       std::int64_t dst_hs, bool present) {
+    a.src = present ? src.data : nullptr;
+    a.src_token_stride = src.token_stride;
+    a.src_head_stride = src.head_stride;
+    a.dst = present ? dst : nullptr;
+    a.dst_token_stride = dst_ts;
+    a.dst_page_stride = 0;
+    a.dst_slot_stride = 0;
+    a.dst_head_stride = dst_hs;
+    a.heads = present ? src.heads : 0;
+    a.head_dim = src.head_dim;
+  };
+  if (q_out != nullptr) {
+    fill(job.q, q, q_out->data, q_out->token_stride, q_out->head_stride, has_q);
+  } else {
+    if constexpr (std::is_same_v<E, QD>) {
+      fill(job.q, q, const_cast<E*>(q.data), q.token_stride, q.head_stride, has_q);
+    } else {
+      fill(job.q, q, static_cast<QD*>(nullptr), 0, 0, false);
+    }
+  }
+  if (slots != nullptr) {
+    fill(job.k, k, has_k ? k_cache->data : nullptr, 0, has_k ? k_cache->head_stride : 0, has_k);
+    fill(job.v, v, has_v ? v_cache->data : nullptr, 0, has_v ? v_cache->head_stride : 0, has_v);
+    if (has_k) {
+      job.k.dst_page_stride = k_cache->page_stride;
+      job.k.dst_slot_stride = k_cache->slot_stride;
+    }
+    if (has_v) {
+      job.v.dst_page_stride = v_cache->page_stride;
+      job.v.dst_slot_stride = v_cache->slot_stride;
+    }
+    job.slots = slots->values;
+  } else {
+    fill(job.k, k, static_cast<C*>(nullptr), 0, 0, false);
+    fill(job.v, v, static_cast<C*>(nullptr), 0, 0, false);
+    job.slots = nullptr;
+  }
+  job.page_size = page_size;
+  job.cos = rj.cos;
+  job.sin = rj.sin;
+  job.row_stride = rj.row_stride;
+  job.positions = rj.positions;
+  job.row_offset = rj.row_offset;
+  job.range_row0 = rj.range_row0;
+  job.inv_freq = rotating ? rows->inv_freq : nullptr;
+  job.attention = rotating ? rows->attention : 1.0;
+  job.row = nullptr;
+  job.pairs = rotating ? rotary_dim / 2 : 0;
+  job.token_begin = opt.token_begin;
+  job.token_end = end;
+  job.lay = lay;
+  job.inverse = opt.inverse;
+  return true;
+}
+
+template <class S, class QD, class C>
+inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
+  alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
+  std::vector<float> heap_row;
+  if (job.inv_freq != nullptr) {
+    job.row = stack_row;
+    if (job.pairs > on_the_fly_stack_pairs) {
+      heap_row.resize(2 * static_cast<std::size_t>(job.pairs));
+      job.row = heap_row.data();
+    }
+  }
+  switch (which) {
+#if ROPESCALE_COMPILE_AVX512
+    case isa::avx512:
+      simd::avx512::append(job);
+      return;
+#endif
+#if ROPESCALE_COMPILE_AVX2
+    case isa::avx2:
+      simd::avx2::append(job);
+      return;
+#endif
+#if ROPESCALE_COMPILE_NEON
+    case isa::neon:
+      simd::neon::append(job);
+      return;
+#endif
+    default:
+      simd::scalar::append(job);
+      return;
+  }
+}
+
+template <class S, class QD, class C>
+inline void append_call(const tensor_view<S>& q, const tensor_view<QD>* q_out,
+                        const tensor_view<S>& k, const tensor_view<S>& v,
+                        const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
+                        const slot_mapping* slots, const row_source* rows,
+                        const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                        const apply_options& opt) {
+  const isa which = resolve_isa(opt.force_isa);
+  simd::append_job<std::remove_const_t<S>, QD, C> job;
+  if (make_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay, rotary_dim,
+                      opt)) {
+    run_append(which, job);
+  }
+}
+
+}  // namespace detail
+
+/// Out-of-place rotation with storage conversion (docs/kv_append.md): for every token t in the
+/// range and head h, the first rotary_dim channels of src are rotated as apply_rotary would
+/// rotate them in place (same layouts, formula and inverse flag) and stored to dst converted to
+/// D; channels [rotary_dim, head_dim) are copied, converted. The stored bits equal those of
+/// apply_rotary on a copy of src, with the same ISA, followed by round-to-nearest-even
+/// conversion (bit copies when S == D). `rows` is a cos_sin_view, a cos_sin_rows snapshot, or a
+/// frequency_table (cos/sin computed in the call, as apply_rotary_on_the_fly).
+/// Types: S = float with D in {float, bf16, f16}, or S == D (bf16, f16); S may be const.
+/// dst must have src's tokens, heads and head_dim (any strides); dst may be src itself
+/// (in place), otherwise the two must not overlap (not checked).
+/// Throws invalid_parameter, before writing anything, on everything apply_rotary rejects and on
+/// a dst view that is malformed or of another shape.
+template <class S, class D, class Rows>
+inline void apply_rotary_to(tensor_view<S> src, tensor_view<D> dst, const Rows& rows,
+                            token_positions pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt = {}) {
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr,
+                               nullptr, &r, pos, lay, rotary_dim, opt);
+}
+
+/// Fused RoPE + paged KV append (docs/kv_append.md). For every token t in the range:
+///   - every head of q is rotated in place (or, in the overload with q_out, into q_out, converted);
+///   - if slots[t] >= 0: every head of k is rotated and stored to k_cache at slot slots[t], and
+///     every head of v copied to v_cache at that slot, both converted to C with
+///     round-to-nearest-even (bit copies when S == C); slots[t] == −1 (padding) stores nothing.
+/// Rotation exactly as apply_rotary_to (same bits as apply_rotary then conversion), with one row
+/// lookup per token shared by Q and K. q, k or v may be absent (heads == 0; its cache is then
+/// not looked at); q and k may have different head counts (GQA); present tensors need the same
+/// token count, and each cache the heads and head_dim of its tensor; both caches share pages and
+/// page_size. Types: S = float with C (and q_out's type) in {float, bf16, f16}, or all equal.
+/// Two tokens of one call naming the same slot: the later token's K and V are the ones stored
+/// (tokens are written in order); token ranges run on different threads must not share a slot.
+/// Throws invalid_parameter before writing any byte on: everything apply_rotary rejects; a
+/// slot below −1 or at or beyond pages · page_size; a slot_mapping whose count differs from the
+/// token count; tensors with different token counts; a cache whose heads or head_dim differ from
+/// its tensor's, with negative sizes or strides, overlapping strides, null data, or an extent
+/// that overflows an offset; caches with different pages or page_size.
+template <class S, class C, class Rows>
+inline void rope_kv_append(tensor_view<S> q, tensor_view<S> k, tensor_view<S> v,
+                           paged_cache_view<C> k_cache, paged_cache_view<C> v_cache,
+                           slot_mapping slots, const Rows& rows, token_positions pos, layout lay,
+                           std::int64_t rotary_dim, const apply_options& opt = {}) {
+  static_assert(!std::is_const_v<S>,
+                "ropescale: q is rotated in place; pass non-const views or use the q_out overload");
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, std::remove_const_t<S>, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots,
+                                                    &r, pos, lay, rotary_dim, opt);
+}
+
+/// As above, with Q rotated out of place into q_out (converted to QD; same shape as q).
+template <class S, class QD, class C, class Rows>
+inline void rope_kv_append(tensor_view<S> q, tensor_view<QD> q_out, tensor_view<S> k,
+                           tensor_view<S> v, paged_cache_view<C> k_cache,
+                           paged_cache_view<C> v_cache, slot_mapping slots, const Rows& rows,
+                           token_positions pos, layout lay, std::int64_t rotary_dim,
+                           const apply_options& opt = {}) {
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &r, pos, lay,
+                                rotary_dim, opt);
+}
+
+/// Paged KV append without rotation: k and v (either may be absent) copied, converted, into
+/// their caches at slots[t] (−1 skipped). The same checks and conversions as rope_kv_append;
+/// opt.inverse is ignored.
+template <class S, class C>
+inline void kv_append(tensor_view<S> k, tensor_view<S> v, paged_cache_view<C> k_cache,
+                      paged_cache_view<C> v_cache, slot_mapping slots,
+                      const apply_options& opt = {}) {
+  detail::append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache,
+                                                    &v_cache, &slots, nullptr, token_positions{},
+                                                    layout::neox, 0, opt);
+}
+
+}  // namespace ropescale
+
+#endif  // ROPESCALE_KV_APPEND_HPP

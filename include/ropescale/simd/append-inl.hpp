@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+// Out-of-place rotation and the fused paged KV append (kv_append.hpp), written once against the
+// `ops` vocabulary and included after rotate-inl.hpp inside each ISA's namespace and target
+// region (simd/scalar.hpp, avx2.hpp, avx512.hpp, neon.hpp). No include guard and no #includes.
+//
+// Exactness contract: for every layout, type pair and ISA, the stored value equals what that
+// ISA's in-place kernel (rotate-inl.hpp) would leave in a source-typed buffer, converted to the
+// destination type with round-to-nearest-even. So each formula below is the in-place one:
+// NeoX a·c − b·s as fnmadd(b, s, a·c); GPT-J as fmaddsub(v, c, swap(v)·s), except for bf16
+// sources on targets with ops::has_bf16_split, whose in-place GPT-J rounds like NeoX
+// (gptj_unit_bf16); pairs shorter than a vector through scalar::rotate_pair on a source-typed
+// copy; the de-interleave permutation in the source type. Conversions are ops::store (RNE, NaN
+// kept quiet) or a bit copy when source and destination types are equal.
+//
+// Loop order: token → its row (table or computed on the fly) → Q heads → K heads → V heads, each
+// head one sequential pass from source to destination with the row's cos/sin reloaded from L1
+// per vector block (a few KiB per token, so the destinations are written in address order and
+// the page scatter costs one division per token).
+
+/// x converted from S to D (identity when equal; RNE otherwise).
+template <class D, class S>
+inline D convert_to(S x) noexcept {
+  if constexpr (std::is_same_v<S, D>) {
+    return x;
+  } else {
+    return store_from_float<D>(load_as_float(x));
+  }
+}
+
+/// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D).
+template <class S, class D>
+inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
+  if (count <= from) return;
+  if constexpr (std::is_same_v<S, D>) {
+    std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
+  } else {
+    std::int64_t i = from;
+    if constexpr (ops::lanes > 1) {
+      for (; i + ops::lanes <= count; i += ops::lanes) ops::store(y + i, ops::load(x + i));
+    }
+    for (; i < count; ++i) y[i] = convert_to<D>(x[i]);
+  }
+}
+
+/// One pair rotated exactly as scalar::rotate_pair does in place (rounded to S), then
+/// converted to D.
+template <class S, class D, bool Inverse>
+inline void rotate_pair_to(const S* xa, const S* xb, D* ya, D* yb, float c, float s) noexcept {
+  S a = *xa;
+  S b = *xb;
+  scalar::rotate_pair<S, Inverse>(&a, &b, c, s);
+  *ya = convert_to<D>(a);
+  *yb = convert_to<D>(b);
+}
+
+/// One head: the 2n rotated channels of x (layout Layout, row c/s) into y, then channels
+/// [2n, head_dim) copied. y may equal x (in place); otherwise they must not overlap.
+template <class S, class D, layout Layout, bool Inverse>
+inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std::int64_t n,
+                           std::int64_t head_dim) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  if constexpr (Layout == layout::deinterleaved) {
+    // As rotate_head_stream: the even/odd de-interleave of the first 2n channels then NeoX, or
+    // NeoX un-rotation then interleave, the permutation through a source-typed scratch row.
+    S tmp[max_deinterleaved_rotary_dim];  // 2n <= this (checked by the entry point)
+    if constexpr (!Inverse) {
+      for (std::int64_t p = 0; p < n; ++p) {
+        tmp[p] = x[2 * p];
+        tmp[n + p] = x[2 * p + 1];
+      }
+      rotate_head_to<S, D, layout::neox, false>(tmp, y, c, s, n, 2 * n);
+    } else {
+      rotate_head_to<S, S, layout::neox, true>(x, tmp, c, s, n, 2 * n);
+      for (std::int64_t p = 0; p < n; ++p) {
+        y[2 * p] = convert_to<D>(tmp[p]);
+        y[2 * p + 1] = convert_to<D>(tmp[n + p]);
+      }
+    }
+  } else {
+    std::int64_t i = 0;
+    if constexpr (L > 1 && Layout == layout::neox) {
+      for (; i + L <= n; i += L) {
+        const auto a = ops::load(x + i);
+        const auto b = ops::load(x + n + i);
+        const auto cv = ops::load(c + i);
+        const auto sv = ops::load(s + i);
+        if constexpr (!Inverse) {
+          ops::store(y + i, ops::fnmadd(b, sv, ops::mul(a, cv)));
+          ops::store(y + n + i, ops::fmadd(a, sv, ops::mul(b, cv)));
+        } else {
+          ops::store(y + i, ops::fmadd(b, sv, ops::mul(a, cv)));
+          ops::store(y + n + i, ops::fnmadd(a, sv, ops::mul(b, cv)));
+        }
+      }
+    } else if constexpr (L > 1 && std::is_same_v<S, bf16> && ops::has_bf16_split) {
+      static_assert(std::is_same_v<D, bf16>, "bf16 sources are stored as bf16");
+      for (; i + L <= n; i += L) {
+        typename ops::vec r[2];
+        D* p = y + 2 * i;
+        gptj_unit_bf16<Inverse>(x + 2 * i, ops::load(c + i), ops::load(s + i), r);
+        merge_bf16_group<1>(&p, r);
+      }
+    } else if constexpr (L > 1) {
+      for (; i + L <= n; i += L) {
+        typename ops::vec c_lo, c_hi, s_lo, s_hi;
+        ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
+        ops::dup_pairs(ops::load(s + i), s_lo, s_hi);
+        const auto v0 = ops::load(x + 2 * i);
+        const auto v1 = ops::load(x + 2 * i + L);
+        if constexpr (!Inverse) {
+          ops::store(y + 2 * i, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+          ops::store(y + 2 * i + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
+        } else {
+          ops::store(y + 2 * i, ops::fmsubadd(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+          ops::store(y + 2 * i + L, ops::fmsubadd(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
+        }
+      }
+    }
+    for (; i < n; ++i) {
+      if constexpr (Layout == layout::neox) {
+        rotate_pair_to<S, D, Inverse>(x + i, x + n + i, y + i, y + n + i, c[i], s[i]);
+      } else {
+        rotate_pair_to<S, D, Inverse>(x + 2 * i, x + 2 * i + 1, y + 2 * i, y + 2 * i + 1, c[i],
+                                      s[i]);
+      }
+    }
+  }
+  if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
+    copy_converted(x, y, 2 * n, head_dim);
+  }
+}
+
+/// Every head of one token of `a` from src_t to dst_t: rotated with the row (n > 0) or copied
+/// (n == 0; heads that are contiguous on both sides as one run).
+template <class S, class D, layout Layout, bool Inverse>
+inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t, const float* c,
+                         const float* s, std::int64_t n) noexcept {
+  if (n == 0) {
+    if (a.src_head_stride == a.head_dim && a.dst_head_stride == a.head_dim) {
+      copy_converted(src_t, dst_t, 0, a.heads * a.head_dim);
+      return;
+    }
+    for (std::int64_t h = 0; h < a.heads; ++h) {
+      copy_converted(src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, 0, a.head_dim);
+    }
+    return;
+  }
+  for (std::int64_t h = 0; h < a.heads; ++h) {
+    rotate_head_to<S, D, Layout, Inverse>(src_t + h * a.src_head_stride,
+                                          dst_t + h * a.dst_head_stride, c, s, n, a.head_dim);
+  }
+}
+
+template <class S, class QD, class C, layout Layout, bool Inverse>
+inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
+  const std::int64_t n = j.pairs;
+  const bool rotate_k = n > 0;
+  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+    std::int64_t kd = t * j.k.dst_token_stride;
+    std::int64_t vd = t * j.v.dst_token_stride;
+    bool kv = j.k.heads > 0 || j.v.heads > 0;
+    if (j.slots != nullptr) {
+      const std::int64_t slot = j.slots[t];
+      kv = kv && slot >= 0;
+      if (kv) {
+        const std::int64_t page = slot / j.page_size;
+        const std::int64_t offset = slot - page * j.page_size;
+        kd = page * j.k.dst_page_stride + offset * j.k.dst_slot_stride;
+        vd = page * j.v.dst_page_stride + offset * j.v.dst_slot_stride;
+      }
+    }
+    const float* c = nullptr;
+    const float* s = nullptr;
+    if (n > 0 && (j.q.heads > 0 || (kv && j.k.heads > 0))) {
+      const std::int64_t r =
+          j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
+      if (j.inv_freq != nullptr) {
+        cos_sin_row(j.inv_freq, n, r, j.attention, j.row, j.row + n);
+        c = j.row;
+        s = j.row + n;
+      } else {
+        c = j.cos + r * j.row_stride;
+        s = j.sin + r * j.row_stride;
+      }
+    }
+    if (j.q.heads > 0) {
+      append_heads<S, QD, Layout, Inverse>(j.q, j.q.src + t * j.q.src_token_stride,
+                                           j.q.dst + t * j.q.dst_token_stride, c, s, n);
+    }
+    if (!kv) continue;
+    if (j.k.heads > 0) {
+      append_heads<S, C, Layout, Inverse>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, c,
+                                          s, rotate_k ? n : 0);
+    }
+    if (j.v.heads > 0) {
+      append_heads<S, C, Layout, Inverse>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd,
+                                          nullptr, nullptr, 0);
+    }
+  }
+}
+
+/// Runs a validated append job (out-of-place rotation, fused KV append or plain KV append).
+/// Types: S float with QD, C in {float, bf16, f16}; or S == QD == C (bf16, f16).
+template <class S, class QD, class C>
+inline void append(const append_job<S, QD, C>& j) noexcept {
+  with_layout(j, [&](auto lay, auto inverse) {
+    append_tokens<S, QD, C, decltype(lay)::value, decltype(inverse)::value>(j);
+  });
+}

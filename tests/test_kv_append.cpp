@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests for kv_append.hpp: out-of-place rotation with conversion and the fused paged KV append.
+// The contract is "the same bits as rotating in place with the same ISA, then converting with
+// round-to-nearest-even", so every case is compared with apply_rotary (or
+// apply_rotary_on_the_fly) run in place on a copy of the source with the ISA forced, followed by
+// a conversion written here independently of the library (nearest value found by binary search
+// over every finite value of the format, ties to the even encoding). Every ISA is a type
+// parameter and skips visibly on a CPU without it. Buffers carry guard zones; caches start
+// filled with a canary byte, so every slot the call must not write is checked byte for byte, and
+// every rejected call must leave the caches (and Q) byte-identical.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ropescale/apply.hpp"
+#include "ropescale/detail/angle.hpp"
+#include "ropescale/kv_append.hpp"
+#include "ropescale/on_the_fly.hpp"
+#include "ropescale/types.hpp"
+#include "support/guarded_buffer.hpp"
+#include "support/rotate_reference.hpp"
+
+namespace {
+
+using ropescale::bf16;
+using ropescale::cos_sin_view;
+using ropescale::f16;
+using ropescale::isa;
+using ropescale::layout;
+using ropescale::paged_cache_view;
+using ropescale::slot_mapping;
+using ropescale::tensor_view;
+using ropescale::token_positions;
+namespace ref = ropescale_test::reference;
+using ropescale_test::guarded_buffer;
+
+template <isa I>
+struct isa_tag {
+  static constexpr isa value = I;
+};
+struct IsaNames {
+  template <class Tag>
+  static std::string GetName(int) {
+    return ropescale::name(Tag::value);
+  }
+};
+using AllIsas = ::testing::Types<isa_tag<isa::scalar>, isa_tag<isa::avx2>, isa_tag<isa::avx512>,
+                                 isa_tag<isa::neon>>;
+
+constexpr unsigned kSeed = 20261203u;
+
+// ---- independent round-to-nearest-even conversion ----
+
+/// Every non-negative finite value of a 16-bit format, ascending, with its bits.
+struct format_table {
+  std::vector<double> value;
+  std::vector<std::uint16_t> bits;
+  std::uint16_t inf_bits = 0;
+};
+
+template <class D>
+const format_table& table_of() {
+  static const format_table t = [] {
+    format_table f;
+    const bool is_bf16 = std::is_same_v<D, bf16>;
+    f.inf_bits = is_bf16 ? 0x7F80 : 0x7C00;
+    for (std::uint32_t b = 0; b < f.inf_bits; ++b) {
+      const auto h = static_cast<std::uint16_t>(b);
+      f.value.push_back(is_bf16 ? ref::bf16_bits_to_double(h) : ref::half_bits_to_double(h));
+      f.bits.push_back(h);
+    }
+    return f;
+  }();
+  return t;
+}
+
+/// x (finite, as produced by the kernels here) rounded to the nearest value of D, ties to even;
+/// beyond the largest finite value by half an ulp or more: infinity.
+template <class D>
+std::uint16_t rne_bits(double x) {
+  const format_table& t = table_of<D>();
+  const std::uint16_t sign = std::signbit(x) ? 0x8000 : 0;
+  const double a = std::fabs(x);
+  const std::size_t n = t.value.size();
+  const double top = t.value[n - 1];
+  const double half_ulp = (top - t.value[n - 2]) / 2;
+  if (a >= top + half_ulp) return static_cast<std::uint16_t>(sign | t.inf_bits);
+  if (a >= top) return static_cast<std::uint16_t>(sign | t.bits[n - 1]);
+  const auto it = std::lower_bound(t.value.begin(), t.value.end(), a);
+  const auto hi = static_cast<std::size_t>(it - t.value.begin());
+  if (t.value[hi] == a) return static_cast<std::uint16_t>(sign | t.bits[hi]);
+  const std::size_t lo = hi - 1;
+  const double dl = a - t.value[lo], dh = t.value[hi] - a;
+  const std::size_t pick = dl < dh ? lo : dh < dl ? hi : ((t.bits[lo] & 1) == 0 ? lo : hi);
+  return static_cast<std::uint16_t>(sign | t.bits[pick]);
+}
+
+double to_double(float v) { return v; }
+double to_double(bf16 v) { return ref::bf16_bits_to_double(v.bits); }
+double to_double(f16 v) { return ref::half_bits_to_double(v.bits); }
+
+/// The expected destination value of a source value: a bit copy for equal types, else RNE.
+template <class D, class S>
+D expect_converted(S x) {
+  if constexpr (std::is_same_v<S, D>) {
+    return x;
+  } else if constexpr (std::is_same_v<D, float>) {
+    return static_cast<float>(to_double(x));
+  } else {
+    return D{rne_bits<D>(to_double(x))};
+  }
+}
+
+template <class T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+template <class T>
+T from_float(float f) {
+  if constexpr (std::is_same_v<T, float>) {
+    return f;
+  } else {
+    return T{rne_bits<T>(f)};
+  }
+}
+
+template <class T>
+const char* dtype_name() {
+  return std::is_same_v<T, float> ? "f32" : std::is_same_v<T, bf16> ? "bf16" : "f16";
+}
+
+// ---- tables ----
+
+struct test_rows {
+  std::vector<float> data;
+  std::vector<double> omega;
+  std::int64_t n = 0, first = 0, rows = 0;
+  cos_sin_view view() const {
+    return cos_sin_view{data.data(), data.data() + n, 2 * n, n, first, rows};
+  }
+  ropescale::frequency_table freq() const {
+    ropescale::frequency_table f;
+    f.inv_freq = omega;
+    return f;
+  }
+};
+
+test_rows make_rows(std::int64_t rotary_dim, std::int64_t first, std::int64_t rows) {
+  test_rows t;
+  t.omega = ref::default_inv_freq(rotary_dim, 10000.0);
+  t.n = rotary_dim / 2;
+  t.first = first;
+  t.rows = rows;
+  t.data.resize(static_cast<std::size_t>(2 * t.n * rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t i = 0; i < t.n; ++i) {
+      float c = 0, s = 0;
+      ropescale::detail::accurate_cos_sin(first + r, t.omega[static_cast<std::size_t>(i)], 1.0, c,
+                                          s);
+      t.data[static_cast<std::size_t>(r * 2 * t.n + i)] = c;
+      t.data[static_cast<std::size_t>(r * 2 * t.n + t.n + i)] = s;
+    }
+  }
+  return t;
+}
+
+std::size_t idx(std::int64_t i) { return static_cast<std::size_t>(i); }
+
+/// A strided [tokens][heads][head_dim] tensor in a guarded buffer, gaps between heads and tokens
+/// filled with a canary value.
+template <class T>
+struct strided {
+  std::int64_t tokens, heads, dim, hs, ts;
+  guarded_buffer<T> buf;
+  strided(std::int64_t t, std::int64_t h, std::int64_t d, std::int64_t head_gap,
+          std::int64_t token_gap, std::size_t offset)
+      : tokens(t),
+        heads(h),
+        dim(d),
+        hs(d + head_gap),
+        ts(h * (d + head_gap) + token_gap),
+        buf(idx(std::max<std::int64_t>(t * (h * (d + head_gap) + token_gap), 1)), offset) {
+    for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = from_float<T>(-7.0f);
+  }
+  T& at(std::int64_t t, std::int64_t h, std::int64_t c) { return buf[idx(t * ts + h * hs + c)]; }
+  tensor_view<T> view() { return tensor_view<T>{buf.data(), tokens, heads, dim, ts, hs}; }
+  void fill_random(std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      for (std::int64_t h = 0; h < heads; ++h) {
+        for (std::int64_t c = 0; c < dim; ++c) at(t, h, c) = from_float<T>(u(rng));
+      }
+    }
+  }
+};
+
+enum class row_kind { table, on_the_fly };
+
+/// In-place rotation of a copy of `src` with the given ISA: the reference the out-of-place paths
+/// must reproduce bit for bit (before conversion).
+template <class S>
+std::vector<S> rotated_in_place(isa which, strided<S>& src, const test_rows& rows, row_kind kind,
+                                token_positions pos, layout lay, std::int64_t rotary_dim,
+                                bool inverse) {
+  std::vector<S> copy(src.buf.data(), src.buf.data() + src.buf.size());
+  tensor_view<S> v = src.view();
+  v.data = copy.data();
+  ropescale::apply_options opt;
+  opt.force_isa = which;
+  opt.inverse = inverse;
+  if (kind == row_kind::table) {
+    ropescale::apply_rotary(v, rows.view(), pos, lay, rotary_dim, opt);
+  } else {
+    ropescale::apply_rotary_on_the_fly(v, tensor_view<S>{}, pos, rows.freq(), lay, rotary_dim, opt);
+  }
+  return copy;
+}
+
+// ---- out-of-place rotation ----
+
+struct oop_shape {
+  std::int64_t tokens, heads, head_dim, rotary_dim;
+};
+
+template <class S, class D>
+void out_of_place_sweep(isa which) {
+  std::mt19937 rng(kSeed);
+  const oop_shape shapes[] = {
+      {3, 3, 128, 128}, {2, 2, 80, 48}, {1, 1, 256, 256}, {5, 2, 64, 40}, {2, 1, 8, 2}};
+  std::int64_t cases = 0;
+  for (const oop_shape& sh : shapes) {
+    for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
+      for (bool inverse : {false, true}) {
+        for (row_kind kind : {row_kind::table, row_kind::on_the_fly}) {
+          for (bool list : {false, true}) {
+            SCOPED_TRACE(std::string(dtype_name<S>()) + "->" + dtype_name<D>() + " " +
+                         ropescale::name(lay) + " head_dim " + std::to_string(sh.head_dim) +
+                         " rotary " + std::to_string(sh.rotary_dim) + " inverse " +
+                         std::to_string(inverse) + (kind == row_kind::table ? " table" : " otf") +
+                         (list ? " list" : " range"));
+            strided<S> src(sh.tokens, sh.heads, sh.head_dim, 3, 1, 1);
+            src.fill_random(rng);
+            strided<D> dst(sh.tokens, sh.heads, sh.head_dim, 1, 5, 3);
+            const std::vector<D> dst_before(dst.buf.data(), dst.buf.data() + dst.buf.size());
+            const std::int64_t start = 100000;
+            const test_rows rows = make_rows(sh.rotary_dim, start - 4, sh.tokens + 16);
+            std::vector<std::int64_t> plist(idx(sh.tokens));
+            for (std::int64_t t = 0; t < sh.tokens; ++t) {
+              plist[idx(t)] = start - 4 + static_cast<std::int64_t>(rng() % 12u);
+            }
+            const token_positions pos = list ? token_positions::list(plist.data(), sh.tokens)
+                                             : token_positions::range(start);
+            const std::vector<S> want =
+                rotated_in_place(which, src, rows, kind, pos, lay, sh.rotary_dim, inverse);
+            const std::vector<S> src_before(src.buf.data(), src.buf.data() + src.buf.size());
+            ropescale::apply_options opt;
+            opt.force_isa = which;
+            opt.inverse = inverse;
+            const tensor_view<const S> in{src.buf.data(), sh.tokens, sh.heads,
+                                          sh.head_dim,    src.ts,    src.hs};
+            if (kind == row_kind::table) {
+              ropescale::apply_rotary_to(in, dst.view(), rows.view(), pos, lay, sh.rotary_dim, opt);
+            } else {
+              ropescale::apply_rotary_to(in, dst.view(), rows.freq(), pos, lay, sh.rotary_dim, opt);
+            }
+            ASSERT_TRUE(dst.buf.guards_intact());
+            ASSERT_TRUE(
+                std::memcmp(src_before.data(), src.buf.data(), src_before.size() * sizeof(S)) == 0)
+                << "the source changed";
+            std::vector<char> written(dst.buf.size(), 0);
+            for (std::int64_t t = 0; t < sh.tokens; ++t) {
+              for (std::int64_t h = 0; h < sh.heads; ++h) {
+                for (std::int64_t c = 0; c < sh.head_dim; ++c) {
+                  const D expect = expect_converted<D>(want[idx(t * src.ts + h * src.hs + c)]);
+                  ASSERT_TRUE(same_bits(dst.at(t, h, c), expect))
+                      << "token " << t << " head " << h << " channel " << c << ": got "
+                      << to_double(dst.at(t, h, c)) << ", want " << to_double(expect);
+                  written[idx(t * dst.ts + h * dst.hs + c)] = 1;
+                }
+              }
+            }
+            for (std::size_t i = 0; i < written.size(); ++i) {
+              if (!written[i]) {
+                ASSERT_TRUE(same_bits(dst.buf[i], dst_before[i])) << "gap " << i;
+              }
+            }
+            ++cases;
+          }
+        }
+      }
+    }
+  }
+  std::printf("[ out-of-place ] %s %s->%s: %lld cases bit-identical to in-place + RNE\n",
+              ropescale::name(which), dtype_name<S>(), dtype_name<D>(),
+              static_cast<long long>(cases));
+}
+
+// ---- fused paged append ----
+
+/// A paged cache in a guarded buffer, filled with a canary byte, plus the test's own address
+/// formula (independent of the view's).
+template <class C>
+struct test_cache {
+  std::int64_t pages, page_size, heads, dim;
+  bool head_major;
+  guarded_buffer<C> buf;
+  test_cache(std::int64_t p, std::int64_t ps, std::int64_t h, std::int64_t d, bool hm)
+      : pages(p), page_size(ps), heads(h), dim(d), head_major(hm), buf(idx(p * ps * h * d), 1) {
+    std::memset(static_cast<void*>(buf.data()), 0x5A, buf.size() * sizeof(C));
+  }
+  std::int64_t offset(std::int64_t slot, std::int64_t h, std::int64_t c) const {
+    const std::int64_t page = slot / page_size, o = slot % page_size;
+    return head_major ? ((page * heads + h) * page_size + o) * dim + c
+                      : ((page * page_size + o) * heads + h) * dim + c;
+  }
+  paged_cache_view<C> view() {
+    return head_major ? paged_cache_view<C>::head_major(buf.data(), pages, page_size, heads, dim)
+                      : paged_cache_view<C>::token_major(buf.data(), pages, page_size, heads, dim);
+  }
+  std::vector<unsigned char> bytes() const {
+    const auto* p = reinterpret_cast<const unsigned char*>(buf.data());
+    return std::vector<unsigned char>(p, p + buf.size() * sizeof(C));
+  }
+};
+
+struct append_case {
+  layout lay;
+  bool head_major;
+  bool q_out;  // Q out of place (into C) instead of in place
+  row_kind kind;
+  std::int64_t rotary_dim;
+};
+
+/// Q (4 heads) and K, V (2 heads, GQA) of 7 tokens, head_dim 64, into 4 pages of 4 slots; two
+/// tokens are padding (−1) and the pages are used out of order, so most slots stay untouched.
+template <class S, class C>
+void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
+  SCOPED_TRACE(std::string(dtype_name<S>()) + "->" + dtype_name<C>() + " " +
+               ropescale::name(ac.lay) + (ac.head_major ? " head-major" : " token-major") +
+               (ac.q_out ? " q_out" : " q in place") +
+               (ac.kind == row_kind::table ? " table" : " otf") + " rotary " +
+               std::to_string(ac.rotary_dim));
+  const std::int64_t T = 7, HQ = 4, HK = 2, D = 64;
+  // Packed [q | k | v] rows with one spare element per token.
+  const std::int64_t row = (HQ + 2 * HK) * D + 1;
+  guarded_buffer<S> qkv(idx(T * row), 1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (std::size_t i = 0; i < qkv.size(); ++i) qkv[i] = from_float<S>(u(rng));
+  const tensor_view<S> q{qkv.data(), T, HQ, D, row, D};
+  const tensor_view<S> k{qkv.data() + HQ * D, T, HK, D, row, D};
+  const tensor_view<S> v{qkv.data() + (HQ + HK) * D, T, HK, D, row, D};
+  test_cache<C> kc(4, 4, HK, D, ac.head_major), vc(4, 4, HK, D, ac.head_major);
+  strided<C> qo(T, HQ, D, 2, 0, 0);
+  const std::vector<std::int64_t> slots = {13, -1, 2, 7, 8, -1, 0};
+  const std::int64_t start = 100000;
+  const test_rows rows = make_rows(ac.rotary_dim, start, T);
+  const token_positions pos = token_positions::range(start);
+
+  // References: Q and K rotated in place (same ISA) on copies.
+  strided<S> qs(T, HQ, D, 0, (HK * 2) * D + 1, 0), ks(T, HK, D, 0, (HQ + HK) * D + 1, 0);
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t h = 0; h < HQ; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) qs.at(t, h, c) = q.data[t * row + h * D + c];
+    }
+    for (std::int64_t h = 0; h < HK; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) ks.at(t, h, c) = k.data[t * row + h * D + c];
+    }
+  }
+  const std::vector<S> q_want =
+      rotated_in_place(which, qs, rows, ac.kind, pos, ac.lay, ac.rotary_dim, false);
+  const std::vector<S> k_want =
+      rotated_in_place(which, ks, rows, ac.kind, pos, ac.lay, ac.rotary_dim, false);
+  const std::vector<S> src_before(qkv.data(), qkv.data() + qkv.size());
+  std::vector<unsigned char> k_expect = kc.bytes(), v_expect = vc.bytes();
+
+  ropescale::apply_options opt;
+  opt.force_isa = which;
+  const slot_mapping sm = slot_mapping::list(slots.data(), T);
+  if (ac.q_out) {
+    if (ac.kind == row_kind::table) {
+      ropescale::rope_kv_append(q, qo.view(), k, v, kc.view(), vc.view(), sm, rows.view(), pos,
+                                ac.lay, ac.rotary_dim, opt);
+    } else {
+      ropescale::rope_kv_append(q, qo.view(), k, v, kc.view(), vc.view(), sm, rows.freq(), pos,
+                                ac.lay, ac.rotary_dim, opt);
+    }
+  } else {
+    if (ac.kind == row_kind::table) {
+      ropescale::rope_kv_append(q, k, v, kc.view(), vc.view(), sm, rows.view(), pos, ac.lay,
+                                ac.rotary_dim, opt);
+    } else {
+      ropescale::rope_kv_append(q, k, v, kc.view(), vc.view(), sm, rows.freq(), pos, ac.lay,
+                                ac.rotary_dim, opt);
+    }
+  }
+  ASSERT_TRUE(qkv.guards_intact());
+  ASSERT_TRUE(kc.buf.guards_intact());
+  ASSERT_TRUE(vc.buf.guards_intact());
+  ASSERT_TRUE(qo.buf.guards_intact());
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t h = 0; h < HQ; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) {
+        const S want = q_want[idx(t * qs.ts + h * qs.hs + c)];
+        if (ac.q_out) {
+          ASSERT_TRUE(same_bits(qo.at(t, h, c), expect_converted<C>(want)))
+              << "q_out token " << t << " head " << h << " channel " << c;
+        } else {
+          ASSERT_TRUE(same_bits(q.data[t * row + h * D + c], want))
+              << "q token " << t << " head " << h << " channel " << c;
+        }
+      }
+    }
+    const std::int64_t slot = slots[idx(t)];
+    for (std::int64_t h = 0; h < HK; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) {
+        // K and V sources are never written.
+        ASSERT_TRUE(
+            same_bits(k.data[t * row + h * D + c], src_before[idx(t * row + HQ * D + h * D + c)]));
+        ASSERT_TRUE(same_bits(v.data[t * row + h * D + c],
+                              src_before[idx(t * row + (HQ + HK) * D + h * D + c)]));
+        if (slot < 0) continue;
+        const C kw = expect_converted<C>(k_want[idx(t * ks.ts + h * ks.hs + c)]);
+        const C vw = expect_converted<C>(v.data[t * row + h * D + c]);
+        const std::size_t off = idx(kc.offset(slot, h, c)) * sizeof(C);
+        std::memcpy(k_expect.data() + off, &kw, sizeof(C));
+        std::memcpy(v_expect.data() + off, &vw, sizeof(C));
+      }
+    }
+  }
+  const std::vector<unsigned char> k_got = kc.bytes(), v_got = vc.bytes();
+  for (std::size_t i = 0; i < k_got.size(); ++i) {
+    ASSERT_EQ(k_got[i], k_expect[i])
+        << "k_cache byte " << i << " (element " << i / sizeof(C) << ")";
+    ASSERT_EQ(v_got[i], v_expect[i])
+        << "v_cache byte " << i << " (element " << i / sizeof(C) << ")";
+  }
+  if (!ac.q_out) return;
+  // The same append without rotation (kv_append): K is then copied like V.
+  test_cache<C> kc2(4, 4, HK, D, ac.head_major), vc2(4, 4, HK, D, ac.head_major);
+  ropescale::kv_append(k, v, kc2.view(), vc2.view(), sm, opt);
+  std::vector<unsigned char> k2_expect = kc2.bytes();
+  for (std::int64_t t = 0; t < T; ++t) {
+    const std::int64_t slot = slots[idx(t)];
+    if (slot < 0) continue;
+    for (std::int64_t h = 0; h < HK; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) {
+        const C kw = expect_converted<C>(k.data[t * row + h * D + c]);
+        std::memcpy(k2_expect.data() + idx(kc2.offset(slot, h, c)) * sizeof(C), &kw, sizeof(C));
+      }
+    }
+  }
+  ASSERT_TRUE(kc2.bytes() == k2_expect) << "kv_append K";
+  ASSERT_TRUE(vc2.bytes() == v_expect) << "kv_append V";
+}
+
+template <class S, class C>
+void append_sweep(isa which) {
+  std::mt19937 rng(kSeed + 1);
+  int cases = 0;
+  for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
+    for (bool head_major : {false, true}) {
+      for (bool q_out : {false, true}) {
+        for (row_kind kind : {row_kind::table, row_kind::on_the_fly}) {
+          for (std::int64_t rd : {std::int64_t{64}, std::int64_t{36}}) {
+            append_case_run<S, C>(which, append_case{lay, head_major, q_out, kind, rd}, rng);
+            if (::testing::Test::HasFatalFailure()) return;
+            ++cases;
+          }
+        }
+      }
+    }
+  }
+  std::printf("[ kv append    ] %s %s->%s: %d cases bit-identical, untouched slots untouched\n",
+              ropescale::name(which), dtype_name<S>(), dtype_name<C>(), cases);
+}
+
+template <class Tag>
+class KvAppendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ropescale::available(Tag::value)) {
+      GTEST_SKIP() << "CPU or build lacks " << ropescale::name(Tag::value);
+    }
+  }
+  static constexpr isa which = Tag::value;
+};
+TYPED_TEST_SUITE(KvAppendTest, AllIsas, IsaNames);
+
+TYPED_TEST(KvAppendTest, OutOfPlaceF32ToF32) {
+  out_of_place_sweep<float, float>(TestFixture::which);
+}
+TYPED_TEST(KvAppendTest, OutOfPlaceF32ToBf16) {
+  out_of_place_sweep<float, bf16>(TestFixture::which);
+}
+TYPED_TEST(KvAppendTest, OutOfPlaceF32ToF16) { out_of_place_sweep<float, f16>(TestFixture::which); }
+TYPED_TEST(KvAppendTest, OutOfPlaceBf16ToBf16) {
+  out_of_place_sweep<bf16, bf16>(TestFixture::which);
+}
+TYPED_TEST(KvAppendTest, OutOfPlaceF16ToF16) { out_of_place_sweep<f16, f16>(TestFixture::which); }
+
+TYPED_TEST(KvAppendTest, FusedF32ToF32) { append_sweep<float, float>(TestFixture::which); }
+TYPED_TEST(KvAppendTest, FusedF32ToBf16) { append_sweep<float, bf16>(TestFixture::which); }
+TYPED_TEST(KvAppendTest, FusedF32ToF16) { append_sweep<float, f16>(TestFixture::which); }
+TYPED_TEST(KvAppendTest, FusedBf16ToBf16) { append_sweep<bf16, bf16>(TestFixture::which); }
+TYPED_TEST(KvAppendTest, FusedF16ToF16) { append_sweep<f16, f16>(TestFixture::which); }
+
+/// Out-of-place into the source itself is the in-place rotation.
+TYPED_TEST(KvAppendTest, DestinationEqualSourceIsInPlace) {
+  std::mt19937 rng(kSeed + 2);
+  for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
+    strided<float> x(3, 2, 96, 0, 0, 0);
+    x.fill_random(rng);
+    const test_rows rows = make_rows(96, 5, 3);
+    const std::vector<float> want = rotated_in_place(TestFixture::which, x, rows, row_kind::table,
+                                                     token_positions::range(5), lay, 96, false);
+    ropescale::apply_options opt;
+    opt.force_isa = TestFixture::which;
+    ropescale::apply_rotary_to(x.view(), x.view(), rows.view(), token_positions::range(5), lay, 96,
+                               opt);
+    ASSERT_TRUE(std::memcmp(want.data(), x.buf.data(), want.size() * sizeof(float)) == 0)
+        << ropescale::name(lay);
+  }
+}
+
+// ---- behaviour that does not depend on the ISA ----
+
+struct small_setup {
+  static constexpr std::int64_t T = 4, H = 2, D = 16;
+  std::vector<float> q = std::vector<float>(T * H * D), k = q, v = q;
+  test_cache<bf16> kc{2, 4, H, D, false};
+  test_cache<bf16> vc{2, 4, H, D, false};
+  std::vector<std::int64_t> slots = {3, 3, -1, 5};
+  test_rows rows = make_rows(D, 10, 8);
+  small_setup() {
+    std::mt19937 rng(kSeed + 3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (auto* b : {&q, &k, &v}) {
+      for (float& x : *b) x = u(rng);
+    }
+  }
+};
+
+TEST(KvAppend, DuplicateSlotsKeepTheLaterToken) {
+  small_setup s;
+  ropescale::kv_append(ropescale::dense_view(s.k.data(), s.T, s.H, s.D),
+                       ropescale::dense_view(s.v.data(), s.T, s.H, s.D), s.kc.view(), s.vc.view(),
+                       slot_mapping::list(s.slots.data(), s.T));
+  // Tokens 0 and 1 both name slot 3: token 1's values are stored.
+  for (std::int64_t h = 0; h < s.H; ++h) {
+    for (std::int64_t c = 0; c < s.D; ++c) {
+      const float want = s.v[idx((1 * s.H + h) * s.D + c)];
+      EXPECT_EQ(s.vc.buf[idx(s.vc.offset(3, h, c))].bits, rne_bits<bf16>(want));
+    }
+  }
+}
+
+TEST(KvAppend, TokenRangesOnThreadsEqualOneCall) {
+  const std::int64_t T = 64, HQ = 8, HK = 2, D = 128;
+  std::mt19937 rng(kSeed + 4);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> q(idx(T * HQ * D)), k(idx(T * HK * D)), v(idx(T * HK * D));
+  for (auto* b : {&q, &k, &v}) {
+    for (float& x : *b) x = u(rng);
+  }
+  std::vector<std::int64_t> slots(idx(T));
+  std::iota(slots.begin(), slots.end(), 0);
+  std::shuffle(slots.begin(), slots.end(), rng);
+  const test_rows rows = make_rows(D, 1000, T);
+  auto run = [&](std::vector<float>& qq, test_cache<bf16>& kc, test_cache<bf16>& vc, std::int64_t b,
+                 std::int64_t e) {
+    ropescale::apply_options opt;
+    opt.token_begin = b;
+    opt.token_end = e;
+    ropescale::rope_kv_append(ropescale::dense_view(qq.data(), T, HQ, D),
+                              ropescale::dense_view(k.data(), T, HK, D),
+                              ropescale::dense_view(v.data(), T, HK, D), kc.view(), vc.view(),
+                              slot_mapping::list(slots.data(), T), rows.view(),
+                              token_positions::range(1000), layout::neox, D, opt);
+  };
+  std::vector<float> q1 = q, q2 = q;
+  test_cache<bf16> k1(8, 16, HK, D, true), v1(8, 16, HK, D, true);
+  test_cache<bf16> k2(8, 16, HK, D, true), v2(8, 16, HK, D, true);
+  run(q1, k1, v1, 0, -1);
+  std::thread a([&] { run(q2, k2, v2, 0, 29); });
+  std::thread b([&] { run(q2, k2, v2, 29, T); });
+  a.join();
+  b.join();
+  EXPECT_TRUE(q1 == q2);
+  EXPECT_TRUE(k1.bytes() == k2.bytes());
+  EXPECT_TRUE(v1.bytes() == v2.bytes());
+}
+
+/// One rejected call: the key, a fragment of the message, and every cache byte and Q unchanged.
+struct bad_row {
+  const char* what;
+  const char* key;
+  const char* fragment;
+  void (*mutate)(small_setup&, paged_cache_view<bf16>&, paged_cache_view<bf16>&,
+                 tensor_view<float>&, tensor_view<float>&, tensor_view<float>&, slot_mapping&,
+                 cos_sin_view&, std::int64_t&, ropescale::apply_options&);
+};
+
+TEST(KvAppend, BadInputLeavesEveryByte) {
+  using K = paged_cache_view<bf16>;
+  using V = tensor_view<float>;
+  using O = ropescale::apply_options;
+  const bad_row rows[] = {
+      {"slot past the cache", "slot_mapping[3]", "must be -1 (padding) or a slot in [0, 8)",
+       [](small_setup& s, K&, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         s.slots[3] = 8;
+       }},
+      {"slot below -1", "slot_mapping[0]", "got -2",
+       [](small_setup& s, K&, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         s.slots[0] = -2;
+       }},
+      {"slot count", "slot_mapping.count", "must equal the token count (4), got 3",
+       [](small_setup&, K&, K&, V&, V&, V&, slot_mapping& m, cos_sin_view&, std::int64_t&, O&) {
+         m.count = 3;
+       }},
+      {"null slots", "slot_mapping.values", "must not be null",
+       [](small_setup&, K&, K&, V&, V&, V&, slot_mapping& m, cos_sin_view&, std::int64_t&, O&) {
+         m.values = nullptr;
+       }},
+      {"v tokens", "v.tokens", "must equal q.tokens (4), got 3",
+       [](small_setup&, K&, K&, V&, V&, V& v, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         v.tokens = 3;
+       }},
+      {"k cache heads", "k_cache.heads", "must equal k.heads (2), got 1",
+       [](small_setup&, K& kc, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.heads = 1;
+       }},
+      {"v cache head_dim", "v_cache.head_dim", "must equal v.head_dim (16), got 32",
+       [](small_setup&, K&, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         vc.head_dim = 32;
+       }},
+      {"page size mismatch", "v_cache.page_size", "must equal k_cache.page_size (4), got 2",
+       [](small_setup&, K&, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         vc.page_size = 2;
+         vc.page_stride = 2 * vc.slot_stride;
+       }},
+      {"page size 0", "k_cache.page_size", "must be >= 1, got 0",
+       [](small_setup&, K& kc, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.page_size = 0;
+       }},
+      {"negative pages", "k_cache.pages", "must be >= 0, got -1",
+       [](small_setup&, K& kc, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.pages = -1;
+       }},
+      {"overlapping slots", "k_cache.slot_stride", "strides must not overlap",
+       [](small_setup&, K& kc, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.slot_stride = 24;  // < heads · head_dim = 32
+       }},
+      {"negative stride", "v_cache.head_stride", "must be >= 0, got -16",
+       [](small_setup&, K&, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         vc.head_stride = -16;
+       }},
+      {"pages overflow", "k_cache.pages", "overflows int64",
+       [](small_setup&, K& kc, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.pages = vc.pages = std::int64_t{1} << 62;
+       }},
+      {"extent overflow", "k_cache.page_stride", "span more elements than an address offset",
+       [](small_setup&, K& kc, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         kc.pages = vc.pages = 1 << 20;
+         kc.page_stride = std::int64_t{1} << 50;
+       }},
+      {"null cache", "v_cache.data", "must not be null",
+       [](small_setup&, K&, K& vc, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         vc.data = nullptr;
+       }},
+      {"position without a row", "positions[0]", "must have a table row (positions 11 to 17)",
+       [](small_setup&, K&, K&, V&, V&, V&, slot_mapping&, cos_sin_view& t, std::int64_t&, O&) {
+         t.first_position = 11;
+         t.rows = 7;
+       }},
+      {"odd rotary_dim", "rotary_dim", "must be even",
+       [](small_setup&, K&, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t& rd, O&) {
+         rd = 15;
+       }},
+      {"rotary_dim > k.head_dim", "k.head_dim", "must be >= rotary_dim (16), got 8",
+       [](small_setup&, K& kc, K&, V&, V& k, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O&) {
+         k.head_dim = 8;
+         kc.head_dim = 8;
+       }},
+      {"token_end", "token_end", "must be <= tokens (4), got 5",
+       [](small_setup&, K&, K&, V&, V&, V&, slot_mapping&, cos_sin_view&, std::int64_t&, O& o) {
+         o.token_end = 5;
+       }},
+  };
+  for (const bad_row& r : rows) {
+    SCOPED_TRACE(r.what);
+    small_setup s;
+    K kc = s.kc.view(), vc = s.vc.view();
+    V q = ropescale::dense_view(s.q.data(), s.T, s.H, s.D);
+    V k = ropescale::dense_view(s.k.data(), s.T, s.H, s.D);
+    V v = ropescale::dense_view(s.v.data(), s.T, s.H, s.D);
+    slot_mapping m = slot_mapping::list(s.slots.data(), s.T);
+    cos_sin_view table = s.rows.view();
+    std::int64_t rotary_dim = s.D;
+    ropescale::apply_options opt;
+    r.mutate(s, kc, vc, q, k, v, m, table, rotary_dim, opt);
+    const auto k_before = s.kc.bytes(), v_before = s.vc.bytes();
+    const std::vector<float> q_before = s.q;
+    try {
+      ropescale::rope_kv_append(q, k, v, kc, vc, m, table, token_positions::range(10), layout::neox,
+                                rotary_dim, opt);
+      ADD_FAILURE() << "no exception";
+    } catch (const ropescale::invalid_parameter& e) {
+      EXPECT_EQ(e.key(), r.key);
+      EXPECT_NE(std::string(e.what()).find(r.fragment), std::string::npos) << e.what();
+      EXPECT_LT(std::string(e.what()).size(), 400u);
+    }
+    EXPECT_TRUE(s.kc.bytes() == k_before) << "k_cache changed";
+    EXPECT_TRUE(s.vc.bytes() == v_before) << "v_cache changed";
+    EXPECT_TRUE(s.q == q_before) << "q changed";
+    EXPECT_TRUE(s.kc.buf.guards_intact());
+    EXPECT_TRUE(s.vc.buf.guards_intact());
+  }
+}
+
+TEST(KvAppend, BadOutOfPlaceDestination) {
+  small_setup s;
+  std::vector<float> out(s.q.size() * 2);
+  auto dst = ropescale::dense_view(out.data(), s.T, s.H + 1, s.D);
+  const std::vector<float> before = out;
+  try {
+    ropescale::apply_rotary_to(ropescale::dense_view(s.q.data(), s.T, s.H, s.D), dst, s.rows.view(),
+                               token_positions::range(10), layout::neox, s.D);
+    ADD_FAILURE() << "no exception";
+  } catch (const ropescale::invalid_parameter& e) {
+    EXPECT_EQ(e.key(), "dst.heads");
+    EXPECT_NE(std::string(e.what()).find("must equal src.heads (2), got 3"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(out == before);
+  ropescale::frequency_table f = s.rows.freq();
+  f.mode = ropescale::angle_mode::f32;
+  f.inv_freq_hf_f32.assign(f.inv_freq.size(), 0.5f);
+  EXPECT_THROW(ropescale::apply_rotary_to(ropescale::dense_view(s.q.data(), s.T, s.H, s.D),
+                                          ropescale::dense_view(out.data(), s.T, s.H, s.D), f,
+                                          token_positions::range(10), layout::neox, s.D),
+               ropescale::invalid_parameter);
+  EXPECT_TRUE(out == before);
+}
+
+}  // namespace
