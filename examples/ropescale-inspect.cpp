@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// ropescale-inspect: load a Hugging Face config.json and print the RoPE table it implies.
+// ropescale-inspect: load a Hugging Face config.json or a GGUF model file (recognised by its
+// magic bytes, not its extension; docs/gguf.md) and print the RoPE table it implies.
 //
-//   ropescale-inspect CONFIG.json [--seq-len N] [--weights FILE.safetensors]
+//   ropescale-inspect CONFIG.json|MODEL.gguf [--seq-len N] [--weights FILE.safetensors]
 //                     [--positions P1,P2,...] [--angle f64|f32]
 //
 // stdout: one JSON object
@@ -10,9 +11,9 @@
 // cos/sin appear only with --positions and include the attention factor A (HF-style). Numbers are
 // printed with 17 significant digits. --seq-len absent means HF's initial table (dynamic →
 // default, longrope → short factors). --angle f64 (default) forms p·ω in double and reduces it
-// mod 2π (docs/reference.md §5.2); --angle f32 reproduces HF's binary32 angle (docs/reference.md §5.3). inv_freq is the
-// double table in both modes. Extra keys: softmax_scale_multiplier, max_position_embeddings,
-// seq_len, positions, angle, diagnostics.
+// mod 2π (docs/reference.md §5.2); --angle f32 reproduces HF's binary32 angle (docs/reference.md
+// §5.3). inv_freq is the double table in both modes. Extra keys: softmax_scale_multiplier,
+// max_position_embeddings, seq_len, positions, angle, diagnostics.
 //
 // Errors: nothing on stdout, one "error: ..." line on stderr; exit 2 for bad usage (flags,
 // --seq-len, --positions), 1 for bad data (config, weights file, non-finite output).
@@ -29,6 +30,7 @@
 #include "ropescale/detail/angle.hpp"
 #include "ropescale/detail/cli_args.hpp"
 #include "ropescale/detail/json.hpp"
+#include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"
 
 namespace {
@@ -101,7 +103,16 @@ int run(const ropescale::detail::inspect_args& args) {
     }
     options.weights = *args.weights;
   }
-  const ropescale::loaded_config cfg = ropescale::load_hf_config_file(args.config, options);
+  const ropescale::loaded_config cfg = [&] {
+    if (!ropescale::gguf::has_gguf_magic(args.config)) {
+      return ropescale::load_hf_config_file(args.config, options);
+    }
+    ropescale::loaded_config g = ropescale::load_gguf_file(args.config);
+    if (options.weights) {
+      g.diagnostics.push_back("weights ignored: a GGUF file describes no CLEX checkpoint");
+    }
+    return g;
+  }();
   const ropescale::method& m = cfg.method;
   const std::vector<double> inv_freq = m.inv_freq(args.seq_len);
   const double a = static_cast<double>(m.attention_factor(args.seq_len));

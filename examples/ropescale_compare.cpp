@@ -4,6 +4,10 @@
 //   ropescale-compare CONFIG.json --context 8192,32768,131072
 //                     [--methods all|pi,ntk,dynamic,yarn,llama3,longrope,clex] [--weights F]
 //                     [--svg OUT.svg] [--json | --markdown] [--all-pairs]
+//   ropescale-compare --check MODEL.gguf CONFIG.json [--seq-len N]
+//
+// --check compares the RoPE a GGUF file encodes with the model's config.json (gguf_check.hpp,
+// docs/gguf.md): a table of what differs and why; exit 0 when they agree, 3 when they differ.
 //
 // Reads the model's base RoPE from CONFIG.json (rope_theta, head_dim, partial_rotary_factor and
 // the original context L: original_max_position_embeddings for llama3/yarn/longrope configs,
@@ -33,6 +37,8 @@
 #include <vector>
 
 #include "compare_report.hpp"
+#include "gguf_check.hpp"
+#include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"
 
 namespace {
@@ -64,7 +70,12 @@ constexpr std::string_view help_text =
     "  --svg OUT.svg        write a figure for the largest context\n"
     "  --json               machine-readable output instead of the table\n"
     "  --markdown           GitHub-markdown tables (no per-pair sections)\n"
-    "  --all-pairs          print every pair in the per-pair tables\n";
+    "  --all-pairs          print every pair in the per-pair tables\n"
+    "\n"
+    "ropescale-compare --check MODEL.gguf CONFIG.json [--seq-len N]\n"
+    "  compares the RoPE a llama.cpp GGUF file encodes with the model's config.json (rotary\n"
+    "  dim, layout, per-pair inv_freq, attention factor, LongRoPE's two tables) and explains\n"
+    "  each difference (docs/gguf.md); exit 0 agree, 3 differ, 1/2 bad input.\n";
 
 /// The base RoPE and method sources of a loaded config.
 struct from_config {
@@ -119,8 +130,8 @@ from_config read_config(const std::string& path, const ropescale::loaded_config&
   b.rotary_dim = loaded.method.rotary_dim();
   b.pairs = b.rotary_dim / 2;
   if (b.original_context < 1) {
-    ropescale::detail::throw_message(
-        "max_position_embeddings", "missing; the report needs the original context length L");
+    ropescale::detail::throw_message("max_position_embeddings",
+                                     "missing; the report needs the original context length L");
   }
   return out;
 }
@@ -143,9 +154,11 @@ int run(const cmp::cli_args& args) {
   }
 
   if (args.svg) {
-    const auto largest = std::max_element(
-        rep.contexts.begin(), rep.contexts.end(),
-        [](const cmp::context_result& a, const cmp::context_result& b) { return a.context < b.context; });
+    const auto largest =
+        std::max_element(rep.contexts.begin(), rep.contexts.end(),
+                         [](const cmp::context_result& a, const cmp::context_result& b) {
+                           return a.context < b.context;
+                         });
     const std::string doc = cmp::to_svg(rep, *largest);
     std::ofstream f(*args.svg, std::ios::binary | std::ios::trunc);
     f << doc;
@@ -162,11 +175,49 @@ int run(const cmp::cli_args& args) {
   return std::fflush(stdout) == 0 ? 0 : exit_bad_data;
 }
 
+/// --check mode: which file is the GGUF is decided by the magic bytes, so either order works.
+int run_check(const ropescale::examples::gguf_check::check_args& args) {
+  namespace gc = ropescale::examples::gguf_check;
+  const bool first_gguf = ropescale::gguf::has_gguf_magic(args.first);
+  const bool second_gguf = ropescale::gguf::has_gguf_magic(args.second);
+  if (first_gguf == second_gguf) {
+    print_error(std::string("--check: exactly one of the two files must be a GGUF file (magic "
+                            "\"GGUF\"), got ") +
+                (first_gguf ? "two" : "none"));
+    return first_gguf ? exit_bad_usage : exit_bad_data;
+  }
+  const std::string& gguf_path = first_gguf ? args.first : args.second;
+  const std::string& config_path = first_gguf ? args.second : args.first;
+  const ropescale::gguf::file f = ropescale::gguf::file::open(gguf_path);
+  const ropescale::loaded_config g = ropescale::load_gguf(f);
+  const ropescale::loaded_config c = ropescale::load_hf_config_file(config_path);
+  const ropescale::gguf::value* arch = f.find("general.architecture");
+  const gc::report rep = gc::check(g, arch != nullptr ? arch->text : "", c, args.seq_len);
+  const std::string out = gc::to_text(rep, gguf_path, config_path);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) return exit_bad_data;
+  return rep.differ() ? gc::exit_differ : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> argv_list;
   for (int k = 1; k < argc; ++k) argv_list.emplace_back(argv[k] != nullptr ? argv[k] : "");
+  if (std::find(argv_list.begin(), argv_list.end(), "--check") != argv_list.end()) {
+    ropescale::examples::gguf_check::check_args check;
+    const std::string err = ropescale::examples::gguf_check::parse_check_args(argv_list, check);
+    if (!err.empty()) {
+      print_error(err);
+      return exit_bad_usage;
+    }
+    try {
+      return run_check(check);
+    } catch (const std::exception& e) {
+      print_error(e.what());
+      return exit_bad_data;
+    }
+  }
   const cmp::cli_parse_result parsed = cmp::parse_args(argv_list);
   if (!parsed.error.empty()) {
     print_error(parsed.error);

@@ -85,7 +85,7 @@ inline constexpr std::string_view to_string(value_type t) noexcept {
   return "?";
 }
 
-/// Resource caps (documented in docs/gguf.md §5). A file that exceeds a hard cap is rejected; the
+/// Resource caps (documented in docs/gguf.md §1). A file that exceeds a hard cap is rejected; the
 /// "kept" caps only decide what is stored (larger arrays and strings are validated and skipped).
 struct limits {
   static constexpr std::uint64_t max_metadata_entries = std::uint64_t{1} << 16;
@@ -649,18 +649,20 @@ class file {
     }
     const std::uint64_t n_tensors = r.u64("tensor_count");
     const std::uint64_t n_kv = r.u64("metadata_kv_count");
-    if (n_kv > limits::max_metadata_entries || n_kv > r.remaining() / 13) {
-      gguf_fail(label_, "metadata_kv_count",
-                "must be at most " + std::to_string(limits::max_metadata_entries) +
-                    " and fit in the bytes left (13 bytes per entry at least)",
-                std::to_string(n_kv));
-    }
-    if (n_tensors > limits::max_tensors || n_tensors > r.remaining() / 24) {
-      gguf_fail(label_, "tensor_count",
-                "must be at most " + std::to_string(limits::max_tensors) +
-                    " and fit in the bytes left (24 bytes per tensor info at least)",
-                std::to_string(n_tensors));
-    }
+    const auto check_count = [&](const char* field, std::uint64_t n, std::uint64_t cap,
+                                 std::uint64_t min_bytes) {
+      if (n > cap) {
+        gguf_fail(label_, field, "must be at most " + std::to_string(cap), std::to_string(n));
+      }
+      if (n > r.remaining() / min_bytes) {
+        gguf_fail(label_, field,
+                  "must fit in the " + std::to_string(r.remaining()) + " bytes left (" +
+                      std::to_string(min_bytes) + " bytes each at least; a truncated file?)",
+                  std::to_string(n));
+      }
+    };
+    check_count("metadata_kv_count", n_kv, limits::max_metadata_entries, 13);
+    check_count("tensor_count", n_tensors, limits::max_tensors, 24);
 
     // Metadata.
     detail::parse_budget budget;
@@ -870,7 +872,7 @@ class rope_keys {
   }
 
   /// An integer key (llama.cpp: u32). Any non-negative integer type is accepted, with a
-  /// diagnostic when it is not u32 (docs/gguf.md §3.10). Per-layer arrays give element 0.
+  /// diagnostic when it is not u32 (docs/gguf.md §3 rule 8). Per-layer arrays give element 0.
   std::optional<std::uint64_t> count(const std::string& key, bool allow_array = false) const {
     const value* v = f_.find(key);
     if (v == nullptr) return std::nullopt;
@@ -991,7 +993,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
   } else if (!in_list(arch, std::begin(gguf::detail::neox_pairing_archs),
                       std::end(gguf::detail::neox_pairing_archs))) {
     diag.push_back("general.architecture " + gguf::detail::quote_name(arch) +
-                   " is not in ropescale's pairing table; NeoX pairs assumed (docs/gguf.md §4)");
+                   " is not in ropescale's pairing table; NeoX pairs assumed (docs/gguf.md §2)");
   }
 
   // Dimensions.
@@ -1058,7 +1060,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
     diag.push_back(
         pre +
         "rope.freq_base absent: base 10000 (llama.cpp's default; its GPT-NeoX converter never "
-        "writes rotary_emb_base, docs/gguf.md §3.4)");
+        "writes rotary_emb_base, docs/gguf.md §3 rule 5)");
   }
 
   // Scaling type and factor.
@@ -1087,7 +1089,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
   if (type == "none" && s != 1.0) {
     diag.push_back(
         factor_key + " = " + ropescale::detail::format_double(s) +
-        " ignored: rope.scaling.type is none (llama.cpp forces freq_scale 1, docs/gguf.md §3.11)");
+        " ignored: rope.scaling.type is none (llama.cpp forces freq_scale 1, docs/gguf.md §3 rule 9)");
     s = 1.0;
   }
   if (s < 1.0) {
@@ -1148,7 +1150,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
         std::to_string(n_ctx_orig) +
         "; llama.cpp picks by context size, its default n_ctx_train = " + std::to_string(*ctx) +
         (*ctx > static_cast<std::uint64_t>(n_ctx_orig) ? " (long)" : " (short)") +
-        " (docs/gguf.md §3.5)");
+        " (docs/gguf.md §3 rule 3)");
   }
   p.attention_factor = attn;
   if (p.yarn) {
@@ -1159,7 +1161,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
     }
     diag.push_back(
         "YaRN: correction range floored/ceiled (GGUF has no truncate key), betas 32/1 "
-        "(docs/gguf.md §3.6, §3.8)");
+        "(docs/gguf.md §3 rule 6)");
     for (const char* k : {"rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow",
                           "rope.scaling.yarn_ext_factor"}) {
       if (f.find(pre + k))
@@ -1169,12 +1171,12 @@ inline loaded_config load_gguf(const gguf::file& f) {
       diag.push_back(
           pre +
           "rope.scaling.yarn_attn_factor ignored: llama.cpp recomputes the YaRN attention "
-          "factor (docs/gguf.md §3.7)");
+          "factor (docs/gguf.md §3 rule 6)");
     }
     if (deepseek2) {
       diag.push_back(
           "deepseek2: mscale is not stored; llama.cpp assumes mscale = mscale_all_dim = " +
-          ropescale::detail::format_double(log_mul) + " (docs/gguf.md §3.3)");
+          ropescale::detail::format_double(log_mul) + " (docs/gguf.md §3 rule 4)");
     }
   }
   if (freqs) {

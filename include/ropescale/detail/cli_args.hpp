@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Argument parser of the ropescale-inspect CLI (examples/ropescale-inspect.cpp), kept in a header
 // so tests and the cli_args fuzz target can call it without a process:
-//   ropescale-inspect CONFIG.json [--seq-len N] [--weights FILE.safetensors]
+//   ropescale-inspect CONFIG.json|MODEL.gguf [--seq-len N] [--weights FILE.safetensors]
 //                     [--positions P1,P2,...] [--angle f64|f32]
 // Flags take their value as the next argument or after '=' ("--seq-len=4096"); each flag may
 // appear once; "--" ends the flags. Numbers are plain decimal digits (no sign, no spaces). The
@@ -32,7 +32,7 @@ inline constexpr std::size_t inspect_max_positions = 10000;
 
 /// Usage text (printed for --help and named in usage errors).
 inline constexpr std::string_view inspect_usage =
-    "usage: ropescale-inspect CONFIG.json [--seq-len N] [--weights FILE.safetensors] "
+    "usage: ropescale-inspect CONFIG.json|MODEL.gguf [--seq-len N] [--weights FILE.safetensors] "
     "[--positions P1,P2,...] [--angle f64|f32]";
 
 /// Parsed command line of ropescale-inspect.

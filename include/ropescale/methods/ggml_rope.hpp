@@ -34,8 +34,8 @@ struct ggml_rope_params : rope_base_params {
   std::string rope_type = "default";      ///< the HF name reported by rope_type_name()
 };
 
-/// YaRN attention factor as llama.cpp nets it (docs/gguf.md §2 step 5), before the file's
-/// rope.scaling.attn_factor: with m(s, x) = 1 + 0.1·x·ln s (1 if s <= 1), m(s, 1) when
+/// YaRN attention factor as llama.cpp nets it (docs/gguf.md §2, "attention factor"), before the
+/// file's rope.scaling.attn_factor: with m(s, x) = 1 + 0.1·x·ln s (1 if s <= 1), m(s, 1) when
 /// log_mul == 0, else m(s, mscale)/m(s, log_mul) with mscale = log_mul for deepseek2 when
 /// log_mul != 1, else 1.
 inline double ggml_yarn_attention_factor(double s, double log_mul, bool deepseek2) {
