@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Tests of the Hugging Face config loader (include/ropescale/hf_config.hpp) against docs/reference.md §1.1
-// and §2: one test per precedence rule and quirk, the bundled configs in examples/configs/, and a
-// table of bad inputs whose messages must name the key path and the offending value. Expected
-// tables come from long-double formulas written here, independently of the library.
+// Tests of the Hugging Face config loader (include/ropescale/hf_config.hpp) against
+// docs/reference.md §1.1 and §2: one test per precedence rule and quirk, the bundled configs in
+// examples/configs/, and a table of bad inputs whose messages must name the key path and the
+// offending value. Expected tables come from long-double formulas written here, independently of
+// the library.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -411,11 +413,89 @@ TEST(HfPrecedence, ThetaDefaults10000) {
 }
 
 TEST(HfPrecedence, TopLevelPartialRotaryFactorOverridesDict) {
-  json cfg = with_rope(base_config(), {{"rope_type", "default"}, {"partial_rotary_factor", 0.25}});
+  // Every type but default re-standardises: the top-level value wins (H = 64: d = int(64 × 0.5)).
+  json cfg = with_rope(base_config(),
+                       {{"rope_type", "linear"}, {"factor", 2.0}, {"partial_rotary_factor", 0.25}});
   cfg["partial_rotary_factor"] = 0.5;
   const auto c = load_hf_config(cfg);
   EXPECT_EQ(c.method.rotary_dim(), 32);
   EXPECT_TRUE(has_diag(c, "partial_rotary_factor")) << diags(c);
+}
+
+TEST(HfPrecedence, DefaultTypeTakesTheDictsPartialRotaryFactor) {
+  // transformers v5 quirk (docs/reference.md §2.3): for type default, a prf set both top-level
+  // and in the rope dict takes the dict's value: d = int(64 × 0.25) = 16, not int(64 × 0.5).
+  for (const char* type_key : {"rope_type", "type"}) {
+    json cfg = with_rope(base_config(), {{type_key, "default"}, {"partial_rotary_factor", 0.25}});
+    cfg["partial_rotary_factor"] = 0.5;
+    const auto c = load_hf_config(cfg);
+    EXPECT_EQ(c.method.rotary_dim(), 16);
+    expect_table_near(c.method.inv_freq(), ref_default(10000.0L, 16), 4e-16L);
+    EXPECT_TRUE(has_diag(c, "type default")) << diags(c);
+  }
+  // A dict without rope_type is type default too; without a dict value the top level applies.
+  json dict_only = with_rope(base_config(), {{"partial_rotary_factor", 0.75}});
+  dict_only["partial_rotary_factor"] = 0.5;
+  EXPECT_EQ(load_hf_config(dict_only).method.rotary_dim(), 48);
+  json top_only = with_rope(base_config(), {{"rope_type", "default"}});
+  top_only["partial_rotary_factor"] = 0.5;
+  EXPECT_EQ(load_hf_config(top_only).method.rotary_dim(), 32);
+}
+
+TEST(HfPrecedence, Phi3L0IsTopLevelOrPhi3ConfigDefault) {
+  // transformers v5 quirk (docs/reference.md §2.3): with model_type phi3, L0 is the top-level
+  // original_max_position_embeddings, 4096 when absent; the dict's value is never used.
+  // LongRoPE with factor absent: s = L/L0 and A = sqrt(1 + ln s / ln L0); long iff S > L0.
+  const auto phi3 = [](std::optional<std::int64_t> top_l0) {
+    json cfg{{"model_type", "phi3"},
+             {"head_dim", 96},
+             {"max_position_embeddings", 131072},
+             {"rope_scaling",
+              {{"type", "longrope"},
+               {"original_max_position_embeddings", 8192},
+               {"short_factor", std::vector<double>(48, 1.0)},
+               {"long_factor", std::vector<double>(48, 2.0)}}}};
+    if (top_l0) cfg["original_max_position_embeddings"] = *top_l0;
+    return load_hf_config(cfg);
+  };
+  for (const std::int64_t l0 : {std::int64_t{4096}, std::int64_t{2048}}) {
+    const auto c = phi3(l0 == 4096 ? std::nullopt : std::optional<std::int64_t>(l0));
+    const auto* lr = c.method.get_if<ropescale::longrope<double>>();
+    ASSERT_NE(lr, nullptr);
+    EXPECT_EQ(lr->params().original_max_position_embeddings, l0);
+    const long double s = 131072.0L / static_cast<long double>(l0);
+    const long double want = std::sqrt(1 + std::log(s) / std::log(static_cast<long double>(l0)));
+    EXPECT_NEAR(c.method.attention_factor(), static_cast<double>(want), 1e-15);
+    EXPECT_FALSE(lr->uses_long_factor(l0));
+    EXPECT_TRUE(lr->uses_long_factor(l0 + 1));
+    EXPECT_TRUE(has_diag(c, "overrides rope_scaling.original_max_position_embeddings (8192)"))
+        << diags(c);
+  }
+  // Another model type keeps the dict's L0.
+  json llama{{"model_type", "llama"},
+             {"head_dim", 96},
+             {"max_position_embeddings", 131072},
+             {"rope_scaling",
+              {{"type", "longrope"},
+               {"original_max_position_embeddings", 8192},
+               {"short_factor", std::vector<double>(48, 1.0)},
+               {"long_factor", std::vector<double>(48, 2.0)}}}};
+  EXPECT_EQ(load_hf_config(llama)
+                .method.get_if<ropescale::longrope<double>>()
+                ->params()
+                .original_max_position_embeddings,
+            8192);
+}
+
+TEST(HfTable, SupportedTypesComeFromTheTable) {
+  std::vector<std::string> names;
+  for (const char* n : ropescale::detail::supported_rope_types) names.emplace_back(n);
+  EXPECT_EQ(names, (std::vector<std::string>{"default", "linear", "ntk", "dynamic", "yarn",
+                                             "longrope", "llama3", "proportional", "clex"}));
+  for (const auto& t : ropescale::detail::hf_rope_types) {
+    EXPECT_EQ(ropescale::detail::find_hf_rope_type(t.name), &t);
+  }
+  EXPECT_EQ(ropescale::detail::find_hf_rope_type("xpos"), nullptr);
 }
 
 TEST(HfPrecedence, DictPartialRotaryFactorUsedWithoutTopLevel) {

@@ -1,26 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
-// Hugging Face config.json → ropescale::method (docs/reference.md §2, compatibility target transformers v5).
-// Finds the RoPE dict (text_config fallback, rope_parameters/rope_scaling aliases, per-layer-type
-// dicts), resolves the type name and its aliases, applies HF v5's precedence for θ, the partial
-// rotary factor, L and L0 plus ropescale's extensions (rotary_emb_base, rotary_pct,
-// rotary_emb_fraction), checks the required keys and the value rules of §2.5, and constructs the
-// method. Every error is a ropescale::invalid_parameter whose message is
+// Hugging Face config.json → ropescale::method (docs/reference.md §2, compatibility target
+// transformers v5). Finds the RoPE dict (text_config fallback, rope_parameters/rope_scaling
+// aliases, per-layer-type dicts), resolves the type name and its aliases, applies HF v5's
+// precedence for θ, the partial rotary factor, L and L0 plus ropescale's extensions
+// (rotary_emb_base, rotary_pct, rotary_emb_fraction), checks the required keys and the value rules
+// of §2.5, and constructs the method. Every error is a ropescale::invalid_parameter whose message
+// is
 // "<key path>: <expectation>, got <value>" with the path as it appears in the file
 // ("rope_scaling.factor", "rope_parameters.full_attention.rope_theta", "text_config.head_dim").
 // Non-fatal findings (unknown keys, factor != L/L0, llama3 L0 >= L, ...) come back as diagnostics.
 #ifndef ROPESCALE_HF_CONFIG_HPP
 #define ROPESCALE_HF_CONFIG_HPP
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -53,10 +57,6 @@ struct loaded_config {
 
 namespace detail {
 
-/// Types the loader accepts (docs/reference.md §2.2), in the order error messages list them.
-inline constexpr const char* supported_rope_types[] = {
-    "default", "linear", "ntk", "dynamic", "yarn", "longrope", "llama3", "proportional", "clex"};
-
 /// Largest config file the loader reads (real config.json files are a few kB).
 inline constexpr std::uintmax_t max_config_file_bytes = std::uintmax_t{64} << 20;
 /// Deepest JSON nesting accepted when parsing text (real configs nest 3–4 levels).
@@ -71,6 +71,7 @@ struct hf_rope_context {
   std::string type;                      // resolved type name (after aliases)
   std::string type_path;                 // key path of the type name ("" when defaulted)
   std::string layer_type;                // selected layer type ("" when not per-layer)
+  std::string model_type;                // model_type (text_config's, else the root's), or ""
 
   std::int64_t head_dim = 0;
   std::string head_dim_path;
@@ -181,20 +182,30 @@ inline double required_dict_number(const hf_rope_context& c, std::string_view ke
   return *v;
 }
 
-/// L0 for llama3, yarn and longrope (docs/reference.md §2.3): top-level original_max_position_embeddings if
-/// non-null (overrides the dict), else the dict's, else L. Returns the value and its key path,
-/// or nullopt when none of the three exists.
+/// L0 for llama3, yarn and longrope (docs/reference.md §2.3): top-level
+/// original_max_position_embeddings if non-null (overrides the dict), else the dict's, else L.
+/// With model_type "phi3" (Phi3Config always has a top-level L0): the top-level value, else
+/// 4096; the dict's value is never used. Returns the value and its key path, or nullopt when
+/// none exists.
 inline std::optional<std::pair<std::int64_t, std::string>> resolve_l0(hf_rope_context& c) {
+  const std::string top_path = c.top("original_max_position_embeddings");
   const auto top = json_get_integer(*c.root, "original_max_position_embeddings", c.root_prefix);
   const auto in_dict =
       json_get_integer(c.dict_or_empty(), "original_max_position_embeddings", c.dict_path);
+  std::optional<std::pair<std::int64_t, std::string>> out;
   if (top) {
-    if (in_dict && *in_dict != *top) {
-      c.diagnostics.push_back(
-          c.top("original_max_position_embeddings") + " (" + std::to_string(*top) + ") overrides " +
-          c.in_dict("original_max_position_embeddings") + " (" + std::to_string(*in_dict) + ")");
+    out = std::make_pair(*top, top_path);
+  } else if (c.model_type == "phi3") {
+    out = std::make_pair(std::int64_t{4096}, top_path);
+    c.diagnostics.push_back(top_path + " absent: Phi3Config's default 4096 is L0");
+  }
+  if (out) {
+    if (in_dict && *in_dict != out->first) {
+      c.diagnostics.push_back(top_path + " (" + std::to_string(out->first) + ") overrides " +
+                              c.in_dict("original_max_position_embeddings") + " (" +
+                              std::to_string(*in_dict) + ")");
     }
-    return std::make_pair(*top, c.top("original_max_position_embeddings"));
+    return out;
   }
   if (in_dict) return std::make_pair(*in_dict, c.in_dict("original_max_position_embeddings"));
   if (c.max_position_embeddings) {
@@ -227,13 +238,13 @@ inline P common_params(const hf_rope_context& c) {
   return p;
 }
 
-/// CLEX branch (docs/reference.md §2.4, §4.1): `max_factor` and top-level L required; `param_factor` (1),
-/// `act` ("silu"), `time_dt` (0.01) optional; top-level `log_scale` (true); `factor` is not read.
-/// The ODE weights come from load_options::weights (load_clex_weights: a .safetensors file, a
-/// model.safetensors.index.json or a directory). Config values are checked (with key paths)
-/// before the checkpoint is opened; checkpoint errors name the file and the tensor.
+/// CLEX branch (docs/reference.md §2.4, §4.1): `max_factor` and top-level L required;
+/// `param_factor` (1), `act` ("silu"), `time_dt` (0.01) optional; top-level `log_scale` (true);
+/// `factor` is not read. The ODE weights come from load_options::weights (load_clex_weights: a
+/// .safetensors file, a model.safetensors.index.json or a directory). Config values are checked
+/// (with key paths) before the checkpoint is opened; checkpoint errors name the file and the
+/// tensor.
 inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& options) {
-  note_unknown_keys(c, {"max_factor", "param_factor", "act", "time_dt", "factor"});
   auto p = common_params<clex_params>(c);
   const nlohmann::json& dict = c.dict_or_empty();
   const auto t_max = json_get_integer(dict, "max_factor", c.dict_path);
@@ -269,156 +280,203 @@ inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& op
   }
 }
 
-/// The per-type part of §2.3–§2.5 on a resolved context.
-inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& options) {
-  const std::string& t = c.type;
-  if (t == "default") {
-    note_unknown_keys(c, {});
-    return make_hf_method<default_rope<double>>(common_params<default_rope_params>(c), c);
+// One builder per rope type (docs/reference.md §2.4): the type's required and optional keys, its
+// diagnostics and its method, on a context whose θ, prf, L and H are resolved. The table below
+// lists each type once (name, the dict keys it reads, builder); load_hf_method dispatches on it
+// and supported_rope_types is derived from it, so a type is added in one place.
+
+inline ropescale::method build_hf_default(hf_rope_context& c, const load_options&) {
+  return make_hf_method<default_rope<double>>(common_params<default_rope_params>(c), c);
+}
+
+inline ropescale::method build_hf_linear(hf_rope_context& c, const load_options&) {
+  auto p = common_params<linear_params>(c);
+  p.factor = required_dict_number(c, "factor");
+  return make_hf_method<linear<double>>(p, c);
+}
+
+inline ropescale::method build_hf_ntk(hf_rope_context& c, const load_options&) {
+  const double s = required_dict_number(c, "factor");
+  if (const nlohmann::json* mb = json_member(c.dict_or_empty(), "mixed_b")) {
+    throw_invalid(
+        c.in_dict("mixed_b"),
+        "is not supported (vLLM's mixed-b NTK is a different method, docs/reference.md §3.3)",
+        json_text(*mb));
   }
-  if (t == "linear" || t == "ntk") {
-    note_unknown_keys(c, {"factor"});
-    const double s = required_dict_number(c, "factor");
-    if (t == "linear") {
-      auto p = common_params<linear_params>(c);
-      p.factor = s;
-      return make_hf_method<linear<double>>(p, c);
-    }
-    if (const nlohmann::json* mb = json_member(c.dict_or_empty(), "mixed_b")) {
-      throw_invalid(c.in_dict("mixed_b"),
-                    "is not supported (vLLM's mixed-b NTK is a different method, docs/reference.md §3.3)",
-                    json_text(*mb));
-    }
-    auto p = common_params<ntk_params>(c);
-    p.factor = s;
-    return make_hf_method<ntk<double>>(p, c);
+  auto p = common_params<ntk_params>(c);
+  p.factor = s;
+  return make_hf_method<ntk<double>>(p, c);
+}
+
+inline ropescale::method build_hf_dynamic(hf_rope_context& c, const load_options&) {
+  auto p = common_params<dynamic_params>(c);
+  p.factor = required_dict_number(c, "factor");
+  if (!c.max_position_embeddings) {
+    throw_message(c.dict_path, "type 'dynamic' requires top-level key 'max_position_embeddings'");
   }
-  if (t == "dynamic") {
-    note_unknown_keys(c, {"factor"});
-    auto p = common_params<dynamic_params>(c);
-    p.factor = required_dict_number(c, "factor");
+  p.max_position_embeddings = *c.max_position_embeddings;
+  return make_hf_method<dynamic<double>>(p, c);
+}
+
+inline ropescale::method build_hf_yarn(hf_rope_context& c, const load_options&) {
+  auto p = common_params<yarn_params>(c);
+  const nlohmann::json& dict = c.dict_or_empty();
+  if (!json_has_key(dict, "factor")) throw_missing_key(c, "factor");
+  const auto l0 = resolve_l0(c);
+  if (!l0) {
+    throw_missing_key(c, "original_max_position_embeddings", "top-level 'max_position_embeddings'");
+  }
+  p.original_max_position_embeddings = l0->first;
+  if (const auto s = dict_number(c, "factor")) {
+    p.factor = *s;
+    note_factor_vs_ratio(c, *s, l0->first);
+  } else {  // factor: null → L/L0 (docs/reference.md §2.4, §3.5.6)
     if (!c.max_position_embeddings) {
-      throw_message(c.dict_path, "type 'dynamic' requires top-level key 'max_position_embeddings'");
+      throw_invalid(c.in_dict("factor"),
+                    "null means max_position_embeddings / original_max_position_embeddings, "
+                    "which needs top-level max_position_embeddings",
+                    "null");
     }
+    const double ratio =
+        static_cast<double>(*c.max_position_embeddings) / static_cast<double>(l0->first);
+    if (!(ratio >= 1.0)) {
+      throw_invalid(c.in_dict("factor"),
+                    "null means max_position_embeddings / original_max_position_embeddings, "
+                    "which must be >= 1",
+                    "null (" + std::to_string(*c.max_position_embeddings) + " / " +
+                        std::to_string(l0->first) + " = " + format_value(ratio) + ")");
+    }
+    p.factor = ratio;
+  }
+  p.attention_factor = dict_number(c, "attention_factor");
+  // Betas: 0, null and absent all mean the default (HF: `get(...) or default`).
+  if (const auto b = dict_number(c, "beta_fast"); b && *b != 0.0) p.beta_fast = *b;
+  if (const auto b = dict_number(c, "beta_slow"); b && *b != 0.0) p.beta_slow = *b;
+  // mscale pair: 0 and null mean unset.
+  if (const auto m = dict_number(c, "mscale"); m && *m != 0.0) p.mscale = *m;
+  if (const auto m = dict_number(c, "mscale_all_dim"); m && *m != 0.0) p.mscale_all_dim = *m;
+  if (p.mscale && !p.mscale_all_dim && !p.attention_factor && *p.mscale >= 0.0) {
+    c.diagnostics.push_back(c.in_dict("mscale") +
+                            " without mscale_all_dim is ignored (HF v5, docs/reference.md §3.5.4)");
+  }
+  // truncate: absent → true; null → false (HF truthiness); else a boolean.
+  if (json_has_key(dict, "truncate")) {
+    const nlohmann::json& tr = dict.at("truncate");
+    p.truncate = tr.is_null() ? false : json_to_bool(tr, c.in_dict("truncate"));
+  }
+  return make_hf_method<yarn<double>>(p, c, l0->second);
+}
+
+inline ropescale::method build_hf_longrope(hf_rope_context& c, const load_options&) {
+  auto p = common_params<longrope_params>(c);
+  const nlohmann::json& dict = c.dict_or_empty();
+  for (const char* key : {"short_factor", "long_factor"}) {
+    const nlohmann::json* v = json_member(dict, key);
+    if (v == nullptr) throw_missing_key(c, key);
+    auto values = json_to_number_array(*v, c.in_dict(key));
+    (std::string_view(key) == "short_factor" ? p.short_factor : p.long_factor) = std::move(values);
+  }
+  const auto l0 = resolve_l0(c);
+  if (!l0) {
+    throw_missing_key(c, "original_max_position_embeddings", "top-level 'max_position_embeddings'");
+  }
+  p.original_max_position_embeddings = l0->first;
+  p.factor = dict_number(c, "factor");
+  p.attention_factor = dict_number(c, "attention_factor");
+  if (c.max_position_embeddings) {
     p.max_position_embeddings = *c.max_position_embeddings;
-    return make_hf_method<dynamic<double>>(p, c);
+  } else if (!p.factor) {
+    throw_missing_key(c, "factor", "top-level 'max_position_embeddings' (factor = L/L0)");
+  } else {
+    p.max_position_embeddings = l0->first;  // only read for factor = L/L0, which is given
   }
-  if (t == "yarn") {
-    note_unknown_keys(c, {"factor", "attention_factor", "beta_fast", "beta_slow", "mscale",
-                          "mscale_all_dim", "truncate", "original_max_position_embeddings"});
-    auto p = common_params<yarn_params>(c);
-    const nlohmann::json& dict = c.dict_or_empty();
-    if (!json_has_key(dict, "factor")) throw_missing_key(c, "factor");
-    const auto l0 = resolve_l0(c);
-    if (!l0) {
-      throw_missing_key(c, "original_max_position_embeddings",
-                        "top-level 'max_position_embeddings'");
-    }
-    p.original_max_position_embeddings = l0->first;
-    if (const auto s = dict_number(c, "factor")) {
-      p.factor = *s;
-      note_factor_vs_ratio(c, *s, l0->first);
-    } else {  // factor: null → L/L0 (docs/reference.md §2.4, §3.5.6)
-      if (!c.max_position_embeddings) {
-        throw_invalid(c.in_dict("factor"),
-                      "null means max_position_embeddings / original_max_position_embeddings, "
-                      "which needs top-level max_position_embeddings",
-                      "null");
-      }
-      const double ratio =
-          static_cast<double>(*c.max_position_embeddings) / static_cast<double>(l0->first);
-      if (!(ratio >= 1.0)) {
-        throw_invalid(c.in_dict("factor"),
-                      "null means max_position_embeddings / original_max_position_embeddings, "
-                      "which must be >= 1",
-                      "null (" + std::to_string(*c.max_position_embeddings) + " / " +
-                          std::to_string(l0->first) + " = " + format_value(ratio) + ")");
-      }
-      p.factor = ratio;
-    }
-    p.attention_factor = dict_number(c, "attention_factor");
-    // Betas: 0, null and absent all mean the default (HF: `get(...) or default`).
-    if (const auto b = dict_number(c, "beta_fast"); b && *b != 0.0) p.beta_fast = *b;
-    if (const auto b = dict_number(c, "beta_slow"); b && *b != 0.0) p.beta_slow = *b;
-    // mscale pair: 0 and null mean unset.
-    if (const auto m = dict_number(c, "mscale"); m && *m != 0.0) p.mscale = *m;
-    if (const auto m = dict_number(c, "mscale_all_dim"); m && *m != 0.0) p.mscale_all_dim = *m;
-    if (p.mscale && !p.mscale_all_dim && !p.attention_factor && *p.mscale >= 0.0) {
-      c.diagnostics.push_back(c.in_dict("mscale") +
-                              " without mscale_all_dim is ignored (HF v5, docs/reference.md §3.5.4)");
-    }
-    // truncate: absent → true; null → false (HF truthiness); else a boolean.
-    if (json_has_key(dict, "truncate")) {
-      const nlohmann::json& tr = dict.at("truncate");
-      p.truncate = tr.is_null() ? false : json_to_bool(tr, c.in_dict("truncate"));
-    }
-    return make_hf_method<yarn<double>>(p, c, l0->second);
+  if (p.factor) note_factor_vs_ratio(c, *p.factor, l0->first);
+  return make_hf_method<longrope<double>>(p, c, l0->second);
+}
+
+inline ropescale::method build_hf_llama3(hf_rope_context& c, const load_options&) {
+  auto p = common_params<llama3_params>(c);
+  p.factor = required_dict_number(c, "factor");
+  p.low_freq_factor = required_dict_number(c, "low_freq_factor");
+  p.high_freq_factor = required_dict_number(c, "high_freq_factor");
+  const auto l0 = resolve_l0(c);
+  if (!l0) {
+    throw_missing_key(c, "original_max_position_embeddings", "top-level 'max_position_embeddings'");
   }
-  if (t == "longrope") {
-    note_unknown_keys(c, {"short_factor", "long_factor", "factor", "attention_factor",
-                          "original_max_position_embeddings"});
-    auto p = common_params<longrope_params>(c);
-    const nlohmann::json& dict = c.dict_or_empty();
-    for (const char* key : {"short_factor", "long_factor"}) {
-      const nlohmann::json* v = json_member(dict, key);
-      if (v == nullptr) throw_missing_key(c, key);
-      auto values = json_to_number_array(*v, c.in_dict(key));
-      (std::string_view(key) == "short_factor" ? p.short_factor : p.long_factor) =
-          std::move(values);
-    }
-    const auto l0 = resolve_l0(c);
-    if (!l0) {
-      throw_missing_key(c, "original_max_position_embeddings",
-                        "top-level 'max_position_embeddings'");
-    }
-    p.original_max_position_embeddings = l0->first;
-    p.factor = dict_number(c, "factor");
-    p.attention_factor = dict_number(c, "attention_factor");
-    if (c.max_position_embeddings) {
-      p.max_position_embeddings = *c.max_position_embeddings;
-    } else if (!p.factor) {
-      throw_missing_key(c, "factor", "top-level 'max_position_embeddings' (factor = L/L0)");
-    } else {
-      p.max_position_embeddings = l0->first;  // only read for factor = L/L0, which is given
-    }
-    if (p.factor) note_factor_vs_ratio(c, *p.factor, l0->first);
-    return make_hf_method<longrope<double>>(p, c, l0->second);
+  p.original_max_position_embeddings = l0->first;
+  if (p.low_freq_factor == p.high_freq_factor && p.low_freq_factor > 0) {
+    c.diagnostics.push_back(c.in_dict("low_freq_factor") + " == " + c.in_dict("high_freq_factor") +
+                            ": HF computes 0/0 for a pair with wavelength exactly L0/a; "
+                            "ropescale uses g = 0 there (docs/reference.md §3.7)");
   }
-  if (t == "llama3") {
-    note_unknown_keys(
-        c, {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
-    auto p = common_params<llama3_params>(c);
-    p.factor = required_dict_number(c, "factor");
-    p.low_freq_factor = required_dict_number(c, "low_freq_factor");
-    p.high_freq_factor = required_dict_number(c, "high_freq_factor");
-    const auto l0 = resolve_l0(c);
-    if (!l0) {
-      throw_missing_key(c, "original_max_position_embeddings",
-                        "top-level 'max_position_embeddings'");
-    }
-    p.original_max_position_embeddings = l0->first;
-    if (p.low_freq_factor == p.high_freq_factor && p.low_freq_factor > 0) {
-      c.diagnostics.push_back(c.in_dict("low_freq_factor") +
-                              " == " + c.in_dict("high_freq_factor") +
-                              ": HF computes 0/0 for a pair with wavelength exactly L0/a; "
-                              "ropescale uses g = 0 there (docs/reference.md §3.7)");
-    }
-    // HF warns when L0 >= L (including L0 defaulted to L): there is nothing to extend.
-    if (c.max_position_embeddings && l0->first >= *c.max_position_embeddings) {
-      c.diagnostics.push_back(l0->second + " (" + std::to_string(l0->first) +
-                              ") >= max_position_embeddings (" +
-                              std::to_string(*c.max_position_embeddings) +
-                              "): llama3 scaling has no room to extend (HF warns)");
-    }
-    return make_hf_method<llama3<double>>(p, c, l0->second);
+  // HF warns when L0 >= L (including L0 defaulted to L): there is nothing to extend.
+  if (c.max_position_embeddings && l0->first >= *c.max_position_embeddings) {
+    c.diagnostics.push_back(l0->second + " (" + std::to_string(l0->first) +
+                            ") >= max_position_embeddings (" +
+                            std::to_string(*c.max_position_embeddings) +
+                            "): llama3 scaling has no room to extend (HF warns)");
   }
-  if (t == "proportional") {
-    note_unknown_keys(c, {"factor"});
-    auto p = common_params<proportional_params>(c);
-    if (const auto s = dict_number(c, "factor")) p.factor = *s;
-    return make_hf_method<proportional<double>>(p, c);
+  return make_hf_method<llama3<double>>(p, c, l0->second);
+}
+
+inline ropescale::method build_hf_proportional(hf_rope_context& c, const load_options&) {
+  auto p = common_params<proportional_params>(c);
+  if (const auto s = dict_number(c, "factor")) p.factor = *s;
+  return make_hf_method<proportional<double>>(p, c);
+}
+
+/// One supported rope type: its name, the rope-dict keys it reads (besides rope_type, type,
+/// rope_theta and partial_rotary_factor, which every type reads), and its builder.
+struct hf_rope_type {
+  const char* name;
+  std::initializer_list<std::string_view> known_keys;
+  ropescale::method (*build)(hf_rope_context&, const load_options&);
+};
+
+/// The supported types (docs/reference.md §2.2), in the order error messages list them.
+inline const hf_rope_type hf_rope_types[] = {
+    {"default", {}, build_hf_default},
+    {"linear", {"factor"}, build_hf_linear},
+    {"ntk", {"factor"}, build_hf_ntk},
+    {"dynamic", {"factor"}, build_hf_dynamic},
+    {"yarn",
+     {"factor", "attention_factor", "beta_fast", "beta_slow", "mscale", "mscale_all_dim",
+      "truncate", "original_max_position_embeddings"},
+     build_hf_yarn},
+    {"longrope",
+     {"short_factor", "long_factor", "factor", "attention_factor",
+      "original_max_position_embeddings"},
+     build_hf_longrope},
+    {"llama3",
+     {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"},
+     build_hf_llama3},
+    {"proportional", {"factor"}, build_hf_proportional},
+    {"clex", {"max_factor", "param_factor", "act", "time_dt", "factor"}, load_hf_clex},
+};
+
+template <std::size_t... I>
+std::array<const char*, sizeof...(I)> hf_rope_type_names(std::index_sequence<I...>) {
+  return {{hf_rope_types[I].name...}};
+}
+
+/// Names of the supported types, from hf_rope_types.
+inline const auto supported_rope_types =
+    hf_rope_type_names(std::make_index_sequence<std::extent_v<decltype(hf_rope_types)>>{});
+
+/// The table entry of `name`, or nullptr.
+inline const hf_rope_type* find_hf_rope_type(std::string_view name) {
+  for (const hf_rope_type& t : hf_rope_types) {
+    if (name == t.name) return &t;
   }
-  return load_hf_clex(c, options);  // only "clex" reaches here (the type was checked)
+  return nullptr;
+}
+
+/// The per-type part of §2.3–§2.5 on a resolved context: unknown-key diagnostics, then the type's
+/// builder. The type must be supported (resolve_type checked it).
+inline ropescale::method load_hf_method(hf_rope_context& c, const load_options& options) {
+  const hf_rope_type* t = find_hf_rope_type(c.type);
+  note_unknown_keys(c, t->known_keys);
+  return t->build(c, options);
 }
 
 /// The rotation layout HF's model class uses (docs/reference.md §1.3): DeepSeek-V2/V3 rotate
@@ -470,17 +528,14 @@ inline nlohmann::json parse_config_text(std::string_view text, const std::string
 
 }  // namespace detail
 
-/// Builds the method a Hugging Face config.json describes (docs/reference.md §2): §2.1 locating the rope
-/// dict, §2.2 type name and aliases, §2.3 precedence, §2.4 required keys, §2.5 value rules.
-/// Returns the method (Real = double), the non-fatal diagnostics and L (0 if absent).
-/// Throws invalid_parameter "<key path>: <expectation>, got <value>" on any violation.
-inline loaded_config load_hf_config(const nlohmann::json& config,
-                                    const load_options& options = {}) {
-  using namespace detail;
-  if (!config.is_object()) throw_invalid("config", "must be a JSON object", json_text(config));
-  hf_rope_context c;
+namespace detail {
 
-  // §2.1.1 text_config fallback for multimodal wrappers.
+// The standardisation steps of load_hf_config (docs/reference.md §2), in the order they run. Each
+// reads the config through the context and records what it resolved (value and key path).
+
+/// §2.1.1: the object holding the model keys: the root, or `text_config` for multimodal
+/// wrappers (none of rope_parameters, rope_scaling, rope_theta at the root).
+inline void select_root(const nlohmann::json& config, hf_rope_context& c) {
   c.root = &config;
   if (json_member(config, "rope_parameters") == nullptr &&
       json_member(config, "rope_scaling") == nullptr &&
@@ -490,8 +545,11 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
       c.root_prefix = "text_config";
     }
   }
-  const nlohmann::json& root = *c.root;
+}
 
+/// §2.1.2–§2.1.3: rope_parameters / rope_scaling (aliases), then the per-layer-type entry.
+inline void select_rope_dict(hf_rope_context& c, const load_options& options) {
+  const nlohmann::json& root = *c.root;
   // §2.1.2 rope_parameters (v5) / rope_scaling (older name).
   const nlohmann::json* rp = json_member(root, "rope_parameters");
   const nlohmann::json* rs = json_member(root, "rope_scaling");
@@ -547,8 +605,13 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
                             " ignored: the config has no per-layer-type rope dict");
   }
   c.dict = dict;
+}
 
-  // §2.2 type name: rope_type, else type, else "default"; aliases renamed before §2.3.
+/// §2.2: type name (rope_type, else type, else "default"), model_type, aliases renamed before
+/// §2.3, and the check against the supported types.
+inline void resolve_type(const nlohmann::json& config, hf_rope_context& c) {
+  const nlohmann::json* dict = c.dict;
+  const nlohmann::json& root = *c.root;
   c.type = "default";
   if (dict != nullptr) {
     const nlohmann::json* rt = json_member(*dict, "rope_type");
@@ -566,15 +629,14 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
     }
   }
   const std::string as_written = c.type;
-  std::string model_type;
   if (const nlohmann::json* mt = json_member(root, "model_type"); mt && mt->is_string()) {
-    model_type = mt->get<std::string>();
+    c.model_type = mt->get<std::string>();
   } else if (const nlohmann::json* mt0 = json_member(config, "model_type");
              mt0 && mt0->is_string()) {
-    model_type = mt0->get<std::string>();
+    c.model_type = mt0->get<std::string>();
   }
   if (c.type == "su") c.type = "longrope";
-  if (c.type == "yarn" && model_type == "phi3") c.type = "longrope";
+  if (c.type == "yarn" && c.model_type == "phi3") c.type = "longrope";
   if (c.type == "mrope") c.type = "default";
   if (c.type != as_written) {
     c.diagnostics.push_back(c.type_path + " " + json_quote(as_written, max_echo_bytes) +
@@ -590,92 +652,133 @@ inline loaded_config load_hf_config(const nlohmann::json& config,
     throw_invalid(c.type_path, "must be one of " + supported_list,
                   json_quote(as_written, max_echo_bytes));
   }
+}
 
-  // §2.3 θ: dict rope_theta, else top-level rope_theta, else rotary_emb_base, else 10000.
-  if (const auto v = json_get_number(c.dict_or_empty(), "rope_theta", c.dict_path)) {
-    c.rope_theta = *v;
-    c.rope_theta_path = c.in_dict("rope_theta");
-  } else if (const auto v2 = json_get_number(root, "rope_theta", c.root_prefix)) {
-    c.rope_theta = *v2;
-    c.rope_theta_path = c.top("rope_theta");
-  } else if (const auto v3 = json_get_number(root, "rotary_emb_base", c.root_prefix)) {
-    c.rope_theta = *v3;
-    c.rope_theta_path = c.top("rotary_emb_base");
-  } else {
-    c.rope_theta_path = c.top("rope_theta");
-  }
+/// A place a value may come from: an object, the key path of that object, a key.
+struct key_source {
+  const nlohmann::json* obj;
+  std::string_view prefix;
+  std::string_view key;
+};
 
-  // §2.3 prf: top-level (overrides the dict), else the dict's, else rotary_pct /
-  // rotary_emb_fraction, else 1.
-  {
-    const auto top = json_get_number(root, "partial_rotary_factor", c.root_prefix);
-    const auto in_dict = json_get_number(c.dict_or_empty(), "partial_rotary_factor", c.dict_path);
-    if (top) {
-      c.partial_rotary_factor = *top;
-      c.partial_rotary_factor_path = c.top("partial_rotary_factor");
-      if (in_dict && *in_dict != *top) {
-        c.diagnostics.push_back(c.partial_rotary_factor_path + " (" + format_value(*top) +
-                                ") overrides " + c.in_dict("partial_rotary_factor") + " (" +
-                                format_value(*in_dict) + ")");
-      }
-    } else if (in_dict) {
-      c.partial_rotary_factor = *in_dict;
-      c.partial_rotary_factor_path = c.in_dict("partial_rotary_factor");
-    } else if (const auto pct = json_get_number(root, "rotary_pct", c.root_prefix)) {
-      c.partial_rotary_factor = *pct;
-      c.partial_rotary_factor_path = c.top("rotary_pct");
-    } else if (const auto frac = json_get_number(root, "rotary_emb_fraction", c.root_prefix)) {
-      c.partial_rotary_factor = *frac;
-      c.partial_rotary_factor_path = c.top("rotary_emb_fraction");
-    } else {
-      c.partial_rotary_factor_path = c.top("partial_rotary_factor");
+/// The first source whose key is present and not null, read with `get` (json_get_number or
+/// json_get_integer), with its key path; nullopt when none is.
+template <class T>
+inline std::optional<std::pair<T, std::string>> first_present(
+    std::initializer_list<key_source> chain,
+    std::optional<T> (*get)(const nlohmann::json&, std::string_view, std::string_view)) {
+  for (const key_source& s : chain) {
+    if (s.obj == nullptr) continue;
+    if (const std::optional<T> v = get(*s.obj, s.key, s.prefix)) {
+      return std::make_pair(*v, join_key(s.prefix, s.key));
     }
   }
+  return std::nullopt;
+}
 
-  // §2.3 L: top-level only.
+/// §2.3 θ: dict rope_theta, else top-level rope_theta, else rotary_emb_base, else 10000.
+inline void resolve_theta(hf_rope_context& c) {
+  const auto v = first_present<double>({{&c.dict_or_empty(), c.dict_path, "rope_theta"},
+                                        {c.root, c.root_prefix, "rope_theta"},
+                                        {c.root, c.root_prefix, "rotary_emb_base"}},
+                                       json_get_number);
+  c.rope_theta = v ? v->first : 10000.0;
+  c.rope_theta_path = v ? v->second : c.top("rope_theta");
+}
+
+/// §2.3 prf: top-level (overrides the dict), else the dict's, else rotary_pct /
+/// rotary_emb_fraction, else 1. Type default (HF v5 quirk): the dict's value wins when both are
+/// set (the per-model default body reads the dict, where the top-level value is filled in only
+/// when the dict lacks it).
+inline void resolve_partial_rotary_factor(hf_rope_context& c) {
+  const key_source top{c.root, c.root_prefix, "partial_rotary_factor"};
+  const key_source in_dict{&c.dict_or_empty(), c.dict_path, "partial_rotary_factor"};
+  const bool dict_first = c.type == "default";
+  const auto v = first_present<double>({dict_first ? in_dict : top,
+                                        dict_first ? top : in_dict,
+                                        {c.root, c.root_prefix, "rotary_pct"},
+                                        {c.root, c.root_prefix, "rotary_emb_fraction"}},
+                                       json_get_number);
+  c.partial_rotary_factor = v ? v->first : 1.0;
+  c.partial_rotary_factor_path = v ? v->second : c.top("partial_rotary_factor");
+  const auto a = json_get_number(*c.root, "partial_rotary_factor", c.root_prefix);
+  const auto b = json_get_number(c.dict_or_empty(), "partial_rotary_factor", c.dict_path);
+  if (a && b && *a != *b) {
+    const double loser = dict_first ? *a : *b;
+    c.diagnostics.push_back(
+        c.partial_rotary_factor_path + " (" + format_value(c.partial_rotary_factor) +
+        ") overrides " +
+        (dict_first ? c.top("partial_rotary_factor") : c.in_dict("partial_rotary_factor")) + " (" +
+        format_value(loser) + ")" +
+        (dict_first ? " (type default: HF v5 reads the rope dict)" : ""));
+  }
+}
+
+/// §2.3 L: top-level max_position_embeddings only.
+inline void resolve_max_position_embeddings(hf_rope_context& c) {
   c.max_position_embeddings_path = c.top("max_position_embeddings");
-  c.max_position_embeddings = json_get_integer(root, "max_position_embeddings", c.root_prefix);
+  c.max_position_embeddings = json_get_integer(*c.root, "max_position_embeddings", c.root_prefix);
+}
 
-  // §1.1 H: Gemma-4 global_head_dim (full-attention layer), else qk_rope_head_dim (MLA), else
-  // head_dim (null = absent), else hidden_size / num_attention_heads (floor division).
-  std::optional<std::int64_t> h;
-  if (c.layer_type == "full_attention") {
-    h = json_get_integer(root, "global_head_dim", c.root_prefix);
-    if (h) c.head_dim_path = c.top("global_head_dim");
+/// §1.1 H: Gemma-4 global_head_dim (full-attention layer), else qk_rope_head_dim (MLA), else
+/// head_dim (null = absent), else hidden_size / num_attention_heads (floor division).
+inline void resolve_head_dim(hf_rope_context& c) {
+  const key_source none{nullptr, {}, {}};
+  const auto h = first_present<std::int64_t>(
+      {c.layer_type == "full_attention" ? key_source{c.root, c.root_prefix, "global_head_dim"}
+                                        : none,
+       {c.root, c.root_prefix, "qk_rope_head_dim"},
+       {c.root, c.root_prefix, "head_dim"}},
+      json_get_integer);
+  if (h) {
+    c.head_dim = h->first;
+    c.head_dim_path = h->second;
+    return;
   }
-  if (!h) {
-    h = json_get_integer(root, "qk_rope_head_dim", c.root_prefix);
-    if (h) c.head_dim_path = c.top("qk_rope_head_dim");
+  const nlohmann::json& root = *c.root;
+  const auto hidden = json_get_integer(root, "hidden_size", c.root_prefix);
+  const auto heads = json_get_integer(root, "num_attention_heads", c.root_prefix);
+  if (!hidden || !heads) {
+    throw_message(c.top("head_dim"),
+                  "missing: the config needs head_dim, or hidden_size and "
+                  "num_attention_heads" +
+                      std::string(hidden ? "" : " (hidden_size absent)") +
+                      std::string(heads ? "" : " (num_attention_heads absent)"));
   }
-  if (!h) {
-    h = json_get_integer(root, "head_dim", c.root_prefix);
-    if (h) c.head_dim_path = c.top("head_dim");
+  if (*hidden / *heads < 1) {
+    throw_invalid(c.top("hidden_size"), "hidden_size / num_attention_heads must be >= 1",
+                  std::to_string(*hidden) + " / " + std::to_string(*heads));
   }
-  if (!h) {
-    const auto hidden = json_get_integer(root, "hidden_size", c.root_prefix);
-    const auto heads = json_get_integer(root, "num_attention_heads", c.root_prefix);
-    if (!hidden || !heads) {
-      throw_message(c.top("head_dim"),
-                    "missing: the config needs head_dim, or hidden_size and "
-                    "num_attention_heads" +
-                        std::string(hidden ? "" : " (hidden_size absent)") +
-                        std::string(heads ? "" : " (num_attention_heads absent)"));
-    }
-    if (*hidden / *heads < 1) {
-      throw_invalid(c.top("hidden_size"), "hidden_size / num_attention_heads must be >= 1",
-                    std::to_string(*hidden) + " / " + std::to_string(*heads));
-    }
-    h = *hidden / *heads;
-    c.head_dim_path = c.top("head_dim");
-  }
-  c.head_dim = *h;
+  c.head_dim = *hidden / *heads;
+  c.head_dim_path = c.top("head_dim");
+}
 
+}  // namespace detail
+
+/// Builds the method a Hugging Face config.json describes (docs/reference.md §2): §2.1 locating
+/// the rope dict, §2.2 type name and aliases, §2.3 precedence, §2.4 required keys, §2.5 value
+/// rules, one named step each (detail::select_root … detail::load_hf_method).
+/// Returns the method (Real = double), the non-fatal diagnostics, L (0 if absent) and the layout.
+/// Throws invalid_parameter "<key path>: <expectation>, got <value>" on any violation.
+inline loaded_config load_hf_config(const nlohmann::json& config,
+                                    const load_options& options = {}) {
+  using namespace detail;
+  if (!config.is_object()) throw_invalid("config", "must be a JSON object", json_text(config));
+  hf_rope_context c;
+  select_root(config, c);
+  select_rope_dict(c, options);
+  resolve_type(config, c);
+  resolve_theta(c);
+  resolve_partial_rotary_factor(c);
+  resolve_max_position_embeddings(c);
+  resolve_head_dim(c);
   if (options.weights && c.type != "clex") {
     c.diagnostics.push_back("weights ignored: type '" + c.type + "' reads no checkpoint tensors");
   }
-
-  loaded_config out{load_hf_method(c, options), {}, c.max_position_embeddings.value_or(0),
-                    hf_layout(root, model_type)};
+  loaded_config out{load_hf_method(c, options),
+                    {},
+                    c.max_position_embeddings.value_or(0),
+                    hf_layout(*c.root, c.model_type)};
   out.diagnostics = std::move(c.diagnostics);
   return out;
 }
