@@ -123,64 +123,59 @@ struct kv_setup {
   }
 };
 
-template <class S, class C>
-void rope_kv_append_loop(benchmark::State& state) {
+/// The timed loop shared by the three forms: `step(s)` once per iteration, the caches observed.
+template <class S, class C, class Step>
+void kv_loop(benchmark::State& state, Step step) {
   kv_setup<S, C> s(state);
-  const auto pos = ropescale::token_positions::range(kFirstPosition);
   for (auto _ : state) {
-    ropescale::rope_kv_append(ropescale::tensor_view<S>{}, s.k_view(), s.v_view(),
-                              s.cache(s.k_cache.get()), s.cache(s.v_cache.get()), s.slot_list(),
-                              s.rows, pos, ropescale::layout::neox, s.dim);
+    step(s);
     benchmark::DoNotOptimize(s.k_cache.get());
     benchmark::DoNotOptimize(s.v_cache.get());
     benchmark::ClobberMemory();
   }
   s.set_counters(state);
+}
+
+template <class S, class C>
+void kv_append_floor(kv_setup<S, C>& s) {
+  ropescale::kv_append(s.k_view(), s.v_view(), s.cache(s.k_cache.get()), s.cache(s.v_cache.get()),
+                       s.slot_list());
+}
+
+template <class S, class C>
+void rope_kv_append_loop(benchmark::State& state) {
+  kv_loop<S, C>(state, [](kv_setup<S, C>& s) {
+    ropescale::rope_kv_append(ropescale::tensor_view<S>{}, s.k_view(), s.v_view(),
+                              s.cache(s.k_cache.get()), s.cache(s.v_cache.get()), s.slot_list(),
+                              s.rows, ropescale::token_positions::range(kFirstPosition),
+                              ropescale::layout::neox, s.dim);
+  });
 }
 
 template <class S, class C>
 void kv_append_floor_loop(benchmark::State& state) {
-  kv_setup<S, C> s(state);
-  for (auto _ : state) {
-    ropescale::kv_append(s.k_view(), s.v_view(), s.cache(s.k_cache.get()), s.cache(s.v_cache.get()),
-                         s.slot_list());
-    benchmark::DoNotOptimize(s.k_cache.get());
-    benchmark::DoNotOptimize(s.v_cache.get());
-    benchmark::ClobberMemory();
-  }
-  s.set_counters(state);
+  kv_loop<S, C>(state, kv_append_floor<S, C>);
 }
 
 template <class S, class C>
 void rope_then_kv_append_loop(benchmark::State& state) {
-  kv_setup<S, C> s(state);
-  const auto pos = ropescale::token_positions::range(kFirstPosition);
-  for (auto _ : state) {
-    ropescale::apply_rotary(s.k_view(), s.rows, pos, ropescale::layout::neox, s.dim);
-    ropescale::kv_append(s.k_view(), s.v_view(), s.cache(s.k_cache.get()), s.cache(s.v_cache.get()),
-                         s.slot_list());
-    benchmark::DoNotOptimize(s.k_cache.get());
-    benchmark::DoNotOptimize(s.v_cache.get());
-    benchmark::ClobberMemory();
-  }
-  s.set_counters(state);
+  kv_loop<S, C>(state, [](kv_setup<S, C>& s) {
+    ropescale::apply_rotary(s.k_view(), s.rows, ropescale::token_positions::range(kFirstPosition),
+                            ropescale::layout::neox, s.dim);
+    kv_append_floor(s);
+  });
 }
 
 void BM_KvMemcpy(benchmark::State& state) {
-  kv_setup<float, float> s(state);
-  const std::int64_t row = s.heads * s.dim;
-  const auto bytes = static_cast<std::size_t>(row) * sizeof(float);
-  for (auto _ : state) {
+  kv_loop<float, float>(state, [](kv_setup<float, float>& s) {
+    const std::int64_t row = s.heads * s.dim;
+    const auto bytes = static_cast<std::size_t>(row) * sizeof(float);
     for (std::int64_t t = 0; t < s.tokens; ++t) {
       const std::int64_t slot = s.slots[static_cast<std::size_t>(t)];
       std::memcpy(s.k_cache.get() + slot * row, s.k.get() + t * row, bytes);
       std::memcpy(s.v_cache.get() + slot * row, s.v.get() + t * row, bytes);
     }
-    benchmark::DoNotOptimize(s.k_cache.get());
-    benchmark::DoNotOptimize(s.v_cache.get());
-    benchmark::ClobberMemory();
-  }
-  s.set_counters(state);
+  });
 }
 
 void shapes(benchmark::internal::Benchmark* b) {

@@ -78,11 +78,17 @@ def main():
         if all(c is None for c in cells):
             continue
         print(f"{k + ' / NeoX f32 (elements/s)':<48}" + "".join(f"{fmt(c):>14}" for c in cells))
+    time_table(rows, cvs, [FLOOR] + KERNELS, SHAPES, SHAPE_TITLES)
+    kv_table(rows, cvs)
+
+
+def time_table(rows, cvs, names, shapes, titles):
+    """Median CPU time and its coefficient of variation per benchmark and shape."""
     print()
-    print(f"{'median time (ns) / cv':<48}" + "".join(f"{t:>14}" for t in SHAPE_TITLES))
-    for k in [FLOOR] + KERNELS:
+    print(f"{'median time (ns) / cv':<48}" + "".join(f"{t:>14}" for t in titles))
+    for k in names:
         cells = []
-        for s in SHAPES:
+        for s in shapes:
             b = rows.get(f"{k}/{s}")
             if b is None:
                 cells.append("—")
@@ -93,7 +99,6 @@ def main():
         if all(c == "—" for c in cells):
             continue
         print(f"{k:<48}" + "".join(f"{c:>14}" for c in cells))
-    kv_table(rows, cvs)
 
 
 def kv_table(rows, cvs):
@@ -125,25 +130,10 @@ def kv_table(rows, cvs):
         if all(c is None for c in cells):
             continue
         print(f"{title:<48}" + "".join(f"{fmt(c):>14}" for c in cells))
-    print()
-    print(f"{'median time (ns) / cv':<48}" + "".join(f"{t:>14}" for t in KV_TITLES))
     names = ["BM_KvMemcpy"] + [f"{k}_{p}" for p in KV_PAIRS
                                for k in ("BM_KvAppendFloor", "BM_RopeKvAppend",
                                          "BM_RopeThenKvAppend")]
-    for k in names:
-        cells = []
-        for s in KV_SHAPES:
-            b = rows.get(f"{k}/{s}")
-            if b is None:
-                cells.append("—")
-                continue
-            cv = cvs.get(f"{k}/{s}")
-            cvtxt = f"{100 * cv['cpu_time']:.1f}%" if cv else "?"
-            cells.append(f"{b['cpu_time']:.0f} {cvtxt}")
-        if all(c == "—" for c in cells):
-            continue
-        print(f"{k:<48}" + "".join(f"{c:>14}" for c in cells))
-
+    time_table(rows, cvs, names, KV_SHAPES, KV_TITLES)
 
 if __name__ == "__main__":
     main()

@@ -182,15 +182,11 @@ inline void check_cache(const char* name, const paged_cache_view<C>& c, const ch
         std::string("must equal ") + of + ".head_dim (" + std::to_string(head_dim) + ")",
         c.head_dim);
   }
-  struct dim {
-    const char* key;
-    std::int64_t count, stride;
-  };
-  dim dims[3] = {{"page_stride", c.pages, c.page_stride},
-                 {"slot_stride", c.page_size, c.slot_stride},
-                 {"head_stride", c.heads, c.head_stride}};
-  for (const dim& d : dims) {
-    if (d.stride < 0) throw_invalid_value(view_key(name, d.key), "must be >= 0", d.stride);
+  const char* const keys[3] = {"page_stride", "slot_stride", "head_stride"};
+  const std::int64_t counts[3] = {c.pages, c.page_size, c.heads};
+  const std::int64_t strides[3] = {c.page_stride, c.slot_stride, c.head_stride};
+  for (int d = 0; d < 3; ++d) {
+    if (strides[d] < 0) throw_invalid_value(view_key(name, keys[d]), "must be >= 0", strides[d]);
   }
   std::int64_t slots = 0;
   if (!mul_fits(c.pages, c.page_size, slots)) {
@@ -201,25 +197,25 @@ inline void check_cache(const char* name, const paged_cache_view<C>& c, const ch
   if (c.data == nullptr) {
     throw_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
   }
-  // Innermost first: every stride must step over the whole extent of the dimensions inside it
-  // (so no two elements share an address), and the total extent must fit a byte offset.
-  for (int a = 0; a < 3; ++a) {
-    for (int b = a + 1; b < 3; ++b) {
-      if (dims[b].stride < dims[a].stride) std::swap(dims[a], dims[b]);
-    }
-  }
+  // Innermost first (dimensions ordered by stride): every stride must step over the whole extent
+  // of the dimensions inside it (so no two elements share an address), and the total extent
+  // must fit a byte offset.
+  int order[3] = {0, 1, 2};
+  if (strides[order[1]] < strides[order[0]]) std::swap(order[0], order[1]);
+  if (strides[order[2]] < strides[order[1]]) std::swap(order[1], order[2]);
+  if (strides[order[1]] < strides[order[0]]) std::swap(order[0], order[1]);
   std::int64_t extent = head_dim;  // elements spanned by the dimensions inside the current one
-  for (const dim& d : dims) {
-    if (d.count <= 1) continue;
-    if (d.stride < extent) {
-      throw_invalid_value(view_key(name, d.key),
+  for (const int d : order) {
+    if (counts[d] <= 1) continue;
+    if (strides[d] < extent) {
+      throw_invalid_value(view_key(name, keys[d]),
                           "must be >= " + std::to_string(extent) +
                               " (the extent of the dimensions inside it: strides must not "
                               "overlap)",
-                          d.stride);
+                          strides[d]);
     }
     std::int64_t step = 0;
-    if (!mul_fits(d.count - 1, d.stride, step) || !add_fits(step, extent, extent)) {
+    if (!mul_fits(counts[d] - 1, strides[d], step) || !add_fits(step, extent, extent)) {
       extent = -1;
       break;
     }

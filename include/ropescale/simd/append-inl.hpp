@@ -13,9 +13,10 @@
 // kept quiet) or a bit copy when source and destination types are equal.
 //
 // Loop order: token → its row (table or computed on the fly) → Q heads → K heads → V heads, each
-// head one sequential pass from source to destination with the row's cos/sin reloaded from L1
-// per vector block (a few KiB per token, so the destinations are written in address order and
-// the page scatter costs one division per token).
+// head one sequential pass from source to destination (destinations written in address order;
+// the page scatter costs one division per token). For the usual rows (a whole number of vector
+// blocks that fits the row registers, e.g. 128-dim heads) the row stays in registers across the
+// token's Q and K heads; other rows are reloaded from L1 per vector block.
 
 /// x converted from S to D (identity when equal; RNE otherwise).
 template <class D, class S>
@@ -31,9 +32,11 @@ inline D convert_to(S x) noexcept {
 template <class S, class D>
 inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
   if (count <= from) return;
-  if constexpr (std::is_same_v<S, D>) {
+  if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
     std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
   } else {
+    // f32 → f32 through vector registers is a bit copy too (loads and stores do not convert),
+    // inline instead of a library call per token and head run.
     std::int64_t i = from;
     if constexpr (ops::lanes > 1) {
       for (; i + ops::lanes <= count; i += ops::lanes) ops::store(y + i, ops::load(x + i));
@@ -151,7 +154,58 @@ inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
   }
 }
 
-template <class S, class QD, class C, layout Layout, bool Inverse>
+/// Every head of `a` for one token with the row's NB vector blocks held in registers (rows of
+/// exactly NB·lanes pairs, NeoX or GPT-J): cr/sr are the cos/sin blocks (GPT-J: cr[2b], cr[2b+1]
+/// and sr[2b], sr[2b+1] the duplicated halves), loaded once per token for all Q and K heads.
+/// The formulas are rotate_head_to's.
+template <class S, class D, layout Layout, bool Inverse, int NB>
+ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
+                                            const typename ops::vec* cr,
+                                            const typename ops::vec* sr) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  constexpr std::int64_t n = NB * L;
+  for (std::int64_t h = 0; h < a.heads; ++h) {
+    const S* x = src_t + h * a.src_head_stride;
+    D* y = dst_t + h * a.dst_head_stride;
+    ROPESCALE_UNROLL
+    for (int b = 0; b < NB; ++b) {
+      const std::int64_t i = b * L;
+      if constexpr (Layout == layout::neox) {
+        const auto va = ops::load(x + i);
+        const auto vb = ops::load(x + n + i);
+        if constexpr (!Inverse) {
+          ops::store(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
+          ops::store(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
+        } else {
+          ops::store(y + i, ops::fmadd(vb, sr[b], ops::mul(va, cr[b])));
+          ops::store(y + n + i, ops::fnmadd(va, sr[b], ops::mul(vb, cr[b])));
+        }
+      } else {
+        const auto v0 = ops::load(x + 2 * i);
+        const auto v1 = ops::load(x + 2 * i + L);
+        if constexpr (!Inverse) {
+          ops::store(y + 2 * i,
+                     ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+          ops::store(y + 2 * i + L, ops::fmaddsub(v1, cr[2 * b + 1],
+                                                  ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
+        } else {
+          ops::store(y + 2 * i,
+                     ops::fmsubadd(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+          ops::store(y + 2 * i + L, ops::fmsubadd(v1, cr[2 * b + 1],
+                                                  ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
+        }
+      }
+    }
+    if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
+      copy_converted(x, y, 2 * n, a.head_dim);
+    }
+  }
+}
+
+/// The token loop. NB > 0: rows of exactly NB vector blocks, kept in registers across the
+/// token's Q and K heads (rotate_heads_resident); NB == 0: any row, reloaded per block from L1
+/// (rotate_head_to).
+template <class S, class QD, class C, layout Layout, bool Inverse, int NB>
 inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const std::int64_t n = j.pairs;
   const bool rotate_k = n > 0;
@@ -183,20 +237,68 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
         s = j.sin + r * j.row_stride;
       }
     }
-    if (j.q.heads > 0) {
-      append_heads<S, QD, Layout, Inverse>(j.q, j.q.src + t * j.q.src_token_stride,
-                                           j.q.dst + t * j.q.dst_token_stride, c, s, n);
+    if constexpr (NB > 0) {
+      constexpr std::size_t R = Layout == layout::neox ? slots<NB> : slots<2 * NB>;
+      typename ops::vec cr[R], sr[R];
+      for (std::size_t b = 0; b < R; ++b)
+        cr[b] = sr[b] = ops::set1(0.0f);  // (unused when c is null)
+      if (c != nullptr) {
+        ROPESCALE_UNROLL
+        for (int b = 0; b < NB; ++b) {
+          if constexpr (Layout == layout::neox) {
+            cr[b] = ops::load(c + b * ops::lanes);
+            sr[b] = ops::load(s + b * ops::lanes);
+          } else {
+            ops::dup_pairs(ops::load(c + b * ops::lanes), cr[2 * b], cr[2 * b + 1]);
+            ops::dup_pairs(ops::load(s + b * ops::lanes), sr[2 * b], sr[2 * b + 1]);
+          }
+        }
+      }
+      if (j.q.heads > 0) {
+        rotate_heads_resident<S, QD, Layout, Inverse, NB>(
+            j.q, j.q.src + t * j.q.src_token_stride, j.q.dst + t * j.q.dst_token_stride, cr, sr);
+      }
+      if (kv && j.k.heads > 0) {
+        rotate_heads_resident<S, C, Layout, Inverse, NB>(j.k, j.k.src + t * j.k.src_token_stride,
+                                                         j.k.dst + kd, cr, sr);
+      }
+    } else {
+      if (j.q.heads > 0) {
+        append_heads<S, QD, Layout, Inverse>(j.q, j.q.src + t * j.q.src_token_stride,
+                                             j.q.dst + t * j.q.dst_token_stride, c, s, n);
+      }
+      if (kv && j.k.heads > 0) {
+        append_heads<S, C, Layout, Inverse>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd,
+                                            c, s, rotate_k ? n : 0);
+      }
     }
-    if (!kv) continue;
-    if (j.k.heads > 0) {
-      append_heads<S, C, Layout, Inverse>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, c,
-                                          s, rotate_k ? n : 0);
-    }
-    if (j.v.heads > 0) {
+    if (kv && j.v.heads > 0) {
       append_heads<S, C, Layout, Inverse>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd,
                                           nullptr, nullptr, 0);
     }
   }
+}
+
+/// Picks the token loop once per call: the register-resident row for rows of 2 or 4 whole vector
+/// blocks that fit the row registers (64- and 128-dim heads on AVX-512, 64-dim NeoX on AVX2;
+/// instantiating every block count up to the register limit doubled the compile time of a TU
+/// using rope_kv_append), not for bf16 GPT-J sources (their in-place formula is
+/// gptj_unit_bf16's); else the per-block reloading loop.
+template <class S, class QD, class C, layout Layout, bool Inverse>
+inline void append_tokens_for(const append_job<S, QD, C>& j) noexcept {
+  if constexpr (ops::lanes > 1 && Layout != layout::deinterleaved &&
+                !(Layout == layout::gptj && std::is_same_v<S, bf16> && ops::has_bf16_split)) {
+    constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
+    if (j.pairs == 4 * ops::lanes && K >= 4) {
+      append_tokens<S, QD, C, Layout, Inverse, (K >= 4 ? 4 : 0)>(j);
+      return;
+    }
+    if (j.pairs == 2 * ops::lanes && K >= 2) {
+      append_tokens<S, QD, C, Layout, Inverse, (K >= 2 ? 2 : 0)>(j);
+      return;
+    }
+  }
+  append_tokens<S, QD, C, Layout, Inverse, 0>(j);
 }
 
 /// Runs a validated append job (out-of-place rotation, fused KV append or plain KV append).
@@ -204,6 +306,6 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
 template <class S, class QD, class C>
 inline void append(const append_job<S, QD, C>& j) noexcept {
   with_layout(j, [&](auto lay, auto inverse) {
-    append_tokens<S, QD, C, decltype(lay)::value, decltype(inverse)::value>(j);
+    append_tokens_for<S, QD, C, decltype(lay)::value, decltype(inverse)::value>(j);
   });
 }
