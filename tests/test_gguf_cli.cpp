@@ -7,28 +7,20 @@
 //     docs/gguf.md §3 rule 6);
 //   - the known divergences exit 3 with the rule that explains them;
 //   - bad GGUF files give exit 1 and one "error:" line, bad --check usage exit 2.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "support/gguf_converter.hpp"
 #include "support/gguf_writer.hpp"
-
-extern char** environ;
+#include "support/subprocess.hpp"
 
 namespace {
 
@@ -43,54 +35,11 @@ std::string tmp(const std::string& name) {
   return (fs::path(ROPESCALE_TEST_TMPDIR) / name).string();
 }
 
-struct run_result {
-  int status = -1;
-  std::string out, err;
-};
+using support::run_result;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-/// Runs exe with args (stdout/stderr to files, 60 s timeout).
+/// Runs exe with args (tests/support/subprocess.hpp).
 run_result run(const std::string& exe, const std::vector<std::string>& args) {
-  const std::string base = tmp("gguf_cli_" + std::to_string(::getpid()));
-  const std::string out_path = base + ".out", err_path = base + ".err";
-  std::vector<std::string> storage{exe};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = 0;
-  run_result r;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << exe;
-    return r;
-  }
-  int wstatus = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (::waitpid(pid, &wstatus, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &wstatus, 0);
-      ADD_FAILURE() << exe << " timed out";
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  if (WIFEXITED(wstatus)) r.status = WEXITSTATUS(wstatus);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
+  return support::run_process(exe, args, tmp("gguf_cli_" + std::to_string(::getpid())));
 }
 
 run_result inspect(const std::vector<std::string>& args) {
@@ -100,7 +49,9 @@ run_result compare(const std::vector<std::string>& args) {
   return run(ROPESCALE_COMPARE_EXE, args);
 }
 
-nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(slurp(p.string())); }
+nlohmann::json read_json(const fs::path& p) {
+  return nlohmann::json::parse(support::slurp(p.string()));
+}
 
 /// Writes the GGUF twin of a config (possibly edited) and the config itself; returns both paths.
 std::pair<std::string, std::string> twin_files(const nlohmann::json& cfg, const std::string& stem) {

@@ -31,8 +31,7 @@
 #include "ropescale/detail/cli_args.hpp"
 #include "ropescale/hf_config.hpp"
 #include "support/config_reference.hpp"
-
-extern char** environ;
+#include "support/subprocess.hpp"
 
 namespace {
 
@@ -41,10 +40,8 @@ using nlohmann::json;
 // ---------------------------------------------------------------------------------------------
 // Subprocess runner (posix_spawn; stdout/stderr to files; 60 s timeout so a hang fails, not stalls)
 
-struct run_result {
-  int status = -1;  // exit status, or -1 if killed/abnormal
-  std::string out, err;
-};
+using support::run_result;
+using support::slurp;
 
 std::string inspect_path() {
   if (const char* env = std::getenv("ROPESCALE_INSPECT"); env != nullptr && *env != '\0') {
@@ -64,52 +61,9 @@ std::string tmp_dir() {
   return dir;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 run_result run_inspect(const std::vector<std::string>& args) {
-  const std::string exe = inspect_path();
-  const std::string base = tmp_dir() + "/inspect_cli_" + std::to_string(::getpid());
-  const std::string out_path = base + ".out", err_path = base + ".err";
-  std::vector<std::string> storage{exe};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = 0;
-  run_result r;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << exe;
-    return r;
-  }
-  int wstatus = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (true) {
-    const pid_t w = ::waitpid(pid, &wstatus, WNOHANG);
-    if (w == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &wstatus, 0);
-      ADD_FAILURE() << "ropescale-inspect timed out";
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  if (WIFEXITED(wstatus)) r.status = WEXITSTATUS(wstatus);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
+  return support::run_process(inspect_path(), args,
+                              tmp_dir() + "/inspect_cli_" + std::to_string(::getpid()));
 }
 
 std::string config(const char* name) {
@@ -412,7 +366,8 @@ TEST(InspectCli, F32AngleMatchesIndependentBinary32Recomputation) {
             max_mode_gap, std::fabs(j["cos"][k][i].get<double>() - j64["cos"][k][i].get<double>()));
       }
     }
-    // At p = 1e6 HF's binary32 angle is off by ~1e-2 (docs/reference.md §5.1): the modes must differ.
+    // At p = 1e6 HF's binary32 angle is off by ~1e-2 (docs/reference.md §5.1): the modes must
+    // differ.
     EXPECT_GT(max_mode_gap, 1e-4);
   }
 }

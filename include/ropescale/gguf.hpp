@@ -9,7 +9,7 @@
 // and the caps below bound memory (well under 1 GB) and time (linear in the header's size) for
 // any input. Every error is a ropescale::invalid_parameter
 // "<field or key>: <expectation>, got <value> (<file>)" with names quoted, bounded and
-// control bytes escaped.
+// control bytes escaped (detail/quote.hpp).
 #ifndef ROPESCALE_GGUF_HPP
 #define ROPESCALE_GGUF_HPP
 
@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/hf_config.hpp"
 #include "ropescale/method.hpp"
@@ -201,30 +202,10 @@ struct tensor_info {
 
 namespace detail {
 
-/// Printable form of a name or string from the file: single-quoted, control bytes and bytes
-/// >= 0x7f escaped as \xNN, at most `limit` bytes of text, then "... (N bytes)".
+/// Printable form of a name or string from the file: single-quoted, control bytes and invalid
+/// UTF-8 escaped, at most `limit` bytes of text, then "... (N bytes)" (detail/quote.hpp).
 inline std::string quote_name(std::string_view s, std::size_t limit = 80) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "'";
-  std::size_t written = 0;
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    const std::size_t len = (u < 0x20 || u >= 0x7f) ? 4 : 1;
-    if (written + len > limit) {
-      out += "'... (" + std::to_string(s.size()) + " bytes)";
-      return out;
-    }
-    if (len == 4) {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += ch;
-    }
-    written += len;
-  }
-  out += '\'';
-  return out;
+  return ropescale::detail::quote_text(s, limit);
 }
 
 /// "key 'llama.rope.freq_base'" for messages.
@@ -1087,9 +1068,9 @@ inline loaded_config load_gguf(const gguf::file& f) {
     if (*factor != 0.0) s = *factor;
   }
   if (type == "none" && s != 1.0) {
-    diag.push_back(
-        factor_key + " = " + ropescale::detail::format_double(s) +
-        " ignored: rope.scaling.type is none (llama.cpp forces freq_scale 1, docs/gguf.md §3 rule 9)");
+    diag.push_back(factor_key + " = " + ropescale::detail::format_double(s) +
+                   " ignored: rope.scaling.type is none (llama.cpp forces freq_scale 1, "
+                   "docs/gguf.md §3 rule 9)");
     s = 1.0;
   }
   if (s < 1.0) {
