@@ -361,6 +361,49 @@ const std::vector<bad_case>& bad_cases() {
   return cases;
 }
 
+// A 1.5 GB sparse file whose header is a 1 GiB u8 array and a 512 MiB string (zeros): the reader
+// skips the array by seeking and keeps a 1 MiB prefix of the string, within the budget.
+TEST(GgufReader, HugeMetadataStaysWithinBudget) {
+  const std::uint64_t array_len = std::uint64_t{1} << 30, string_len = std::uint64_t{512} << 20;
+  bytes_t b = header(3, 0, 3);
+  gguf_writer::put_str(b, "big.array");
+  gguf_writer::put_u32(b, gguf_writer::t_array);
+  gguf_writer::put_u32(b, gguf_writer::t_u8);
+  gguf_writer::put_u64(b, array_len);
+  const std::uint64_t array_at = b.size();
+  bytes_t tail;
+  gguf_writer::put_str(tail, "big.string");
+  gguf_writer::put_u32(tail, gguf_writer::t_string);
+  gguf_writer::put_u64(tail, string_len);
+  bytes_t last;
+  gguf_writer::put_str(last, "after");
+  gguf_writer::put_u32(last, gguf_writer::t_u32);
+  gguf_writer::put_u32(last, 7);
+  const std::string path = tmp_path("huge_header.gguf");
+  gguf_writer::write_file(path, b);
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(array_at + array_len));
+    f.write(reinterpret_cast<const char*>(tail.data()), static_cast<std::streamsize>(tail.size()));
+    f.seekp(static_cast<std::streamoff>(array_at + array_len + tail.size() + string_len));
+    f.write(reinterpret_cast<const char*>(last.data()), static_cast<std::streamsize>(last.size()));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const gg::file f = gg::file::open(path);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 10.0);
+  EXPECT_EQ(f.find("big.array")->count, array_len);
+  EXPECT_FALSE(f.find("big.array")->elements_kept);
+  EXPECT_EQ(f.find("big.string")->string_length, string_len);
+  EXPECT_TRUE(f.find("big.string")->string_truncated);
+  EXPECT_EQ(f.find("big.string")->text.size(), gg::limits::max_kept_string_bytes);
+  EXPECT_EQ(f.find("after")->uint_value, 7u);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  EXPECT_LT(ru.ru_maxrss, 1024L * 1024) << "max RSS in KiB";
+  std::filesystem::remove(path);
+}
+
 TEST(GgufReader, BadFiles) {
   for (const bad_case& c : bad_cases()) {
     SCOPED_TRACE(c.what);
