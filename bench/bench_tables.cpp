@@ -65,7 +65,7 @@ void BM_DecodeOnTheFly_f32(benchmark::State& state) {
   const auto view = ropescale::dense_view(x.get(), T, H, D);
   const auto pos = ropescale::token_positions::range(kStart);
   for (auto _ : state) {
-    ropescale::apply_rotary_on_the_fly(view, pos, w.data(), D / 2, 1.0, ropescale::layout::neox, D);
+    ropescale::apply_rotary_on_the_fly(view, w.data(), D / 2, 1.0, pos, ropescale::layout::neox, D);
     benchmark::DoNotOptimize(x.get());
     benchmark::ClobberMemory();
   }
@@ -92,7 +92,7 @@ void BM_OnTheFlyIsa_f32(benchmark::State& state) {
   ropescale::apply_options opt;
   opt.force_isa = which;
   for (auto _ : state) {
-    ropescale::apply_rotary_on_the_fly(view, pos, w.data(), D / 2, 1.0, ropescale::layout::neox, D,
+    ropescale::apply_rotary_on_the_fly(view, w.data(), D / 2, 1.0, pos, ropescale::layout::neox, D,
                                        opt);
     benchmark::DoNotOptimize(x.get());
     benchmark::ClobberMemory();
@@ -115,7 +115,7 @@ void BM_OnTheFlyFusedQK_f32(benchmark::State& state) {
   const auto kv = ropescale::dense_view(k.get(), T, Hk, D);
   const auto pos = ropescale::token_positions::range(kStart);
   for (auto _ : state) {
-    ropescale::apply_rotary_on_the_fly(qv, kv, pos, w.data(), D / 2, 1.0, ropescale::layout::neox,
+    ropescale::apply_rotary_on_the_fly(qv, kv, w.data(), D / 2, 1.0, pos, ropescale::layout::neox,
                                        D);
     benchmark::DoNotOptimize(q.get());
     benchmark::DoNotOptimize(k.get());

@@ -68,12 +68,16 @@ float activation(std::int64_t seq, std::int64_t position, std::int64_t channel) 
 }
 
 // Views into a packed buffer of `tokens` rows: Q heads, then K heads, then V heads. The token
-// stride is the packed row; heads are adjacent.
+// stride is the packed row; heads are adjacent. The views carry the buffer's size.
 rs::tensor_view<float> q_view(float* qkv, std::int64_t tokens) {
-  return {qkv, tokens, q_heads, head_dim, qkv_row, head_dim};
+  return rs::packed_qkv_views(qkv, static_cast<std::size_t>(tokens * qkv_row), tokens, q_heads,
+                              kv_heads, head_dim)
+      .q;
 }
 rs::tensor_view<float> k_view(float* qkv, std::int64_t tokens) {
-  return {qkv + q_heads * head_dim, tokens, kv_heads, head_dim, qkv_row, head_dim};
+  return rs::packed_qkv_views(qkv, static_cast<std::size_t>(tokens * qkv_row), tokens, q_heads,
+                              kv_heads, head_dim)
+      .k;
 }
 const float* v_of(const float* qkv_token) { return qkv_token + (q_heads + kv_heads) * head_dim; }
 

@@ -602,7 +602,7 @@ void sin_zero_rounding(isa which) {
         if constexpr (std::is_same_v<T, float>) {
           std::memcpy(&e, &b, sizeof e);
         } else {
-          e = T{static_cast<std::uint16_t>(b)};
+          e = T::from_bits(static_cast<std::uint16_t>(b));
         }
       }
       const auto x0 = x;
@@ -726,7 +726,8 @@ TEST_F(ValidationFixture, RejectsBadShapesAndKeepsDataUntouched) {
   v = q;
   v.head_stride = -64;
   EXPECT_NE(call(v, 64).find("q.head_stride"), std::string::npos);
-  EXPECT_NE(call(q, 32).find("table.pairs: must equal rotary_dim / 2 (16), got 32"),
+  EXPECT_NE(call(q, 32).find("rotary_dim: must equal 2 * table.pairs (64): pass the rotary "
+                             "dimension, not the pair count, got 32"),
             std::string::npos);
   EXPECT_EQ(buf, before);
 }

@@ -198,6 +198,50 @@ TEST_F(BadCalls, NegativeSizesAndStrides) {
   });
 }
 
+// Views that do not fit their buffer or overlap (themselves or each other): rejected before any
+// write (test_views.cpp checks the overlap rules against brute force).
+TEST_F(BadCalls, ViewsThatLeaveTheirBufferOrOverlap) {
+  const auto r0 = token_positions::range(0);
+  const std::int64_t elements = kTokens * kHeads * kHeadDim;
+  auto v = ropescale::dense_view(qbuf_.data() + kGuard, static_cast<std::size_t>(elements), kTokens,
+                                 kHeads, kHeadDim);
+  v.extent = elements - 1;
+  expect_rejected("q.extent one element short of the view (dense 4×2×64 view, extent 511)",
+                  "q.extent", [&] { apply(v, {}, r0); });
+  v = q_;
+  v.token_stride = kHeadDim;
+  v.head_stride = kHeads * kHeadDim;
+  expect_rejected("q strides swapped (token_stride 64, head_stride 128 on a 4×2×64 buffer)",
+                  "q: ", [&] { apply(v, {}, r0); });
+  v = q_;
+  v.tokens = 2;
+  v.heads = 4;
+  v.token_stride = 2 * kHeadDim;
+  expect_rejected("q rows overlap: 2 tokens × 4 heads with token_stride 128, head_stride 64",
+                  "q: ", [&] { apply(v, {}, r0); });
+  expect_rejected("k is the same view as q", "k: ", [&] { apply(q_, q_, r0); });
+  auto k = q_;
+  k.data += kHeadDim / 2;
+  expect_rejected("k starts 32 elements into q (same strides)", "k: ", [&] { apply(q_, k, r0); });
+  k = q_;
+  k.data += kHeadDim;
+  k.heads = 1;
+  k.token_stride = kHeadDim;
+  expect_rejected("k inside q's address range with another token stride (64 vs 128)",
+                  "k.token_stride", [&] { apply(q_, k, r0); });
+  expect_rejected(
+      "dense_view(data, 511 elements, 4 tokens, 2 heads, 64)", "dense_view.elements", [&] {
+        (void)ropescale::dense_view(qbuf_.data() + kGuard, static_cast<std::size_t>(elements - 1),
+                                    kTokens, kHeads, kHeadDim);
+      });
+  expect_rejected("packed_qkv_views(data, 511 elements, 4 tokens, 1 q head, 0 kv heads, 128)",
+                  "packed_qkv_views.elements", [&] {
+                    (void)ropescale::packed_qkv_views(qbuf_.data() + kGuard,
+                                                      static_cast<std::size_t>(elements - 1),
+                                                      kTokens, 1, 0, 2 * kHeadDim);
+                  });
+}
+
 TEST_F(BadCalls, RotaryDim) {
   const auto r0 = token_positions::range(0);
   expect_rejected("rotary_dim odd (63)", "rotary_dim", [&] { apply(q_, k_, r0, 63); });
@@ -211,11 +255,18 @@ TEST_F(BadCalls, RotaryDim) {
   v.token_stride = 64;
   expect_rejected("rotary_dim (64) > head_dim (32)", "q.head_dim", [&] { apply(v, {}, r0); });
   expect_rejected("rotary_dim / 2 != table pairs (rotary_dim 32, table of 32 pairs)",
-                  "table.pairs", [&] { apply(q_, k_, r0, 32); });
+                  "rotary_dim: must equal 2 * table.pairs (64): pass the rotary dimension, not the "
+                  "pair count, got 32",
+                  [&] { apply(q_, k_, r0, 32); });
+  expect_rejected("rotary_dim / 2 != table pairs (rotary_dim 48, table of 32 pairs)",
+                  "rotary_dim: must equal 2 * table.pairs (64), got 48",
+                  [&] { apply(q_, k_, r0, 48); });
   const std::vector<double> w = test_inv_freq();
-  expect_rejected("on-the-fly: pairs != rotary_dim / 2", "pairs", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, r0, w.data(), kPairs - 1, 1.0, layout::neox, kRot);
-  });
+  expect_rejected("on-the-fly: pairs != rotary_dim / 2",
+                  "rotary_dim: must equal 2 * pairs (62), got 64", [&] {
+                    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs - 1, 1.0, r0,
+                                                       layout::neox, kRot);
+                  });
 }
 
 TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
@@ -235,7 +286,7 @@ TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
     apply(q_, k_, token_positions{nullptr, kTokens, 0});
   });
   expect_rejected("on-the-fly: inv_freq null", "inv_freq", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, r0, nullptr, kPairs, 1.0, layout::neox, kRot);
+    ropescale::apply_rotary_on_the_fly(q_, k_, nullptr, kPairs, 1.0, r0, layout::neox, kRot);
   });
   // Null with zero sizes is a no-op, not an error.
   auto empty = q_;
@@ -278,13 +329,15 @@ TEST_F(BadCalls, PositionsNegativeOrPastTheCache) {
   const std::vector<double> w = test_inv_freq();
   pos = {0, ropescale::max_position + 1, 1, 2};
   expect_rejected("on-the-fly: position 2^31 + 1", "positions[1]", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, token_positions::list(pos.data(), kTokens),
-                                       w.data(), kPairs, 1.0, layout::neox, kRot);
+    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs, 1.0,
+                                       token_positions::list(pos.data(), kTokens), layout::neox,
+                                       kRot);
   });
   pos = {0, -5, 1, 2};
   expect_rejected("on-the-fly: position −5", "positions[1]", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, token_positions::list(pos.data(), kTokens),
-                                       w.data(), kPairs, 1.0, layout::neox, kRot);
+    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs, 1.0,
+                                       token_positions::list(pos.data(), kTokens), layout::neox,
+                                       kRot);
   });
 
   // "Grow or clear error": growing the cache makes the same call valid, and the rows it reads
@@ -345,7 +398,7 @@ TEST_F(BadCalls, BadFrequencyTables) {
                   [&] { cos_sin_table t(f32, 4); });
   const auto r0 = token_positions::range(0);
   expect_rejected("on-the-fly: attention_factor −1", "attention_factor", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, r0, test_inv_freq().data(), kPairs, -1.0,
+    ropescale::apply_rotary_on_the_fly(q_, k_, test_inv_freq().data(), kPairs, -1.0, r0,
                                        layout::neox, kRot);
   });
 }
@@ -399,7 +452,7 @@ void check_propagation(float bad, std::int64_t c, layout lay) {
         if (path == 0) {
           ropescale::apply_rotary(view, rows, pos, lay, d, opt);
         } else {
-          ropescale::apply_rotary_on_the_fly(view, pos, w.data(), n, 1.0, lay, d, opt);
+          ropescale::apply_rotary_on_the_fly(view, w.data(), n, 1.0, pos, lay, d, opt);
         }
       }
       for (std::int64_t i = 0; i < 2 * h; ++i) {
@@ -472,10 +525,10 @@ TEST(BadData, NonFiniteOmegaOnTheFlyGivesNanForItsPairOnly) {
       wb[5] = bad;
       std::vector<float> clean(2 * d, 0.5f), dirty = clean;
       const auto pos = token_positions::range(3);
-      ropescale::apply_rotary_on_the_fly(ropescale::dense_view(clean.data(), 2, 1, d), pos,
-                                         w.data(), n, 1.0, layout::neox, d, opt);
-      ropescale::apply_rotary_on_the_fly(ropescale::dense_view(dirty.data(), 2, 1, d), pos,
-                                         wb.data(), n, 1.0, layout::neox, d, opt);
+      ropescale::apply_rotary_on_the_fly(ropescale::dense_view(clean.data(), 2, 1, d), w.data(), n,
+                                         1.0, pos, layout::neox, d, opt);
+      ropescale::apply_rotary_on_the_fly(ropescale::dense_view(dirty.data(), 2, 1, d), wb.data(), n,
+                                         1.0, pos, layout::neox, d, opt);
       for (std::int64_t t = 0; t < 2; ++t) {
         for (std::int64_t i = 0; i < n; ++i) {
           const std::size_t a = static_cast<std::size_t>(t * d + i), b = a + n;

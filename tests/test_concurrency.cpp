@@ -228,9 +228,9 @@ TEST(ConcurrencyDispatch, FirstUseRacedFromManyThreads) {
         std::vector<double> w = {1.0, 0.01, 1e-4, 1e-6};
         std::vector<float> x = input_vector(8, static_cast<unsigned>(t));
         const std::int64_t p = 1000 + t;
-        ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 1, 8),
-                                           ropescale::token_positions::list(&p, 1), w.data(), 4,
-                                           1.0, ropescale::layout::gptj, 8);
+        ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 1, 8), w.data(), 4,
+                                           1.0, ropescale::token_positions::list(&p, 1),
+                                           ropescale::layout::gptj, 8);
       } catch (const std::exception& e) {
         fails.add(e.what());
       }
@@ -506,9 +506,9 @@ TEST(ConcurrencyMethod, ConstMembersFromManyThreads) {
           if (w != want[m][k]) fails.add("inv_freq differs across threads");
           std::vector<float> x = input_vector(32, r);
           const std::int64_t pos = s - 1;
-          ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 1, 32),
-                                             ropescale::token_positions::list(&pos, 1), w.data(),
+          ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 1, 32), w.data(),
                                              16, methods[m].attention_factor(s),
+                                             ropescale::token_positions::list(&pos, 1),
                                              ropescale::layout::neox, 32);
         }
       }

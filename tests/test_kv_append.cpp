@@ -118,7 +118,7 @@ D expect_converted(S x) {
   } else if constexpr (std::is_same_v<D, float>) {
     return static_cast<float>(to_double(x));
   } else {
-    return D{rne_bits<D>(to_double(x))};
+    return D::from_bits(rne_bits<D>(to_double(x)));
   }
 }
 
@@ -132,7 +132,7 @@ T from_float(float f) {
   if constexpr (std::is_same_v<T, float>) {
     return f;
   } else {
-    return T{rne_bits<T>(f)};
+    return T::from_bits(rne_bits<T>(f));
   }
 }
 
@@ -223,7 +223,7 @@ std::vector<S> rotated_in_place(isa which, strided<S>& src, const test_rows& row
   if (kind == row_kind::table) {
     ropescale::apply_rotary(v, rows.view(), pos, lay, rotary_dim, opt);
   } else {
-    ropescale::apply_rotary_on_the_fly(v, tensor_view<S>{}, pos, rows.freq(), lay, rotary_dim, opt);
+    ropescale::apply_rotary_on_the_fly(v, tensor_view<S>{}, rows.freq(), pos, lay, rotary_dim, opt);
   }
   return copy;
 }

@@ -65,9 +65,9 @@ std::vector<float> rows_via_rotation(isa which, layout lay, const std::vector<do
       x[static_cast<std::size_t>(t * 2 * n + (lay == layout::neox ? i : 2 * i))] = 1.0f;
     }
   }
-  ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), tokens, 1, 2 * n),
-                                     token_positions::list(positions.data(), tokens), w.data(), n,
-                                     a, lay, 2 * n, with_isa(which));
+  ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), tokens, 1, 2 * n), w.data(), n,
+                                     a, token_positions::list(positions.data(), tokens), lay, 2 * n,
+                                     with_isa(which));
   if (lay == layout::gptj) {  // de-interleave into n cos then n sin
     std::vector<float> r(x.size());
     for (std::int64_t t = 0; t < tokens; ++t) {
@@ -254,8 +254,8 @@ TEST(OnTheFly, MatchesTablePath) {
                                 token_positions::range(start), lay, d, with_isa(which));
         ropescale::apply_rotary_on_the_fly(
             ropescale::dense_view(q2.data(), tokens, q_heads, head_dim),
-            ropescale::dense_view(k2.data(), tokens, k_heads, head_dim),
-            token_positions::range(start), t.inv_freq.data(), d / 2, 1.0, lay, d, with_isa(which));
+            ropescale::dense_view(k2.data(), tokens, k_heads, head_dim), t.inv_freq.data(), d / 2,
+            1.0, token_positions::range(start), lay, d, with_isa(which));
         for (std::size_t i = 0; i < q1.size(); ++i) ASSERT_NEAR(q1[i], q2[i], 1e-6f) << i;
         for (std::size_t i = 0; i < k1.size(); ++i) ASSERT_NEAR(k1[i], k2[i], 1e-6f) << i;
         // Pass-through channels [d, head_dim) are bit-identical to the input.
@@ -289,7 +289,7 @@ TEST(OnTheFly, RotationInvariants) {
       const auto x0 = x;
       const std::int64_t p = 9'876'543;
       ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 1, d),
-                                         token_positions::range(p), t.inv_freq.data(), n, a,
+                                         t.inv_freq.data(), n, a, token_positions::range(p),
                                          layout::neox, d, with_isa(which));
       for (std::int64_t i = 0; i < n; ++i) {
         const double before =
@@ -306,10 +306,10 @@ TEST(OnTheFly, RotationInvariants) {
       auto score = [&](std::int64_t m, std::int64_t m2) {
         auto qq = q, kk = k;
         ropescale::apply_rotary_on_the_fly(ropescale::dense_view(qq.data(), 1, 1, d),
-                                           token_positions::range(m), t.inv_freq.data(), n, 1.0,
+                                           t.inv_freq.data(), n, 1.0, token_positions::range(m),
                                            layout::neox, d, with_isa(which));
         ropescale::apply_rotary_on_the_fly(ropescale::dense_view(kk.data(), 1, 1, d),
-                                           token_positions::range(m2), t.inv_freq.data(), n, 1.0,
+                                           t.inv_freq.data(), n, 1.0, token_positions::range(m2),
                                            layout::neox, d, with_isa(which));
         return dot(qq.data(), kk.data(), d);
       };
@@ -328,8 +328,8 @@ TEST(OnTheFly, RotationInvariants) {
       auto x = random_vector(static_cast<std::size_t>(tokens * heads * d), 8);
       const auto x0 = x;
       auto v = ropescale::dense_view(x.data(), tokens, heads, d);
-      ropescale::apply_rotary_on_the_fly(v, token_positions::list(pos.data(), tokens),
-                                         t.inv_freq.data(), n, 1.0, layout::gptj, d,
+      ropescale::apply_rotary_on_the_fly(v, t.inv_freq.data(), n, 1.0,
+                                         token_positions::list(pos.data(), tokens), layout::gptj, d,
                                          with_isa(which));
       // Permute the GPT-J input (even channels first) and rotate that with NeoX.
       std::vector<float> y(x0.size());
@@ -340,10 +340,9 @@ TEST(OnTheFly, RotationInvariants) {
               x0[static_cast<std::size_t>(r * d + 2 * i + 1)];
         }
       }
-      ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), tokens, heads, d),
-                                         token_positions::list(pos.data(), tokens),
-                                         t.inv_freq.data(), n, 1.0, layout::neox, d,
-                                         with_isa(which));
+      ropescale::apply_rotary_on_the_fly(
+          ropescale::dense_view(y.data(), tokens, heads, d), t.inv_freq.data(), n, 1.0,
+          token_positions::list(pos.data(), tokens), layout::neox, d, with_isa(which));
       for (std::int64_t r = 0; r < tokens * heads; ++r) {
         for (std::int64_t i = 0; i < n; ++i) {
           ASSERT_NEAR(x[static_cast<std::size_t>(r * d + 2 * i)],
@@ -352,8 +351,8 @@ TEST(OnTheFly, RotationInvariants) {
                       y[static_cast<std::size_t>(r * d + n + i)], 1e-6);
         }
       }
-      ropescale::apply_rotary_on_the_fly(v, token_positions::list(pos.data(), tokens),
-                                         t.inv_freq.data(), n, 1.0, layout::gptj, d,
+      ropescale::apply_rotary_on_the_fly(v, t.inv_freq.data(), n, 1.0,
+                                         token_positions::list(pos.data(), tokens), layout::gptj, d,
                                          with_isa(which, /*inverse=*/true));
       for (std::size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], x0[i], 2e-6) << i;
     }
@@ -375,8 +374,9 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
                                  head_dim,           token_stride, head_dim};
   for (isa which : available_isas()) {
     buf = orig;
-    ropescale::apply_rotary_on_the_fly(v, token_positions::range(50000), t.inv_freq.data(), n,
-                                       t.attention_factor, layout::neox, d, with_isa(which));
+    ropescale::apply_rotary_on_the_fly(v, t.inv_freq.data(), n, t.attention_factor,
+                                       token_positions::range(50000), layout::neox, d,
+                                       with_isa(which));
     for (std::size_t i = 0; i < total; ++i) {
       const std::int64_t off = static_cast<std::int64_t>(i) - guard;
       const bool rotated = off >= 0 && off < tokens * token_stride &&
@@ -390,17 +390,18 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
     std::vector<float> f(total);
     for (std::size_t i = 0; i < total; ++i) f[i] = ropescale::to_float(orig[i]);
     tensor_view<float> vf{f.data() + guard, tokens, heads, head_dim, token_stride, head_dim};
-    ropescale::apply_rotary_on_the_fly(vf, token_positions::range(50000), t.inv_freq.data(), n,
-                                       t.attention_factor, layout::neox, d, with_isa(which));
+    ropescale::apply_rotary_on_the_fly(vf, t.inv_freq.data(), n, t.attention_factor,
+                                       token_positions::range(50000), layout::neox, d,
+                                       with_isa(which));
     for (std::size_t i = 0; i < total; ++i) {
       ASSERT_NEAR(ropescale::to_float(buf[i]), f[i], 1.6e-2) << i;
     }
     std::vector<ropescale::f16> h(16);
     for (std::size_t i = 0; i < h.size(); ++i)
       h[i] = ropescale::to_f16(0.25f * static_cast<float>(i) - 2.0f);
-    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(h.data(), 1, 1, 16),
-                                       token_positions::range(3), t.inv_freq.data(), 8, 1.0,
-                                       layout::gptj, 16, with_isa(which));
+    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(h.data(), 1, 1, 16), t.inv_freq.data(),
+                                       8, 1.0, token_positions::range(3), layout::gptj, 16,
+                                       with_isa(which));
   }
 }
 
@@ -440,33 +441,33 @@ TEST(OnTheFly, Validation) {
   auto v = ropescale::dense_view(x.data(), 2, 1, 32);
   const auto r0 = token_positions::range(0);
   EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, nullptr, 16, 1.0, layout::neox, 32);
+              ropescale::apply_rotary_on_the_fly(v, nullptr, 16, 1.0, r0, layout::neox, 32);
             }),
             "inv_freq");
   EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 15, 1.0, layout::neox, 32);
-            }),
-            "pairs");
-  EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 16, 0.0, layout::neox, 32);
-            }),
-            "attention_factor");
-  EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 16, NAN, layout::neox, 32);
-            }),
-            "attention_factor");
-  EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 16, 1.0, layout::neox, 31);
+              ropescale::apply_rotary_on_the_fly(v, w.data(), 15, 1.0, r0, layout::neox, 32);
             }),
             "rotary_dim");
   EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 17, 1.0, layout::neox, 34);
+              ropescale::apply_rotary_on_the_fly(v, w.data(), 16, 0.0, r0, layout::neox, 32);
+            }),
+            "attention_factor");
+  EXPECT_EQ(key_of([&] {
+              ropescale::apply_rotary_on_the_fly(v, w.data(), 16, NAN, r0, layout::neox, 32);
+            }),
+            "attention_factor");
+  EXPECT_EQ(key_of([&] {
+              ropescale::apply_rotary_on_the_fly(v, w.data(), 16, 1.0, r0, layout::neox, 31);
+            }),
+            "rotary_dim");
+  EXPECT_EQ(key_of([&] {
+              ropescale::apply_rotary_on_the_fly(v, w.data(), 17, 1.0, r0, layout::neox, 34);
             }),
             "q.head_dim");
   std::vector<std::int64_t> bad_pos{3, -1};
   EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, token_positions::list(bad_pos.data(), 2),
-                                                 w.data(), 16, 1.0, layout::neox, 32);
+              ropescale::apply_rotary_on_the_fly(
+                  v, w.data(), 16, 1.0, token_positions::list(bad_pos.data(), 2), layout::neox, 32);
             }),
             "positions[1]");
   // A non-finite ω is not rejected (no O(n) scan on the hot path): its pair comes out NaN and
@@ -475,8 +476,8 @@ TEST(OnTheFly, Validation) {
     std::vector<double> w_inf = w;
     w_inf[7] = INFINITY;
     std::vector<float> y(64, 0.5f);
-    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), 2, 1, 32), r0, w_inf.data(),
-                                       16, 1.0, layout::neox, 32);
+    ropescale::apply_rotary_on_the_fly(ropescale::dense_view(y.data(), 2, 1, 32), w_inf.data(), 16,
+                                       1.0, r0, layout::neox, 32);
     for (int t = 0; t < 2; ++t) {
       for (int i = 0; i < 16; ++i) {
         EXPECT_EQ(std::isnan(y[static_cast<std::size_t>(t * 32 + i)]), i == 7) << i;
@@ -485,13 +486,13 @@ TEST(OnTheFly, Validation) {
   }
   ropescale::frequency_table f32{w, std::vector<float>(16, 0.5f), 1.0, ropescale::angle_mode::f32};
   EXPECT_EQ(key_of([&] {
-              ropescale::apply_rotary_on_the_fly(v, tensor_view<float>{}, r0, f32, layout::neox,
+              ropescale::apply_rotary_on_the_fly(v, tensor_view<float>{}, f32, r0, layout::neox,
                                                  32);
             }),
             "mode");
   for (isa which : {isa::scalar, isa::avx2, isa::avx512, isa::neon}) {
     if (ropescale::available(which)) continue;
-    EXPECT_THROW(ropescale::apply_rotary_on_the_fly(v, r0, w.data(), 16, 1.0, layout::neox, 32,
+    EXPECT_THROW(ropescale::apply_rotary_on_the_fly(v, w.data(), 16, 1.0, r0, layout::neox, 32,
                                                     with_isa(which)),
                  std::invalid_argument)
         << ropescale::name(which);
@@ -499,7 +500,7 @@ TEST(OnTheFly, Validation) {
   EXPECT_EQ(x, x0);  // nothing was touched by a rejected call
   // frequency_table overload works in accurate mode.
   ropescale::frequency_table acc{w, {}, 1.0, ropescale::angle_mode::accurate};
-  ropescale::apply_rotary_on_the_fly(v, tensor_view<float>{}, r0, acc, layout::neox, 32);
+  ropescale::apply_rotary_on_the_fly(v, tensor_view<float>{}, acc, r0, layout::neox, 32);
   EXPECT_NE(x, x0);
 }
 
@@ -510,8 +511,8 @@ TEST(OnTheFly, ConcurrentCalls) {
     auto x = random_vector(32 * 64, seed);
     for (int step = 0; step < 20; ++step) {
       ropescale::apply_rotary_on_the_fly(ropescale::dense_view(x.data(), 1, 32, 64),
-                                         token_positions::range(1000 + step), t.inv_freq.data(), 32,
-                                         1.0, layout::neox, 64);
+                                         t.inv_freq.data(), 32, 1.0,
+                                         token_positions::range(1000 + step), layout::neox, 64);
     }
     *out = x;
   };

@@ -41,8 +41,8 @@ TEST(Types, WideningIsExactForEveryBitPattern) {
     const auto h = static_cast<std::uint16_t>(b);
     const double want_h = ref::half_bits_to_double(h);
     const double want_b = ref::bf16_bits_to_double(h);
-    const float got_h = ropescale::to_float(f16{h});
-    const float got_b = ropescale::to_float(bf16{h});
+    const float got_h = ropescale::to_float(f16::from_bits(h));
+    const float got_b = ropescale::to_float(bf16::from_bits(h));
     if (std::isnan(want_h)) {
       ASSERT_TRUE(std::isnan(got_h)) << b;
       ASSERT_EQ(ropescale::to_f16(got_h).bits, h | 0x0200u) << "NaN payload kept, quieted";
@@ -179,7 +179,7 @@ void vector_matches_scalar(isa which) {
       std::uint16_t b = static_cast<std::uint16_t>(rng());
       if (i % 7 == 0) b = static_cast<std::uint16_t>(b & 0x83FF);  // f16 subnormals, small bf16
       if (i % 11 == 0) b = static_cast<std::uint16_t>(b | 0x7C00);  // f16 inf/NaN, large bf16
-      x[i] = T{b};
+      x[i] = T::from_bits(b);
     }
     const std::vector<T> in = x;
     ropescale::simd::scale_in_place(which, x.data(), static_cast<std::int64_t>(n), f);

@@ -29,6 +29,14 @@ namespace ropescale {
 /// first_position + rows). The row of position p starts at r = p − first_position and holds
 /// cos[r·row_stride + i] and sin[r·row_stride + i] for the pairs i < pairs, attention factor
 /// already folded in (cs = A·cos(p·ω_i), sn = A·sin(p·ω_i), docs/reference.md §1.2).
+///
+/// Lifetime: a cos_sin_view is raw pointers and owns nothing. One made by from(rows) is valid
+/// only while some std::shared_ptr to that cos_sin_rows snapshot is alive, so hold the pointer
+/// returned by cos_sin_table::snapshot()/ensure() for as long as the view is used. A view taken
+/// from a temporary (`auto v = cos_sin_view::from(*table.snapshot());`) lives on the table's own
+/// reference and dangles as soon as ensure() grows or rebuild() replaces the rows, possibly on
+/// another thread. Passing the snapshot itself (`apply_rotary(q, k, *rows, ...)`) needs no view.
+/// A caller-built view points into the caller's buffer, which must outlive every call using it.
 struct cos_sin_view {
   const float* cos = nullptr;
   const float* sin = nullptr;
@@ -77,6 +85,52 @@ inline std::string view_key(const char* view, const char* field) {
   return std::string(view) + "." + field;
 }
 
+/// Two (token, head) rows of one view that share an element: token t1 head 0 and token 0 head h2.
+struct row_overlap {
+  std::int64_t t1 = 0, h2 = 0;
+};
+
+/// True when two different (token, head) rows of a view, each head_dim elements long, share an
+/// element: some dt in [1, T−1] and dh in [1, H−1] with |dt·ts − dh·hs| < D (the other sign
+/// combinations are >= ts or >= hs, which are >= D once the per-stride checks passed). Exact, no
+/// false alarms: O(1) when one stride spans the whole other axis (dense, packed QKV, GQA,
+/// head-major, padded rows), else O(min(T, H)) nearest-lattice-point tests. Requires the
+/// per-stride checks and (T−1)·ts, (H−1)·hs to fit in int64 (validate_view's order).
+inline bool rows_overlap(std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                         std::int64_t ts, std::int64_t hs, row_overlap* where) noexcept {
+  if (tokens < 2 || heads < 2 || head_dim == 0) return false;
+  if (ts - (heads - 1) * hs >= head_dim || hs - (tokens - 1) * ts >= head_dim) return false;
+  // |dt·ts − dh·hs| is convex in either index: the nearest lattice point is at the floor or the
+  // ceiling of the quotient, clamped to the index range. Loop over the shorter axis.
+  const bool by_head = heads <= tokens;
+  const std::int64_t outer = by_head ? heads : tokens, inner = by_head ? tokens : heads;
+  const std::int64_t s_out = by_head ? hs : ts, s_in = by_head ? ts : hs;
+  for (std::int64_t i = 1; i < outer; ++i) {
+    const std::int64_t x = i * s_out;
+    const std::int64_t q = x / s_in;
+    for (std::int64_t j : {q, q + 1}) {
+      j = j < 1 ? 1 : (j > inner - 1 ? inner - 1 : j);
+      const std::int64_t diff = j * s_in - x;
+      if (diff < head_dim && -diff < head_dim) {
+        if (where != nullptr) *where = by_head ? row_overlap{j, i} : row_overlap{i, j};
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/// The number of elements a view spans from data: (T−1)·token_stride + (heads−1)·head_stride +
+/// head_dim; false when that (or its byte size) does not fit in int64. Counts must be >= 1.
+template <class T>
+inline bool view_span(const tensor_view<T>& x, std::int64_t& span) noexcept {
+  std::int64_t a = 0, b = 0;
+  return !(__builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
+           __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
+           __builtin_add_overflow(a, b, &span) || __builtin_add_overflow(span, x.head_dim, &span) ||
+           span > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
+}
+
 /// Checks one tensor view (skipped entirely when heads == 0: that tensor is not rotated).
 template <class T>
 inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t rotary_dim) {
@@ -103,19 +157,30 @@ inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t r
                             ") when heads > 1, and >= 0",
                         x.head_stride);
   }
-  // The last element's offset (tokens−1)·token_stride + (heads−1)·head_stride + head_dim − 1,
-  // and its byte offset, must be representable.
-  std::int64_t a = 0, b = 0, extent = 0;
-  const bool overflow = __builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
-                        __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
-                        __builtin_add_overflow(a, b, &extent) ||
-                        __builtin_add_overflow(extent, x.head_dim, &extent) ||
-                        extent > std::numeric_limits<std::int64_t>::max() /
-                                     static_cast<std::int64_t>(sizeof(T));
-  if (overflow) {
+  // The last element's offset and its byte offset must be representable.
+  std::int64_t span = 0;
+  if (!view_span(x, span)) {
     throw_message(view_key(v, "token_stride"),
                   "tokens, heads, head_dim and strides span more elements than an address "
                   "offset can hold");
+  }
+  if (x.extent >= 0 && span > x.extent) {
+    throw_invalid_value(view_key(v, "extent"),
+                        "must be > the view's last element offset (tokens-1)*token_stride + "
+                        "(heads-1)*head_stride + head_dim-1 = " +
+                            std::to_string(x.tokens - 1) + "*" + std::to_string(x.token_stride) +
+                            " + " + std::to_string(x.heads - 1) + "*" +
+                            std::to_string(x.head_stride) + " + " + std::to_string(x.head_dim - 1) +
+                            " = " + std::to_string(span - 1),
+                        x.extent);
+  }
+  row_overlap w;
+  if (rows_overlap(x.tokens, x.heads, x.head_dim, x.token_stride, x.head_stride, &w)) {
+    throw_invalid(v, "no two (token, head) rows of head_dim elements may share an element",
+                  "token_stride " + std::to_string(x.token_stride) + ", head_stride " +
+                      std::to_string(x.head_stride) + ", head_dim " + std::to_string(x.head_dim) +
+                      " (token " + std::to_string(w.t1) + " head 0 overlaps token 0 head " +
+                      std::to_string(w.h2) + ")");
   }
 }
 
@@ -131,12 +196,118 @@ inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
   if ((x.tokens > 1 && x.token_stride < x.head_dim) || (x.heads > 1 && x.head_stride < x.head_dim)) {
     return false;
   }
-  std::int64_t a = 0, b = 0, extent = 0;
-  return !(__builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
-           __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
-           __builtin_add_overflow(a, b, &extent) ||
-           __builtin_add_overflow(extent, x.head_dim, &extent) ||
-           extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
+  std::int64_t span = 0;
+  if (!view_span(x, span) || (x.extent >= 0 && span > x.extent)) return false;
+  return !rows_overlap(x.tokens, x.heads, x.head_dim, x.token_stride, x.head_stride, nullptr);
+}
+
+/// Where q and k share a rotated element: q token tq head hq and k token tk head hk.
+struct qk_overlap {
+  std::int64_t tq = 0, hq = 0, tk = 0, hk = 0;
+};
+
+/// floor(a / b) for b > 0.
+constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
+  return a / b - ((a % b != 0 && a < 0) ? 1 : 0);
+}
+
+/// The smallest m in [−(tokens−1), tokens−1] with lo < x + m·period < hi (period > 0 when
+/// tokens > 1; only m = 0 when tokens == 1), or false. Callers keep |x|, |lo|, |hi| and
+/// (tokens−1)·period below 2^61, so nothing overflows.
+inline bool shift_hits(std::int64_t x, std::int64_t period, std::int64_t tokens, std::int64_t lo,
+                       std::int64_t hi, std::int64_t& m) noexcept {
+  if (tokens <= 1 || period == 0) {
+    m = 0;
+    return lo < x && x < hi;
+  }
+  m = floor_div(lo - x, period) + 1;  // the smallest m with x + m·period > lo
+  if (m < -(tokens - 1)) m = -(tokens - 1);
+  return m <= tokens - 1 && x + m * period < hi;
+}
+
+enum class qk_relation { disjoint, overlap, unprovable };
+
+/// Whether q and k (both non-empty, validated, equal token counts) share an element that both
+/// rotate (channels [0, rotary_dim) of each head). Exact for the cases engines use:
+/// - address ranges of the rotated elements that do not intersect (separate buffers, or
+///   separate regions of one buffer): disjoint, O(1);
+/// - intersecting ranges with the same token stride (packed QKV, heads of one tensor split
+///   between q and k, or tokens == 1): the per-token footprints [first rotated element of head
+///   0, last rotated element of the last head] are tested for every token shift in O(1); only when
+///   they meet are the head rows compared pairwise (O(q.heads·k.heads)), exactly.
+/// Intersecting ranges with different token strides (tokens > 1), or views spanning more than
+/// 2^60 bytes that intersect, are `unprovable`: apply_rotary rejects them.
+template <class T>
+inline qk_relation qk_relation_of(const tensor_view<T>& q, const tensor_view<T>& k,
+                                  std::int64_t rotary_dim, qk_overlap* where) noexcept {
+  constexpr std::int64_t S = static_cast<std::int64_t>(sizeof(T));
+  constexpr std::int64_t limit = std::int64_t{1} << 60;
+  // Spans fit in int64 bytes (validate_view); the rotated part is <= the span.
+  const std::int64_t wq = ((q.heads - 1) * q.head_stride + rotary_dim) * S;
+  const std::int64_t wk = ((k.heads - 1) * k.head_stride + rotary_dim) * S;
+  const std::int64_t q_len = (q.tokens - 1) * q.token_stride * S + wq;
+  const std::int64_t k_len = (k.tokens - 1) * k.token_stride * S + wk;
+  const auto qa = reinterpret_cast<std::uintptr_t>(q.data);
+  const auto ka = reinterpret_cast<std::uintptr_t>(k.data);
+  const std::uintptr_t gap = ka >= qa ? ka - qa : qa - ka;
+  if (gap >= static_cast<std::uintptr_t>(ka >= qa ? q_len : k_len)) return qk_relation::disjoint;
+  if (q_len > limit || k_len > limit) return qk_relation::unprovable;
+  if (q.tokens > 1 && q.token_stride != k.token_stride) return qk_relation::unprovable;
+  const std::int64_t d =
+      ka >= qa ? static_cast<std::int64_t>(gap) : -static_cast<std::int64_t>(gap);
+  const std::int64_t period = q.token_stride * S;
+  std::int64_t m = 0;
+  // Footprints [0, wq) of a q token and [d + m·period, … + wk) of k token t + m meet iff
+  // −wk < d + m·period < wq.
+  if (!shift_hits(d, period, q.tokens, -wk, wq, m)) return qk_relation::disjoint;
+  const std::int64_t r = rotary_dim * S;
+  for (std::int64_t hq = 0; hq < q.heads; ++hq) {
+    for (std::int64_t hk = 0; hk < k.heads; ++hk) {
+      const std::int64_t x = d + hk * k.head_stride * S - hq * q.head_stride * S;
+      if (shift_hits(x, period, q.tokens, -r, r, m)) {
+        if (where != nullptr) {
+          const std::int64_t tq = m < 0 ? -m : 0;
+          *where = qk_overlap{tq, hq, tq + m, hk};
+        }
+        return qk_relation::overlap;
+      }
+    }
+  }
+  return qk_relation::disjoint;
+}
+
+/// Throws for q and k views that share rotated elements (or cannot be proven not to).
+template <class T>
+[[noreturn]] inline void throw_qk_overlap(const tensor_view<T>& q, const tensor_view<T>& k,
+                                          std::int64_t rotary_dim) {
+  qk_overlap w;
+  if (qk_relation_of(q, k, rotary_dim, &w) == qk_relation::overlap) {
+    throw_invalid("k", "must not share an element with q in the rotated channels [0, rotary_dim)",
+                  "k token " + std::to_string(w.tk) + " head " + std::to_string(w.hk) +
+                      " overlapping q token " + std::to_string(w.tq) + " head " +
+                      std::to_string(w.hq));
+  }
+  if (q.tokens > 1 && q.token_stride != k.token_stride) {
+    throw_invalid_value("k.token_stride",
+                        "must equal q.token_stride (" + std::to_string(q.token_stride) +
+                            ") when the address ranges of q and k intersect",
+                        k.token_stride);
+  }
+  throw_message("k", "q and k views spanning more than 2^60 bytes must not intersect");
+}
+
+/// rotary_dim disagrees with the pair count of the angle source (`source`: "table.pairs", or
+/// "pairs" for an inv_freq array). The caller's rotary_dim is what is wrong in practice (the table
+/// comes from the method), and passing the pair count is the common slip: say so.
+[[noreturn]] inline void throw_rotary_dim_mismatch(std::int64_t rotary_dim, std::int64_t pairs,
+                                                   const char* source) {
+  std::string expectation = std::string("must equal 2 * ") + source + " (";
+  const bool fits = pairs <= std::numeric_limits<std::int64_t>::max() / 2 &&
+                    pairs >= std::numeric_limits<std::int64_t>::min() / 2;
+  expectation += fits ? std::to_string(2 * pairs) : std::string("overflows int64");
+  expectation += ")";
+  if (rotary_dim == pairs) expectation += ": pass the rotary dimension, not the pair count";
+  throw_invalid_value("rotary_dim", expectation, rotary_dim);
 }
 
 /// rule: the expectation to print instead of the table's range (the no-table path has none).
@@ -183,6 +354,10 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     throw_invalid_value("k.tokens", "must equal q.tokens (" + std::to_string(q.tokens) + ")",
                         k.tokens);
   }
+  if (has_q && has_k && q.tokens > 0 &&
+      qk_relation_of(q, k, rotary_dim, nullptr) != qk_relation::disjoint) {
+    throw_qk_overlap(q, k, rotary_dim);
+  }
   const std::int64_t tokens = has_q ? q.tokens : (has_k ? k.tokens : 0);
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin > end) {
@@ -194,11 +369,8 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     throw_invalid_value("token_end", "must be <= tokens (" + std::to_string(tokens) + ")", end);
   }
   // Table.
-  if (table.pairs != rotary_dim / 2) {
-    throw_invalid_value("table.pairs",
-                        "must equal rotary_dim / 2 (" + std::to_string(rotary_dim / 2) + ")",
-                        table.pairs);
-  }
+  if (table.pairs != rotary_dim / 2)
+    throw_rotary_dim_mismatch(rotary_dim, table.pairs, "table.pairs");
   if (table.rows < 0) throw_invalid_value("table.rows", "must be >= 0", table.rows);
   if (table.row_stride < 0) {
     throw_invalid_value("table.row_stride", "must be >= 0", table.row_stride);
@@ -281,9 +453,9 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
 
 }  // namespace detail
 
-/// Rotates Q and K in place (docs/reference.md §1.3). For each token t in the range, with p = pos[t] and
-/// the table's row for p (cs_i = A·cos(p·ω_i), sn_i = A·sin(p·ω_i), i < n = rotary_dim/2), every
-/// head of q and of k gets, for each pair (a, b) of `lay`:
+/// Rotates Q and K in place (docs/reference.md §1.3). For each token t in the range, with p =
+/// pos[t] and the table's row for p (cs_i = A·cos(p·ω_i), sn_i = A·sin(p·ω_i), i < n =
+/// rotary_dim/2), every head of q and of k gets, for each pair (a, b) of `lay`:
 ///     a ← a·cs_i − b·sn_i,   b ← b·cs_i + a·sn_i      (inverse: sn → −sn)
 /// computed in float and rounded once to T. layout::deinterleaved (HF DeepSeek-V3) reads pair i
 /// from (x_{2i}, x_{2i+1}) and writes it to (x_i, x_{i+n}); its inverse reads (x_i, x_{i+n}) and
@@ -295,8 +467,13 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
 /// of the pair norm before the final rounding to T (float: <= 2 ulp of the pair norm).
 /// Throws invalid_parameter (before touching any data) on: odd or < 2 rotary_dim, head_dim <
 /// rotary_dim, negative sizes or strides, null data with nonzero sizes, extents overflowing an
-/// offset, overlapping head/token strides, a table whose pairs != rotary_dim/2, a position
-/// without a table row, a bad token range or an unavailable forced ISA.
+/// offset, a view larger than its `extent` (when set), a view whose (token, head) rows share an
+/// element, q and k sharing a rotated element (detail::qk_relation_of states exactly what is
+/// proven; q and k in one buffer with different token strides are rejected), a table whose
+/// pairs != rotary_dim/2, a position without a table row, a bad token range or an unavailable
+/// forced ISA.
+/// Views that pass these checks touch disjoint elements, so calls on disjoint token ranges
+/// (apply_options::token_begin/token_end) of the same views may run on different threads.
 template <class T>
 inline void apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_view& table,
                          token_positions pos, layout lay, std::int64_t rotary_dim,

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Instruction-set selection for the kernels. The best ISA the CPU and build support is detected
 // once (CPUID + XGETBV, detail/cpu_features.hpp); the active ISA starts as that, or as the
-// environment variable ROPESCALE_ISA=scalar|avx2|avx512|neon (read once), and can be changed with
-// set_isa(). Every forced choice is checked against available(): a missing ISA throws, nothing
-// falls back silently. The cached detection and the active choice are the library's only global
-// state; public entry points also take an optional isa argument that leaves it alone.
+// environment variable ROPESCALE_ISA=scalar|avx2|avx512|neon (read once; a value naming no ISA or
+// an unavailable one is ignored with a warning on stderr), and can be changed with set_isa().
+// Every choice made in code (set_isa, apply_options::force_isa) is checked against available():
+// a missing ISA throws, nothing falls back silently. The cached detection and the active choice are
+// the library's only global state; public entry points also take an optional isa argument that
+// leaves it alone.
 #ifndef ROPESCALE_ISA_HPP
 #define ROPESCALE_ISA_HPP
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -16,6 +19,7 @@
 
 #include "ropescale/config.hpp"
 #include "ropescale/detail/cpu_features.hpp"
+#include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
 
 namespace ropescale {
@@ -79,37 +83,32 @@ inline isa best_isa() noexcept {
 namespace detail {
 
 /// The active-ISA cell: initialised once from ROPESCALE_ISA (or best_isa()), then changed only
-/// by set_isa(). A bad ROPESCALE_ISA value is remembered and reported by active_isa() until
-/// set_isa() replaces it.
+/// by set_isa(). An unknown or unavailable ROPESCALE_ISA value is reported once on stderr and
+/// the cell starts at best_isa(): a bad environment must not make every kernel call fail.
 class isa_state {
  public:
   isa_state() {
+    isa start = best_isa();
     const char* env = std::getenv("ROPESCALE_ISA");
-    if (env == nullptr || *env == '\0') {
-      current_.store(static_cast<int>(best_isa()), std::memory_order_relaxed);
-      return;
+    if (env != nullptr && *env != '\0') {
+      const std::optional<isa> parsed = parse_isa(env);
+      if (parsed && available(*parsed)) {
+        start = *parsed;
+      } else {
+        const std::string why =
+            parsed ? std::string(" (this CPU or build does not support ") + name(*parsed) + ")"
+                   : std::string(" (must be one of scalar, avx2, avx512, neon)");
+        std::fprintf(stderr, "ropescale: warning: ignoring ROPESCALE_ISA=%s%s; using %s\n",
+                     quote_text(env).c_str(), why.c_str(), name(start));
+      }
     }
-    const std::optional<isa> parsed = parse_isa(env);
-    if (!parsed) {
-      env_error_ = "ROPESCALE_ISA: must be one of scalar, avx2, avx512, neon, got " +
-                   std::string(env);
-    } else if (!available(*parsed)) {
-      env_error_ = std::string("ROPESCALE_ISA: this CPU or build does not support ") +
-                   name(*parsed) + ", got " + env + " (best available: " + name(best_isa()) +
-                   ")";
-    } else {
-      current_.store(static_cast<int>(*parsed), std::memory_order_relaxed);
-      return;
-    }
-    current_.store(-1, std::memory_order_relaxed);
+    current_.store(static_cast<int>(start), std::memory_order_relaxed);
   }
-  int load() const noexcept { return current_.load(std::memory_order_acquire); }
+  isa load() const noexcept { return static_cast<isa>(current_.load(std::memory_order_acquire)); }
   void store(isa i) noexcept { current_.store(static_cast<int>(i), std::memory_order_release); }
-  const std::string& env_error() const noexcept { return env_error_; }
 
  private:
   std::atomic<int> current_{0};
-  std::string env_error_;
 };
 
 inline isa_state& isa_global() {
@@ -127,15 +126,11 @@ inline isa_state& isa_global() {
 }  // namespace detail
 
 /// The ISA the kernels use when no isa argument is given: ROPESCALE_ISA if set (read once, at
-/// first use), else best_isa(), until set_isa() changes it.
-/// Throws invalid_parameter if ROPESCALE_ISA names an unknown or unavailable ISA (and set_isa()
-/// has not been called since).
-inline isa active_isa() {
-  detail::isa_state& s = detail::isa_global();
-  const int v = s.load();
-  if (v < 0) throw invalid_parameter("ROPESCALE_ISA", s.env_error());
-  return static_cast<isa>(v);
-}
+/// first use), else best_isa(), until set_isa() changes it. A ROPESCALE_ISA value that names no
+/// ISA, or one this CPU or build lacks, is ignored with one warning line on stderr
+/// (`ropescale: warning: ignoring ROPESCALE_ISA="..." (...); using avx512`, the value escaped
+/// and cut to a short prefix): the process runs with best_isa().
+inline isa active_isa() { return detail::isa_global().load(); }
 
 /// Makes `i` the active ISA for the whole process (thread-safe).
 /// Throws invalid_parameter if !available(i).

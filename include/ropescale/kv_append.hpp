@@ -138,7 +138,8 @@ inline tensor_view<std::remove_const_t<T>> mutable_view(const tensor_view<T>& v)
                                              v.heads,
                                              v.head_dim,
                                              v.token_stride,
-                                             v.head_stride};
+                                             v.head_stride,
+                                             v.extent};
 }
 
 template <class T>
@@ -338,9 +339,7 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     const tensor_view<E> kv = has_k ? mutable_view(k) : tensor_view<E>{};
     if (rows->inv_freq != nullptr) {
       if (rotary_dim >= 2 && rotary_dim % 2 == 0 && rows->pairs != rotary_dim / 2) {
-        throw_invalid_value("pairs",
-                            "must equal rotary_dim / 2 (" + std::to_string(rotary_dim / 2) + ")",
-                            rows->pairs);
+        throw_rotary_dim_mismatch(rotary_dim, rows->pairs, "pairs");
       }
       // Every position in [0, max_position] "has a row"; the pointers are never read.
       static const float no_rows[2] = {0.0f, 0.0f};

@@ -66,30 +66,31 @@ inline void dispatch_on_the_fly(isa which, const simd::rotate_job<T>& job, const
 
 }  // namespace detail
 
-/// Rotates Q and K in place like apply_rotary (docs/reference.md §1.3), computing each token's cos/sin
-/// inside the call instead of reading a table: for token t at position p = pos[t],
+/// Argument order (the same as apply_rotary's): the views, the source of the angles (here ω,
+/// its pair count and A, or a frequency_table), the positions, the layout, rotary_dim, options.
+///
+/// Rotates Q and K in place like apply_rotary (docs/reference.md §1.3), computing each token's
+/// cos/sin inside the call instead of reading a table: for token t at position p = pos[t],
 ///     cs_i = A·cos(p·ω_i),  sn_i = A·sin(p·ω_i),  i < n = rotary_dim / 2,
 ///     a ← a·cs_i − b·sn_i,  b ← b·cs_i + a·sn_i     (inverse: sn → −sn)
 /// for every pair (a, b) of `lay` in every head of q and k. ω = inv_freq[0 … n) is the method's
 /// double table (method::inv_freq), A its attention factor.
 /// Accuracy: |cs_i − A·cos(p·ω_i)| <= 2e-7·max(1, A) (likewise sn) for 0 <= p <= 1e7, the same
-/// bound as an accurate-mode cos_sin_table (docs/reference.md §5.2); the rotation itself as apply_rotary.
-/// Use it for decode without a cache (one token, many heads: Q and K fused share one row); for
-/// prefill or repeated layers a cos_sin_table is cheaper.
-/// Types: float, bf16, f16. Throws invalid_parameter before touching data on everything
-/// apply_rotary rejects, and on: null inv_freq, pairs != rotary_dim / 2, A not finite or <= 0,
-/// a position outside [0, 2^31]. ω must be finite (not checked: a non-finite ω_i gives NaN for
-/// pair i).
+/// bound as an accurate-mode cos_sin_table (docs/reference.md §5.2); the rotation itself as
+/// apply_rotary. Use it for decode without a cache (one token, many heads: Q and K fused share one
+/// row); for prefill or repeated layers a cos_sin_table is cheaper. Types: float, bf16, f16. Throws
+/// invalid_parameter before touching data on everything apply_rotary rejects, and on: null
+/// inv_freq, pairs != rotary_dim / 2, A not finite or <= 0, a position outside [0, 2^31]. ω must be
+/// finite (not checked: a non-finite ω_i gives NaN for pair i).
 template <class T>
-inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_positions pos,
-                                    const double* inv_freq, std::int64_t pairs,
-                                    double attention_factor, layout lay, std::int64_t rotary_dim,
+inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const double* inv_freq,
+                                    std::int64_t pairs, double attention_factor,
+                                    token_positions pos, layout lay, std::int64_t rotary_dim,
                                     const apply_options& opt = {}) {
   const isa which = resolve_isa(opt.force_isa);
   if (inv_freq == nullptr) detail::throw_invalid("inv_freq", "must not be null", "null");
   if (rotary_dim >= 2 && rotary_dim % 2 == 0 && pairs != rotary_dim / 2) {
-    detail::throw_invalid_value(
-        "pairs", "must equal rotary_dim / 2 (" + std::to_string(rotary_dim / 2) + ")", pairs);
+    detail::throw_rotary_dim_mismatch(rotary_dim, pairs, "pairs");
   }
   if (!std::isfinite(attention_factor) || !(attention_factor > 0.0)) {
     detail::throw_invalid_value("attention_factor", "must be a finite number > 0",
@@ -117,24 +118,32 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_po
 
 /// Rotates one tensor in place with on-the-fly cos/sin (same contract as the fused form).
 template <class T>
-inline void apply_rotary_on_the_fly(tensor_view<T> x, token_positions pos, const double* inv_freq,
-                                    std::int64_t pairs, double attention_factor, layout lay,
+inline void apply_rotary_on_the_fly(tensor_view<T> x, const double* inv_freq, std::int64_t pairs,
+                                    double attention_factor, token_positions pos, layout lay,
                                     std::int64_t rotary_dim, const apply_options& opt = {}) {
-  apply_rotary_on_the_fly(x, tensor_view<T>{}, pos, inv_freq, pairs, attention_factor, lay,
+  apply_rotary_on_the_fly(x, tensor_view<T>{}, inv_freq, pairs, attention_factor, pos, lay,
                           rotary_dim, opt);
 }
 
 /// Fused Q+K form taking a frequency_table (angle_mode::accurate only: the f32 mode exists to
 /// reproduce HF's cached tables and has no on-the-fly form; it throws invalid_parameter "mode").
 template <class T>
-inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, token_positions pos,
-                                    const frequency_table& f, layout lay, std::int64_t rotary_dim,
+inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const frequency_table& f,
+                                    token_positions pos, layout lay, std::int64_t rotary_dim,
                                     const apply_options& opt = {}) {
   if (f.mode != angle_mode::accurate) {
     detail::throw_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32");
   }
-  apply_rotary_on_the_fly(q, k, pos, f.inv_freq.data(), f.pairs(), f.attention_factor, lay,
+  apply_rotary_on_the_fly(q, k, f.inv_freq.data(), f.pairs(), f.attention_factor, pos, lay,
                           rotary_dim, opt);
+}
+
+/// Rotates one tensor in place with on-the-fly cos/sin from a frequency_table.
+template <class T>
+inline void apply_rotary_on_the_fly(tensor_view<T> x, const frequency_table& f, token_positions pos,
+                                    layout lay, std::int64_t rotary_dim,
+                                    const apply_options& opt = {}) {
+  apply_rotary_on_the_fly(x, tensor_view<T>{}, f, pos, lay, rotary_dim, opt);
 }
 
 }  // namespace ropescale

@@ -347,12 +347,12 @@ class file {
               detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
           break;
         case dtype::f16:
-          out.values[i] =
-              static_cast<Real>(to_float(f16{static_cast<std::uint16_t>(detail::load_le(p, 2))}));
+          out.values[i] = static_cast<Real>(
+              to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
           break;
         case dtype::bf16:
-          out.values[i] =
-              static_cast<Real>(to_float(bf16{static_cast<std::uint16_t>(detail::load_le(p, 2))}));
+          out.values[i] = static_cast<Real>(
+              to_float(bf16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
           break;
         default:  // f64
           out.values[i] = static_cast<Real>(detail::f64_from_bits(detail::load_le(p, 8)));

@@ -109,6 +109,34 @@ inline fuzz_view make_view(byte_reader& r, std::int64_t tokens) {
   return f;
 }
 
+/// Sometimes declares the view's buffer size, or one element less (must then be rejected). Read
+/// after every other field, so inputs written before this existed decode as they did.
+inline void declare_extent(byte_reader& r, fuzz_view& f) {
+  const std::uint8_t declare = r.byte() % 4;
+  if (declare != 0) f.v.extent = static_cast<std::int64_t>(f.buf.size()) - (declare == 3 ? 1 : 0);
+}
+
+/// An accepted view keeps its contract: it fits its declared extent and no element belongs to
+/// two (token, head) rows of head_dim channels.
+inline void check_view_contract(const fuzz_view& f) {
+  const ropescale::tensor_view<float>& v = f.v;
+  if (v.tokens <= 0 || v.heads <= 0) return;
+  const auto span = view_extent(v.tokens, v.heads, v.head_dim, v.token_stride, v.head_stride);
+  ROPESCALE_FUZZ_CHECK(span.has_value());
+  if (!span) return;
+  ROPESCALE_FUZZ_CHECK(v.extent < 0 || *span <= v.extent);
+  std::vector<char> owner(f.buf.size(), 0);
+  for (std::int64_t t = 0; t < v.tokens; ++t) {
+    for (std::int64_t h = 0; h < v.heads; ++h) {
+      for (std::int64_t c = 0; c < v.head_dim; ++c) {
+        char& o = owner[static_cast<std::size_t>(t * v.token_stride + h * v.head_stride + c)];
+        ROPESCALE_FUZZ_CHECK(o == 0);
+        o = 1;
+      }
+    }
+  }
+}
+
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() &&
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
@@ -191,6 +219,8 @@ inline int run_apply_args(const std::uint8_t* data, std::size_t size) {
   opt.force_isa = isas[r.byte() % 4];
   if (!rs::available(*opt.force_isa)) opt.force_isa = rs::isa::scalar;
   const bool on_the_fly = r.byte() % 3 == 0;
+  declare_extent(r, q);
+  declare_extent(r, k);
   // ω for the on-the-fly path: pairs entries when that is small (the library reads rotary_dim/2
   // <= 35 of them when it does any work, since head_dim <= 70); a huge `pairs` gets one entry.
   const std::int64_t w_len = table.pairs >= 0 && table.pairs <= 64 ? table.pairs + 1 : 1;
@@ -200,7 +230,7 @@ inline int run_apply_args(const std::uint8_t* data, std::size_t size) {
   bool ok = true;
   try {
     if (on_the_fly) {
-      rs::apply_rotary_on_the_fly(q.v, k.v, pos, w.data(), table.pairs, 1.0, lay, rd, opt);
+      rs::apply_rotary_on_the_fly(q.v, k.v, w.data(), table.pairs, 1.0, pos, lay, rd, opt);
     } else {
       rs::apply_rotary(q.v, k.v, table, pos, lay, rd, opt);
     }
@@ -215,6 +245,8 @@ inline int run_apply_args(const std::uint8_t* data, std::size_t size) {
   // Accepted: everything the call was not allowed to touch is bit-identical.
   const std::int64_t n_tok = q.v.heads > 0 ? q.v.tokens : k.v.tokens;
   const std::int64_t tb = opt.token_begin, te = opt.token_end < 0 ? n_tok : opt.token_end;
+  check_view_contract(q);
+  check_view_contract(k);
   if (q.v.heads > 0 && q.v.tokens > 0) check_untouched(q, q0, rd, tb, te);
   if (k.v.heads > 0 && k.v.tokens > 0) check_untouched(k, k0, rd, tb, te);
   return 0;
