@@ -3,6 +3,7 @@
 // (docs/reference.md §4.2) so CLEX can be tried without a real checkpoint:
 //
 //   clex-make-weights OUT.safetensors [--head-dim D] [--param-factor P] [--seed N] [--inv-freq]
+//   clex-make-weights --help
 //
 //   model.clex_layer.proj_func.ode_up_proj    BF16 [D/2, P·D]
 //   model.clex_layer.proj_func.ode_down_proj  BF16 [P·D, D/2]
@@ -25,6 +26,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "ropescale/detail/quote.hpp"
 
 namespace {
 
@@ -90,11 +93,33 @@ bool parse_int(const char* s, std::int64_t lo, std::int64_t hi, std::int64_t& ou
   return true;
 }
 
-int usage(const char* msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: clex-make-weights OUT.safetensors [--head-dim D] "
-               "[--param-factor P] [--seed N] [--inv-freq]\n",
-               msg);
+constexpr const char* usage_line =
+    "usage: clex-make-weights OUT.safetensors [--head-dim D] [--param-factor P] [--seed N] "
+    "[--inv-freq]";
+
+constexpr const char* help_text =
+    "\n"
+    "Writes deterministic, untrained CLEX ODE weights (BF16 safetensors) of the shapes a CLEX\n"
+    "config expects, so CLEX can be tried without a real checkpoint.\n"
+    "\n"
+    "  OUT.safetensors     file to write (replaced if it exists)\n"
+    "  --head-dim D        rotary dim of the model, even, in [4, 4096] (default 128)\n"
+    "  --param-factor P    the config's param_factor, in [1, 64] (default 1)\n"
+    "  --seed N            pseudo-random seed, >= 0 (default 2024)\n"
+    "  --inv-freq          also write model.clex_layer.inv_freq (10000^(-2k/D))\n"
+    "  -h, --help          this page\n"
+    "\n"
+    "Exit status: 0 written, 1 the file cannot be written, 2 bad arguments (one \"error:\" line\n"
+    "on stderr).\n"
+    "\n"
+    "Example:\n"
+    "  clex-make-weights /tmp/clex-demo.safetensors && ropescale-inspect\n"
+    "    examples/configs/clex-llama-2-7b-64k.json --weights /tmp/clex-demo.safetensors "
+    "--seq-len 20000\n";
+
+/// Bad arguments: one "error: ...; usage: ..." line on stderr, exit 2.
+int usage(const std::string& msg) {
+  std::fprintf(stderr, "error: %s; %s\n", msg.c_str(), usage_line);
   return 2;
 }
 
@@ -109,6 +134,10 @@ int main(int argc, char** argv) {
     auto value = [&](std::int64_t lo, std::int64_t hi, std::int64_t& dst) {
       return i + 1 < argc && parse_int(argv[++i], lo, hi, dst);
     };
+    if (a == "-h" || a == "--help") {
+      std::printf("%s\n%s", usage_line, help_text);
+      return 0;
+    }
     if (a == "--head-dim") {
       if (!value(4, 4096, d) || d % 2 != 0)
         return usage("--head-dim: must be an even integer in [4, 4096]");
@@ -121,7 +150,7 @@ int main(int argc, char** argv) {
     } else if (!a.empty() && a[0] != '-' && out_path.empty()) {
       out_path = a;
     } else {
-      return usage(("unexpected argument '" + a + "'").c_str());
+      return usage("unexpected argument " + ropescale::detail::quote_text(a, 60));
     }
   }
   if (out_path.empty()) return usage("missing OUT.safetensors");

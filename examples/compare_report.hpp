@@ -238,6 +238,9 @@ struct method_sources {
   std::optional<yarn_params> yarn;          ///< betas, truncate, mscale pair taken from here
   std::optional<longrope_params> longrope;  ///< short/long factors (and attention_factor)
   std::optional<external_method> clex;
+  /// Why clex is absent when the config is a CLEX config (e.g. no checkpoint given); replaces
+  /// the generic reason in the skip note or the --methods error.
+  std::string clex_missing;
 };
 
 /// Llama-3.1's published band edges, used when the config has no llama3 section.
@@ -290,9 +293,10 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
   for (const auto& key : keys) {
     const bool missing = (key == "longrope" && !src.longrope) || (key == "clex" && !src.clex);
     if (!missing) continue;
-    const std::string why = key == "longrope"
-                                ? "longrope needs a config with LongRoPE short_factor/long_factor"
-                                : "clex needs a CLEX config and its checkpoint (--weights)";
+    const std::string why =
+        key == "longrope" ? "longrope needs a config with LongRoPE short_factor/long_factor"
+        : src.clex_missing.empty() ? "clex needs a CLEX config and its checkpoint (--weights)"
+                                   : src.clex_missing;
     if (explicit_selection) detail::throw_message("--methods", why);
     rep.notes.push_back(key + " skipped: " + why);
   }

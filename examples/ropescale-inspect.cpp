@@ -13,7 +13,8 @@
 // default, longrope → short factors). --angle f64 (default) forms p·ω in double and reduces it
 // mod 2π (docs/reference.md §5.2); --angle f32 reproduces HF's binary32 angle (docs/reference.md
 // §5.3). inv_freq is the double table in both modes. Extra keys: softmax_scale_multiplier,
-// max_position_embeddings, seq_len, positions, angle, diagnostics.
+// max_position_embeddings, seq_len, positions, angle, layout (the pairing the model's weights
+// need: "neox", "gptj" or "deinterleaved"; loaded_config::layout), diagnostics.
 //
 // Errors: nothing on stdout, one "error: ..." line on stderr; exit 2 for bad usage (flags,
 // --seq-len, --positions), 1 for bad data (config, weights file, non-finite output).
@@ -37,6 +38,29 @@ namespace {
 
 constexpr int exit_bad_data = 1;
 constexpr int exit_bad_usage = 2;
+
+constexpr const char* help_text =
+    "\n"
+    "Prints, as one JSON object, the RoPE a Hugging Face config.json implies: rope_type,\n"
+    "head_dim, rotary_dim, attention_factor, inv_freq (rotary_dim/2 values, 17 significant\n"
+    "digits), layout, and with --positions the cos/sin rows (attention factor included).\n"
+    "\n"
+    "  CONFIG.json              the model's config.json\n"
+    "  --seq-len N              table for a sequence of N positions (dynamic, longrope, clex);\n"
+    "                           absent: the table HF builds at load\n"
+    "  --weights FILE           CLEX checkpoint (.safetensors, model.safetensors.index.json or\n"
+    "                           a directory); required for CLEX configs\n"
+    "  --positions P1,P2,...    also print cos and sin rows for these positions\n"
+    "  --angle f64|f32          f64 (default): double angle reduced mod 2*pi; f32: HF's binary32\n"
+    "                           angle\n"
+    "  -h, --help               this page\n"
+    "  Flags also take the form --name=VALUE.\n"
+    "\n"
+    "Exit status: 0 printed, 1 bad data (config, weights file), 2 bad usage (flags, values).\n"
+    "On error nothing goes to stdout and one \"error: ...\" line to stderr.\n"
+    "\n"
+    "Example:\n"
+    "  ropescale-inspect examples/configs/llama-3.1-8b.json --seq-len 131072 --positions 0,8192\n";
 
 /// Prints "error: <message>" as exactly one line (embedded line breaks become spaces).
 void print_error(std::string_view message) {
@@ -175,6 +199,8 @@ int run(const ropescale::detail::inspect_args& args) {
   }
   w.key("angle");
   w.raw(args.angle == cli_angle::f32 ? "\"f32\"" : "\"f64\"");
+  w.key("layout");
+  w.raw(ropescale::detail::json_quote(ropescale::name(cfg.layout)));
   w.key("diagnostics");
   w.raw("[");
   for (std::size_t k = 0; k < cfg.diagnostics.size(); ++k) {
@@ -201,7 +227,7 @@ int main(int argc, char** argv) {
     return exit_bad_usage;
   }
   if (parsed.args.help) {
-    std::printf("%s\n", std::string(ropescale::detail::inspect_usage).c_str());
+    std::printf("%s\n%s", std::string(ropescale::detail::inspect_usage).c_str(), help_text);
     return 0;
   }
   try {

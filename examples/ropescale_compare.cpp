@@ -29,6 +29,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -71,11 +72,19 @@ constexpr std::string_view help_text =
     "  --json               machine-readable output instead of the table\n"
     "  --markdown           GitHub-markdown tables (no per-pair sections)\n"
     "  --all-pairs          print every pair in the per-pair tables\n"
+    "  -h, --help           this page\n"
     "\n"
     "ropescale-compare --check MODEL.gguf CONFIG.json [--seq-len N]\n"
     "  compares the RoPE a llama.cpp GGUF file encodes with the model's config.json (rotary\n"
     "  dim, layout, per-pair inv_freq, attention factor, LongRoPE's two tables) and explains\n"
-    "  each difference (docs/gguf.md); exit 0 agree, 3 differ, 1/2 bad input.\n";
+    "  each difference (docs/gguf.md); exit 0 agree, 3 differ, 1/2 bad input.\n"
+    "\n"
+    "Exit status: 0 report written, 1 bad data (config, weights, output file), 2 bad usage\n"
+    "(flags, contexts, methods the config cannot provide), 3 (--check) the files differ. On\n"
+    "error nothing goes to stdout and one \"error: ...\" line to stderr.\n"
+    "\n"
+    "Example:\n"
+    "  ropescale-compare examples/configs/llama-2-7b.json --context 16384,131072 --markdown\n";
 
 /// The base RoPE and method sources of a loaded config.
 struct from_config {
@@ -136,11 +145,39 @@ from_config read_config(const std::string& path, const ropescale::loaded_config&
   return out;
 }
 
-int run(const cmp::cli_args& args) {
+/// Loads the config. A CLEX config without --weights is still compared: its base RoPE (rope_theta,
+/// head_dim, partial_rotary_factor, L, all top-level in a CLEX config) is read with the CLEX rope
+/// dict removed, and clex is skipped with a note (or rejected when --methods names it).
+from_config load_config(const cmp::cli_args& args) {
   ropescale::load_options options;
   if (args.weights) options.weights = *args.weights;
-  const ropescale::loaded_config loaded = ropescale::load_hf_config_file(args.config, options);
-  const from_config cfg = read_config(args.config, loaded);
+  try {
+    return read_config(args.config, ropescale::load_hf_config_file(args.config, options));
+  } catch (const ropescale::invalid_parameter& e) {
+    if (args.weights || e.key() != "weights") throw;  // only "type 'clex' needs the weights"
+  }
+  std::ifstream in(args.config, std::ios::binary);  // read once already: a regular, small file
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  nlohmann::json j = ropescale::detail::parse_config_text(text, "config");
+  for (nlohmann::json* root : {&j, j.contains("text_config") ? &j["text_config"] : nullptr}) {
+    if (root == nullptr || !root->is_object()) continue;
+    for (const char* dict : {"rope_scaling", "rope_parameters"}) {
+      const auto it = root->find(dict);
+      if (it == root->end() || !it->is_object()) continue;
+      const auto type = it->find(it->contains("rope_type") ? "rope_type" : "type");
+      if (type != it->end() && *type == "clex") root->erase(dict);
+    }
+  }
+  from_config cfg = read_config(args.config, ropescale::load_hf_config(j));
+  cfg.base.rope_type = "clex";
+  cfg.sources.clex_missing =
+      "clex needs the checkpoint's ODE weights (--weights FILE.safetensors or "
+      "model.safetensors.index.json)";
+  return cfg;
+}
+
+int run(const cmp::cli_args& args) {
+  const from_config cfg = load_config(args);
   cmp::report rep;
   try {
     rep = cmp::build_report(cfg.base, args.contexts, args.methods, cfg.sources,

@@ -412,6 +412,32 @@ TEST(HfPrecedence, ThetaDefaults10000) {
                     4e-16L);
 }
 
+// The layout implied by the model class (docs/reference.md §1.3): HF's DeepSeek-V3 rotates
+// de-interleaved unless rope_interleave is false (true is its config class's default); Llama and
+// the other NeoX classes never read rope_interleave.
+TEST(HfLayout, DeepseekV3RotatesDeinterleavedUnlessRopeInterleaveIsFalse) {
+  EXPECT_EQ(load_hf_config(base_config()).layout, ropescale::layout::neox);
+  json ds = base_config();
+  ds["model_type"] = "deepseek_v3";
+  EXPECT_EQ(load_hf_config(ds).layout, ropescale::layout::deinterleaved);
+  ds["rope_interleave"] = true;
+  EXPECT_EQ(load_hf_config(ds).layout, ropescale::layout::deinterleaved);
+  ds["rope_interleave"] = false;
+  EXPECT_EQ(load_hf_config(ds).layout, ropescale::layout::neox);
+  json llama = base_config();
+  llama["rope_interleave"] = true;
+  EXPECT_EQ(load_hf_config(llama).layout, ropescale::layout::neox);
+  // A multimodal wrapper: the text config decides.
+  json text = base_config();
+  text["model_type"] = "deepseek_v3";
+  const json wrapped{{"model_type", "wrapper"}, {"text_config", text}};
+  EXPECT_EQ(load_hf_config(wrapped).layout, ropescale::layout::deinterleaved);
+  EXPECT_EQ(load_hf_config_file(configs_dir() + "deepseek-v3.json").layout,
+            ropescale::layout::deinterleaved);
+  EXPECT_EQ(load_hf_config_file(configs_dir() + "llama-3.1-8b.json").layout,
+            ropescale::layout::neox);
+}
+
 TEST(HfPrecedence, TopLevelPartialRotaryFactorOverridesDict) {
   // Every type but default re-standardises: the top-level value wins (H = 64: d = int(64 × 0.5)).
   json cfg = with_rope(base_config(),

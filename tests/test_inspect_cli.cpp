@@ -237,13 +237,14 @@ TEST(InspectCli, ContractOnEveryBundledConfig) {
     const char* file;
     const char* type;
     std::int64_t head_dim, rotary_dim;
+    const char* layout;  // DeepSeek-V3's HF class rotates de-interleaved, every other NeoX
   };
-  for (const row& r :
-       {row{"llama-2-7b.json", "default", 128, 128}, row{"llama-3.1-8b.json", "llama3", 128, 128},
-        row{"qwen2.5-7b-instruct-yarn.json", "yarn", 128, 128},
-        row{"deepseek-v3.json", "yarn", 64, 64},
-        row{"phi-3-mini-128k-instruct.json", "longrope", 96, 96},
-        row{"gpt-oss-20b.json", "yarn", 64, 64}}) {
+  for (const row& r : {row{"llama-2-7b.json", "default", 128, 128, "neox"},
+                       row{"llama-3.1-8b.json", "llama3", 128, 128, "neox"},
+                       row{"qwen2.5-7b-instruct-yarn.json", "yarn", 128, 128, "neox"},
+                       row{"deepseek-v3.json", "yarn", 64, 64, "deinterleaved"},
+                       row{"phi-3-mini-128k-instruct.json", "longrope", 96, 96, "neox"},
+                       row{"gpt-oss-20b.json", "yarn", 64, 64, "neox"}}) {
     SCOPED_TRACE(r.file);
     const json j = run_ok({config(r.file), "--positions", positions_arg(kPositions)});
     ASSERT_TRUE(j.contains("rope_type") && j["rope_type"].is_string());
@@ -255,6 +256,7 @@ TEST(InspectCli, ContractOnEveryBundledConfig) {
     ASSERT_TRUE(j["attention_factor"].is_number());
     ASSERT_TRUE(j["inv_freq"].is_array());
     EXPECT_EQ(j["inv_freq"].size(), static_cast<std::size_t>(r.rotary_dim / 2));
+    EXPECT_EQ(j["layout"], r.layout);
     // Numbers round-trip: the printed table equals the library's double table bit for bit.
     const auto lib = ropescale::load_hf_config_file(config(r.file));
     EXPECT_EQ(numbers(j["inv_freq"]), lib.method.inv_freq());

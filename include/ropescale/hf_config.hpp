@@ -263,10 +263,11 @@ inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& op
   } catch (const invalid_parameter& e) {
     rethrow_with_path(e, c, {}, c.in_dict("factor"));
   }
-  if (!options.weights) {
-    throw_message(c.type_path.empty() ? c.dict_path : c.type_path,
-                  "type 'clex' needs the checkpoint's ODE weights: pass load_options::weights "
-                  "(ropescale-inspect: --weights FILE.safetensors)");
+  if (!options.weights) {  // key "weights": callers (ropescale-compare) recognise this case
+    throw_invalid("weights",
+                  "type 'clex' needs the checkpoint's ODE weights (load_options::weights; "
+                  "--weights FILE.safetensors on the command line)",
+                  "none");
   }
   load_clex_weights(p, *options.weights, options.use_checkpoint_inv_freq);
   try {
