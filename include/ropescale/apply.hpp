@@ -17,6 +17,7 @@
 #include <string>
 
 #include "ropescale/cos_sin_table.hpp"
+#include "ropescale/detail/overflow.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/dispatch.hpp"
@@ -125,9 +126,9 @@ inline bool rows_overlap(std::int64_t tokens, std::int64_t heads, std::int64_t h
 template <class T>
 inline bool view_span(const tensor_view<T>& x, std::int64_t& span) noexcept {
   std::int64_t a = 0, b = 0;
-  return !(__builtin_mul_overflow(x.tokens - 1, x.token_stride, &a) ||
-           __builtin_mul_overflow(x.heads - 1, x.head_stride, &b) ||
-           __builtin_add_overflow(a, b, &span) || __builtin_add_overflow(span, x.head_dim, &span) ||
+  return !(mul_overflow(x.tokens - 1, x.token_stride, &a) ||
+           mul_overflow(x.heads - 1, x.head_stride, &b) || add_overflow(a, b, &span) ||
+           add_overflow(span, x.head_dim, &span) ||
            span > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
 }
 
@@ -317,7 +318,7 @@ inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& t
   // The last covered position is only printed; compute it without overflowing int64 (the table
   // may sit anywhere on the int64 axis, e.g. first_position = INT64_MIN with rows = 0).
   std::int64_t last = 0;
-  const bool overflow = __builtin_add_overflow(table.first_position, table.rows - 1, &last);
+  const bool overflow = add_overflow(table.first_position, table.rows - 1, &last);
   throw_invalid_value("positions[" + std::to_string(t) + "]",
                       "must have a table row (positions " + std::to_string(table.first_position) +
                           " to " + (overflow ? std::string("beyond int64") : std::to_string(last)) +
@@ -380,11 +381,11 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
       throw_invalid("table", "cos and sin must not be null when rows > 0", "null");
     }
     std::int64_t last = 0;
-    if (__builtin_mul_overflow(table.rows - 1, table.row_stride, &last) ||
-        __builtin_add_overflow(last, table.pairs, &last) ||
-        last > std::numeric_limits<std::int64_t>::max() /
-                   static_cast<std::int64_t>(sizeof(float)) ||
-        __builtin_add_overflow(table.first_position, table.rows - 1, &last)) {
+    if (mul_overflow(table.rows - 1, table.row_stride, &last) ||
+        add_overflow(last, table.pairs, &last) ||
+        last >
+            std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(float)) ||
+        add_overflow(table.first_position, table.rows - 1, &last)) {
       throw_message("table", "rows, row_stride and first_position overflow an offset");
     }
   }
@@ -407,7 +408,7 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     for (std::int64_t t = opt.token_begin; t < end; ++t) {
       const std::int64_t p = pos.values[t];
       std::int64_t r = 0;
-      if (__builtin_sub_overflow(p, table.first_position, &r) || r < 0 || r >= table.rows) {
+      if (sub_overflow(p, table.first_position, &r) || r < 0 || r >= table.rows) {
         throw_position(t, p, table, position_rule);
       }
     }
@@ -415,19 +416,19 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     job.row_offset = table.first_position;
   } else {
     std::int64_t r0 = 0, p_first = 0, p_last = 0, r_first = 0, r_last = 0;
-    if (__builtin_add_overflow(pos.start, opt.token_begin, &p_first) ||
-        __builtin_add_overflow(pos.start, end - 1, &p_last)) {
+    if (add_overflow(pos.start, opt.token_begin, &p_first) ||
+        add_overflow(pos.start, end - 1, &p_last)) {
       throw_invalid_value("positions.start", "overflows with the token range", pos.start);
     }
-    if (__builtin_sub_overflow(p_first, table.first_position, &r_first) || r_first < 0 ||
+    if (sub_overflow(p_first, table.first_position, &r_first) || r_first < 0 ||
         r_first >= table.rows) {
       throw_position(opt.token_begin, p_first, table, position_rule);
     }
-    if (__builtin_sub_overflow(p_last, table.first_position, &r_last) || r_last >= table.rows) {
+    if (sub_overflow(p_last, table.first_position, &r_last) || r_last >= table.rows) {
       throw_position(end - 1, p_last, table, position_rule);
     }
     // Row of token t is r0 + t; r0 itself may lie outside the table when token_begin > 0.
-    if (__builtin_sub_overflow(pos.start, table.first_position, &r0)) {
+    if (sub_overflow(pos.start, table.first_position, &r0)) {
       throw_position(opt.token_begin, p_first, table, position_rule);
     }
     job.range_row0 = r0;

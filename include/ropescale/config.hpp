@@ -36,6 +36,17 @@
 #endif
 #endif
 
+/// ROPESCALE_EXCEPTIONS: 1 when the translation unit is compiled with C++ exceptions (errors are
+/// thrown as ropescale::invalid_parameter), 0 under -fno-exceptions (errors go to the handler
+/// installed with ropescale::set_error_handler). Every TU of a program must agree.
+#ifndef ROPESCALE_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define ROPESCALE_EXCEPTIONS 1
+#else
+#define ROPESCALE_EXCEPTIONS 0
+#endif
+#endif
+
 /// Debug-only invariant check for hot paths (kernels trust their entry checks). Define
 /// ROPESCALE_ASSERT before including ropescale to route it elsewhere.
 #ifndef ROPESCALE_ASSERT

@@ -87,47 +87,63 @@ inline constexpr std::int64_t max_position = std::int64_t{1} << 31;
 
 namespace detail {
 
-/// Throws invalid_parameter unless f is usable: the mode's table non-empty and finite, the other
-/// table empty or of the same length, A finite and > 0.
-inline void validate_frequency_table(const frequency_table& f) {
+/// The first reason f is unusable, or no error: the mode's table must be non-empty and finite,
+/// the other table empty or of the same length, A finite and > 0.
+inline error frequency_table_error(const frequency_table& f) {
   const bool f32 = f.mode == angle_mode::f32;
   const std::size_t n = f32 ? f.inv_freq_hf_f32.size() : f.inv_freq.size();
   if (n == 0) {
-    throw_invalid(f32 ? "inv_freq_hf_f32" : "inv_freq", "must be non-empty", "an empty table");
+    return make_invalid(f32 ? "inv_freq_hf_f32" : "inv_freq", "must be non-empty",
+                        "an empty table");
   }
   for (std::size_t i = 0; i < f.inv_freq.size(); ++i) {
     if (!std::isfinite(f.inv_freq[i])) {
-      throw_invalid_value("inv_freq[" + std::to_string(i) + "]", "must be finite", f.inv_freq[i]);
+      return make_invalid_value("inv_freq[" + std::to_string(i) + "]", "must be finite",
+                                f.inv_freq[i]);
     }
   }
   for (std::size_t i = 0; i < f.inv_freq_hf_f32.size(); ++i) {
     if (!std::isfinite(f.inv_freq_hf_f32[i])) {
-      throw_invalid_value("inv_freq_hf_f32[" + std::to_string(i) + "]", "must be finite",
-                          f.inv_freq_hf_f32[i]);
+      return make_invalid_value("inv_freq_hf_f32[" + std::to_string(i) + "]", "must be finite",
+                                f.inv_freq_hf_f32[i]);
     }
   }
   const std::size_t other = f32 ? f.inv_freq.size() : f.inv_freq_hf_f32.size();
   if (other != 0 && other != n) {
-    throw_invalid_value(f32 ? "inv_freq" : "inv_freq_hf_f32",
-                        "must be empty or as long as the mode's table (" + std::to_string(n) + ")",
-                        static_cast<std::int64_t>(other));
+    return make_invalid_value(
+        f32 ? "inv_freq" : "inv_freq_hf_f32",
+        "must be empty or as long as the mode's table (" + std::to_string(n) + ")",
+        static_cast<std::int64_t>(other));
   }
   if (!std::isfinite(f.attention_factor) || !(f.attention_factor > 0.0)) {
-    throw_invalid_value("attention_factor", "must be a finite number > 0", f.attention_factor);
+    return make_invalid_value("attention_factor", "must be a finite number > 0",
+                              f.attention_factor);
   }
+  return {};
 }
 
-/// Throws unless 0 <= positions <= max_position and the rows fit in memory.
-inline void validate_position_count(std::int64_t positions, std::int64_t pairs) {
+/// An error unless 0 <= positions <= max_position and the rows fit in memory.
+inline error position_count_error(std::int64_t positions, std::int64_t pairs) {
   if (positions < 0 || positions > max_position) {
-    throw_invalid_value("positions", "must be in [0, 2^31]", positions);
+    return make_invalid_value("positions", "must be in [0, 2^31]", positions);
   }
   const auto limit =
       static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max()) / (2u * sizeof(float));
   if (pairs > 0 &&
       static_cast<std::uint64_t>(positions) > limit / static_cast<std::uint64_t>(pairs)) {
-    throw_invalid_value("positions", "too many rows for this pair count", positions);
+    return make_invalid_value("positions", "too many rows for this pair count", positions);
   }
+  return {};
+}
+
+/// Raises frequency_table_error(f) if there is one.
+inline void validate_frequency_table(const frequency_table& f) {
+  if (error e = frequency_table_error(f)) raise(std::move(e));
+}
+
+/// Raises position_count_error(positions, pairs) if there is one.
+inline void validate_position_count(std::int64_t positions, std::int64_t pairs) {
+  if (error e = position_count_error(positions, pairs)) raise(std::move(e));
 }
 
 struct aligned_float_delete {
@@ -308,6 +324,22 @@ class cos_sin_table {
                                    angle_mode mode = angle_mode::accurate,
                                    std::optional<std::int64_t> seq_len = std::nullopt) {
     return cos_sin_table(frequencies_of(m, mode, seq_len), positions);
+  }
+
+  /// Non-throwing from_method: checks seq_len (>= 1 when given), the method's table and the
+  /// position count, then builds into `out`. Returns the error instead of raising it (out is
+  /// then left unchanged); an empty error on success. Memory exhaustion is not reported here.
+  template <class Method>
+  static error try_from_method(std::optional<cos_sin_table>& out, const Method& m,
+                               std::int64_t positions, angle_mode mode = angle_mode::accurate,
+                               std::optional<std::int64_t> seq_len = std::nullopt) {
+    if (seq_len && *seq_len < 1)
+      return detail::make_invalid_value("seq_len", "must be an integer >= 1", *seq_len);
+    frequency_table f = frequencies_of(m, mode, seq_len);
+    if (error e = detail::frequency_table_error(f)) return e;
+    if (error e = detail::position_count_error(positions, f.pairs())) return e;
+    out.emplace(std::move(f), positions);
+    return {};
   }
 
   /// Accurate mode from a double table ω and attention factor A.

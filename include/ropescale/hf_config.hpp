@@ -100,16 +100,15 @@ struct hf_rope_context {
   throw_message(c.dict_path.empty() ? c.top("rope_scaling") : c.dict_path, msg);
 }
 
-/// Re-throws a method constructor's invalid_parameter with its relative key ("factor",
-/// "rope_theta") replaced by the key path the value came from.
-[[noreturn]] inline void rethrow_with_path(const invalid_parameter& e, const hf_rope_context& c,
-                                           const std::string& l0_path,
-                                           const std::string& factor_path) {
-  const std::string& key = e.key();
+/// Rewrites a method constructor's error so its relative key ("factor", "rope_theta") becomes
+/// the key path the value came from (used through an error_scope around the constructor).
+inline void rewrite_with_path(error& e, const hf_rope_context& c, const std::string& l0_path,
+                              const std::string& factor_path) {
+  const std::string key = e.key;
   const std::string base = key.substr(0, key.find_first_of("[."));
   std::string path;
   if (base.empty() || base == "seq_len" || base == "policy") {
-    throw e;
+    return;
   } else if (base == "rope_theta") {
     path = c.rope_theta_path;
   } else if (base == "partial_rotary_factor") {
@@ -125,15 +124,15 @@ struct hf_rope_context {
   } else {
     path = c.in_dict(base);
   }
-  if (path.empty()) throw e;
+  if (path.empty()) return;
   const std::string full = path + key.substr(base.size());
-  std::string msg = e.what();
+  std::string msg = e.message;
   if (msg.compare(0, key.size(), key) == 0) {
     msg = full + msg.substr(key.size());
   } else {
     msg = full + ": " + msg;
   }
-  throw_parameter_error(full, msg);
+  e = make_parameter_error(full, msg);
 }
 
 /// Constructs M from its params, translating the constructor's keys into key paths.
@@ -141,13 +140,12 @@ template <class M>
 inline ropescale::method make_hf_method(const typename M::params_type& p, hf_rope_context& c,
                                         const std::string& l0_path = {},
                                         const std::string& factor_path = {}) {
-  try {
-    M m(p);
-    for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
-    return ropescale::method(std::move(m));
-  } catch (const invalid_parameter& e) {
-    rethrow_with_path(e, c, l0_path, factor_path.empty() ? c.in_dict("factor") : factor_path);
-  }
+  const std::string& factor = factor_path.empty() ? c.in_dict("factor") : factor_path;
+  const auto rewrite = [&](error& e) { rewrite_with_path(e, c, l0_path, factor); };
+  const error_scope scope(rewrite);
+  M m(p);
+  for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
+  return ropescale::method(std::move(m));
 }
 
 /// Records a diagnostic for every key of the rope dict that the type does not read.
@@ -258,10 +256,11 @@ inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& op
   if (const nlohmann::json* ls = json_member(*c.root, "log_scale")) {
     p.log_scale = json_to_bool(*ls, c.top("log_scale"));
   }
-  try {
+  {
+    const std::string factor = c.in_dict("factor");
+    const auto rewrite = [&](error& e) { rewrite_with_path(e, c, {}, factor); };
+    const error_scope scope(rewrite);
     (void)clex<double>::validate_config(p);
-  } catch (const invalid_parameter& e) {
-    rethrow_with_path(e, c, {}, c.in_dict("factor"));
   }
   if (!options.weights) {  // key "weights": callers (ropescale-compare) recognise this case
     throw_invalid("weights",
@@ -270,15 +269,16 @@ inline ropescale::method load_hf_clex(hf_rope_context& c, const load_options& op
                   "none");
   }
   load_clex_weights(p, *options.weights, options.use_checkpoint_inv_freq);
-  try {
-    clex<double> m(p);
-    for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
-    return ropescale::method(std::move(m));
-  } catch (const invalid_parameter& e) {  // tensor values (inv_freq vs rope_theta, ...)
-    throw_parameter_error(e.key(), std::string(e.what()) + " (checkpoint " +
-                                       escape_text(options.weights->string(), max_echo_bytes) +
-                                       ")");
-  }
+  // Errors about tensor values (inv_freq vs rope_theta, ...) name the checkpoint.
+  const auto name_checkpoint = [&](error& e) {
+    e = make_parameter_error(
+        e.key,
+        e.message + " (checkpoint " + escape_text(options.weights->string(), max_echo_bytes) + ")");
+  };
+  const error_scope scope(name_checkpoint);
+  clex<double> m(p);
+  for (auto& d : m.diagnostics()) c.diagnostics.push_back(std::move(d));
+  return ropescale::method(std::move(m));
 }
 
 // One builder per rope type (docs/reference.md §2.4): the type's required and optional keys, its
@@ -513,18 +513,27 @@ inline nlohmann::json parse_config_text(std::string_view text, const std::string
         }
         return !too_deep;
       };
-  try {
-    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth);
+  const auto check_depth = [&] {
     if (too_deep) {
       throw_message(what, "malformed JSON: nesting deeper than " +
                               std::to_string(max_config_json_depth) + " levels");
     }
+  };
+#if ROPESCALE_EXCEPTIONS
+  try {
+    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth);
+    check_depth();
     return j;
-  } catch (const nlohmann::json::parse_error& e) {
-    throw_message(what, "malformed JSON: " + parse_error_text(e));
   } catch (const nlohmann::json::exception& e) {
     throw_message(what, "malformed JSON: " + parse_error_text(e));
   }
+#else
+  // Without exceptions nlohmann reports no position: the message says only what failed.
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth, false);
+  check_depth();
+  if (j.is_discarded()) throw_message(what, "malformed JSON: syntax error");
+  return j;
+#endif
 }
 
 }  // namespace detail

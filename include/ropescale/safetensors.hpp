@@ -388,11 +388,16 @@ class file {
     if (text[0] != '{')
       detail::fail(label_, "header", "header does not start with '{' (not a JSON object)");
     nlohmann::json h;
+#if ROPESCALE_EXCEPTIONS
     try {
       h = nlohmann::json::parse(text.data(), text.data() + text.size());
     } catch (const nlohmann::json::exception& e) {
       detail::fail(label_, "header", std::string("header is not valid UTF-8 JSON: ") + e.what());
     }
+#else
+    h = nlohmann::json::parse(text.data(), text.data() + text.size(), nullptr, false);
+    if (h.is_discarded()) detail::fail(label_, "header", "header is not valid UTF-8 JSON");
+#endif
     if (!h.is_object()) detail::fail(label_, "header", "header is not a JSON object");
 
     for (auto it = h.begin(); it != h.end(); ++it) {
@@ -607,11 +612,16 @@ class checkpoint {
     in.read(text.data(), static_cast<std::streamsize>(size));
     if (!in) detail::fail(index_label_, "", "short read");
     nlohmann::json j;
+#if ROPESCALE_EXCEPTIONS
     try {
       j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
       detail::fail(index_label_, "", std::string("not valid JSON: ") + e.what());
     }
+#else
+    j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) detail::fail(index_label_, "", "not valid JSON");
+#endif
     if (!j.is_object()) detail::fail(index_label_, "", "index is not a JSON object");
     const auto wm = j.find("weight_map");
     if (wm == j.end() || !wm->is_object())
