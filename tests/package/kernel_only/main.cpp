@@ -14,7 +14,17 @@
 #include <cstring>
 #include <vector>
 
+// The core umbrella and try_apply_rotary arrive with the core/full layering; until then the test
+// includes the core headers it uses and skips the try_apply_rotary check.
+#if __has_include(<ropescale/core.hpp>)
 #include <ropescale/core.hpp>
+#define KERNEL_ONLY_HAS_TRY 1
+#else
+#include <ropescale/apply.hpp>
+#include <ropescale/cos_sin_table.hpp>
+#include <ropescale/methods/yarn.hpp>
+#define KERNEL_ONLY_HAS_TRY 0
+#endif
 
 #if defined(NLOHMANN_JSON_VERSION_MAJOR) || defined(EIGEN_WORLD_VERSION)
 #error "a ropescale::core header pulled in nlohmann_json or Eigen"
@@ -132,6 +142,7 @@ int main(int argc, char** argv) {
   failed += check("k", k_in, k, kTokens, 2, positions, omega, attention);
   if (failed != 0) return 1;
 
+#if KERNEL_ONLY_HAS_TRY
   // The non-throwing form: an odd rotary_dim comes back as an error naming the key, nothing written.
   const std::vector<float> q_before = q;
   const ropescale::error e = ropescale::try_apply_rotary(
@@ -143,6 +154,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("try_apply_rotary: %s\n", e.message.c_str());
+#endif
   std::printf("kernel_only ok\n");
   return 0;
 }
