@@ -148,49 +148,11 @@ void BM_TableBuild(benchmark::State& state) {
 
 void row_double_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c,
                      float* s) {
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      ropescale::simd::avx512::cos_sin_row_double(w, n, p, 1.0, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2:
-      ropescale::simd::avx2::cos_sin_row_double(w, n, p, 1.0, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon:
-      ropescale::simd::neon::cos_sin_row_double(w, n, p, 1.0, c, s);
-      return;
-#endif
-    default:
-      ropescale::simd::scalar::cos_sin_row_double(w, n, p, 1.0, c, s);
-      return;
-  }
+  ropescale::simd::cos_sin_row_double(which, w, n, p, 1.0, c, s);
 }
 
 void row_with(isa which, const double* w, std::int64_t n, std::int64_t p, float* c, float* s) {
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      ropescale::simd::avx512::cos_sin_row(w, n, p, 1.0, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2:
-      ropescale::simd::avx2::cos_sin_row(w, n, p, 1.0, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon:
-      ropescale::simd::neon::cos_sin_row(w, n, p, 1.0, c, s);
-      return;
-#endif
-    default:
-      ropescale::simd::scalar::cos_sin_row(w, n, p, 1.0, c, s);
-      return;
-  }
+  ropescale::simd::cos_sin_row(which, w, n, p, 1.0, c, s);
 }
 
 /// range(0) = pair count, range(1) = method: 0..3 = cos_sin_row of kIsas[m], 4 = libm cosf/sinf

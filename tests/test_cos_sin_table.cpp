@@ -19,6 +19,7 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/method.hpp"
 #include "support/exact_trig.hpp"
+#include "support/isa_types.hpp"
 
 namespace {
 
@@ -89,20 +90,15 @@ struct isa_restore {
   ~isa_restore() { ropescale::set_isa(saved); }
 };
 
-std::vector<ropescale::isa> available_isas() {
-  std::vector<ropescale::isa> out;
-  for (auto i : {ropescale::isa::scalar, ropescale::isa::avx2, ropescale::isa::avx512,
-                 ropescale::isa::neon}) {
-    if (ropescale::available(i)) out.push_back(i);
-  }
-  return out;
-}
+class CosSinTableIsa : public ropescale_test::IsaTest {};
+ROPESCALE_TEST_EVERY_ISA(CosSinTableIsa);
 
 // Every representative table, with the rows built by every available ISA's builder: all
 // positions [0, 4096) through a real table, and sampled positions up to 1e7 through
 // compute_cos_sin_row (the function the table fills its rows with; checked bit-identical to the
 // table below). The long-double reference is computed once per table.
-TEST(CosSinTable, AccurateModeWithinSpecBound) {
+TEST_P(CosSinTableIsa, AccurateModeWithinSpecBound) {
+  const ropescale::isa which = GetParam();
   isa_restore restore;
   const std::vector<std::int64_t> sampled = ropescale_test::sampled_positions(17, 300);
   double overall = 0;
@@ -120,7 +116,7 @@ TEST(CosSinTable, AccurateModeWithinSpecBound) {
         ref[j * 2 * n + n + i] = cs.s;
       }
     }
-    for (ropescale::isa which : available_isas()) {
+    {
       SCOPED_TRACE(t.label + " built with " + ropescale::name(which));
       ropescale::set_isa(which);
       cos_sin_table table(t.inv_freq, t.attention_factor, 4096);
@@ -150,17 +146,18 @@ TEST(CosSinTable, AccurateModeWithinSpecBound) {
     }
   }
   std::printf("[ accuracy ] table, all ISAs and tables: worst |err|/max(1,A) = %.3e\n", overall);
-  RecordProperty("worst_error", std::to_string(overall));
+  this->RecordProperty("worst_error", std::to_string(overall));
 }
 
 // The vector double-precision builder agrees with double std::cos/std::sin (the scalar target)
 // to within one float ulp everywhere and bit for bit almost everywhere.
-TEST(CosSinTable, IsaBuildersAgree) {
+TEST_P(CosSinTableIsa, IsaBuildersAgree) {
+  const ropescale::isa which = GetParam();
   isa_restore restore;
   const auto t = ropescale_test::yarn_table(1e6L, 128, 4, 32768);
   ropescale::set_isa(ropescale::isa::scalar);
   auto ref = cos_sin_table(t.inv_freq, t.attention_factor, 2048).snapshot();
-  for (ropescale::isa which : available_isas()) {
+  {
     ropescale::set_isa(which);
     auto rows = cos_sin_table(t.inv_freq, t.attention_factor, 2048).snapshot();
     std::int64_t differ = 0;

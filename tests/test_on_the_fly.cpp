@@ -7,7 +7,6 @@
 //
 // Calls of >= 96 KiB take the streaming sweep (as DRAM-sized calls do by default, 8 MiB) when the
 // row does not fit the registers (AVX2 f32 NeoX: n > 32), so both sweeps are exercised here.
-#define ROPESCALE_STREAM_MIN_BYTES (std::int64_t{96} << 10)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,8 +26,14 @@
 #include "ropescale/method.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "support/exact_trig.hpp"
+#include "support/isa_types.hpp"
 
 namespace {
+
+// The lowered streaming threshold (see the file comment), set before any test runs.
+constexpr std::int64_t kStreamMinBytes = std::int64_t{96} << 10;
+[[maybe_unused]] const bool stream_threshold_lowered =
+    (ropescale::simd::set_stream_min_bytes(kStreamMinBytes), true);
 
 using ropescale::apply_options;
 using ropescale::isa;
@@ -37,14 +42,6 @@ using ropescale::tensor_view;
 using ropescale::token_positions;
 
 constexpr double kBound = 2e-7;
-
-std::vector<isa> available_isas() {
-  std::vector<isa> out;
-  for (isa i : {isa::scalar, isa::avx2, isa::avx512, isa::neon}) {
-    if (ropescale::available(i)) out.push_back(i);
-  }
-  return out;
-}
 
 apply_options with_isa(isa i, bool inverse = false) {
   apply_options o;
@@ -116,14 +113,18 @@ double worst_row_error(const std::vector<float>& rows, const std::vector<double>
   return worst_row_error(rows, reference_rows(w, a, positions), a, w.size(), positions);
 }
 
-TEST(OnTheFly, RowsWithinSpecBoundOnEveryIsa) {
+class OnTheFlyIsa : public ropescale_test::IsaTest {};
+ROPESCALE_TEST_EVERY_ISA(OnTheFlyIsa);
+
+TEST_P(OnTheFlyIsa, RowsWithinSpecBound) {
+  const isa which = GetParam();
   std::vector<std::int64_t> positions;
   for (std::int64_t p = 0; p < 4096; ++p) positions.push_back(p);
   for (std::int64_t p : ropescale_test::sampled_positions(99, 1000)) positions.push_back(p);
   std::vector<double> overall(4, 0.0);
   for (const auto& t : ropescale_test::representative_tables()) {
     const auto ref = reference_rows(t.inv_freq, t.attention_factor, positions);
-    for (isa which : available_isas()) {
+    {
       SCOPED_TRACE(std::string(ropescale::name(which)) + " " + t.label);
       std::int64_t at = -1;
       const auto rows =
@@ -137,17 +138,18 @@ TEST(OnTheFly, RowsWithinSpecBoundOnEveryIsa) {
       o = std::max(o, e);
     }
   }
-  for (isa which : available_isas()) {
+  {
     std::printf("[ accuracy ] on-the-fly %-6s worst over all tables = %.3e\n",
                 ropescale::name(which), overall[static_cast<std::size_t>(which)]);
-    RecordProperty(std::string("worst_error_") + ropescale::name(which),
+    this->RecordProperty(std::string("worst_error_") + ropescale::name(which),
                    std::to_string(overall[static_cast<std::size_t>(which)]));
   }
 }
 
 // The library's own method classes (helper A's) through ropescale::method: ω and A as an engine
 // would pass them (method::inv_freq(S) / attention_factor(S)).
-TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
+TEST_P(OnTheFlyIsa, LibraryMethodsWithinSpecBound) {
+  const isa which = GetParam();
   std::vector<std::pair<ropescale::method, std::optional<std::int64_t>>> cases;
   cases.emplace_back(ropescale::default_rope<>(ropescale::default_rope_params{{128, 1e6, 1.0}}),
                      std::nullopt);
@@ -183,7 +185,7 @@ TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
     const std::vector<double> w = m.inv_freq(seq_len);
     const double a = m.attention_factor(seq_len);
     const auto ref = reference_rows(w, a, positions);
-    for (isa which : available_isas()) {
+    {
       const auto rows = rows_via_rotation(which, layout::neox, w, a, positions);
       const double e = worst_row_error(rows, ref, a, w.size(), positions);
       std::printf("[ accuracy ] on-the-fly %-6s method %-9s A=%.4f worst = %.3e\n",
@@ -194,14 +196,15 @@ TEST(OnTheFly, LibraryMethodsWithinSpecBound) {
 }
 
 // Pair counts that are not a multiple of any vector width exercise the scalar tail.
-TEST(OnTheFly, OddPairCountsAndGptjLayout) {
+TEST_P(OnTheFlyIsa, OddPairCountsAndGptjLayout) {
+  const isa which = GetParam();
   std::vector<std::int64_t> positions{0, 1, 77, 100000, 131071, 9999999, 10000000};
   for (int n : {1, 3, 7, 9, 14, 17, 33}) {
     std::vector<double> w(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       w[static_cast<std::size_t>(i)] = static_cast<double>(std::pow(1e4L, -2.0L * i / (2 * n)));
     }
-    for (isa which : available_isas()) {
+    {
       for (layout lay : {layout::neox, layout::gptj}) {
         const auto rows = rows_via_rotation(which, lay, w, 1.3, positions);
         EXPECT_LE(worst_row_error(rows, w, 1.3, positions), kBound)
@@ -213,12 +216,13 @@ TEST(OnTheFly, OddPairCountsAndGptjLayout) {
 
 // All ISAs compute the same rows up to a couple of float ulps (they share one algorithm; fma
 // contraction in the scalar target's polynomial may differ).
-TEST(OnTheFly, IsasAgree) {
+TEST_P(OnTheFlyIsa, IsasAgree) {
+  const isa which = GetParam();
   const auto t = ropescale_test::yarn_table(1e6L, 128, 4, 32768);
   std::vector<std::int64_t> positions = ropescale_test::sampled_positions(3, 200);
   const auto ref =
       rows_via_rotation(isa::scalar, layout::neox, t.inv_freq, t.attention_factor, positions);
-  for (isa which : available_isas()) {
+  {
     const auto rows =
         rows_via_rotation(which, layout::neox, t.inv_freq, t.attention_factor, positions);
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -236,7 +240,8 @@ std::vector<float> random_vector(std::size_t size, std::uint32_t seed) {
 }
 
 // Same result as the table path up to the two rows' difference (each within 2e-7 of exact).
-TEST(OnTheFly, MatchesTablePath) {
+TEST_P(OnTheFlyIsa, MatchesTablePath) {
+  const isa which = GetParam();
   const auto t = ropescale_test::default_table(1e6L, 128);
   const std::int64_t q_heads = 8, k_heads = 2, head_dim = 160, d = 128;
   ropescale::cos_sin_table table(t.inv_freq, 1.0, 0);
@@ -244,7 +249,7 @@ TEST(OnTheFly, MatchesTablePath) {
   auto rows = table.ensure(start + 64);
   // 2 tokens (10 KiB: register-resident sweep) and 64 tokens (320 KiB: streaming sweep).
   for (std::int64_t tokens : {2, 64}) {
-    for (isa which : available_isas()) {
+    {
       for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
         auto q1 = random_vector(static_cast<std::size_t>(tokens * q_heads * head_dim), 1);
         auto k1 = random_vector(static_cast<std::size_t>(tokens * k_heads * head_dim), 2);
@@ -277,10 +282,11 @@ double dot(const float* a, const float* b, std::int64_t n) {
 }
 
 // docs/reference.md §7 invariants at positions up to 1e7.
-TEST(OnTheFly, RotationInvariants) {
+TEST_P(OnTheFlyIsa, RotationInvariants) {
+  const isa which = GetParam();
   const auto t = ropescale_test::default_table(5e5L, 128);
   const std::int64_t d = 128, n = 64;
-  for (isa which : available_isas()) {
+  {
     SCOPED_TRACE(ropescale::name(which));
     // Norms scale by A.
     {
@@ -361,7 +367,8 @@ TEST(OnTheFly, RotationInvariants) {
 
 // A strided view inside a larger buffer: elements outside the rotated channels (the pass-through
 // tail of each head and guard elements around the view) stay bit-identical; bf16 and f16 work.
-TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
+TEST_P(OnTheFlyIsa, StridedViewsGuardsAndStorageTypes) {
+  const isa which = GetParam();
   const auto t = ropescale_test::longrope_table(1e4L, 96, 32, 4096);
   const std::int64_t d = 96, n = 48, head_dim = 112, heads = 2, tokens = 3;
   const std::int64_t token_stride = 300, guard = 64;
@@ -372,7 +379,7 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
   const auto orig = buf;
   tensor_view<ropescale::bf16> v{buf.data() + guard, tokens,       heads,
                                  head_dim,           token_stride, head_dim};
-  for (isa which : available_isas()) {
+  {
     buf = orig;
     ropescale::apply_rotary_on_the_fly(v, t.inv_freq.data(), n, t.attention_factor,
                                        token_positions::range(50000), layout::neox, d,
@@ -406,21 +413,23 @@ TEST(OnTheFly, StridedViewsGuardsAndStorageTypes) {
 }
 
 // |p·ω| >= 2^30 rad switches to the double fallback; it still meets the bound.
-TEST(OnTheFly, HugeAngleFallback) {
+TEST_P(OnTheFlyIsa, HugeAngleFallback) {
+  const isa which = GetParam();
   const std::vector<double> w{0.75, 0.5, 1e-3, 1e-9};
   std::vector<std::int64_t> positions{(std::int64_t{1} << 31) - 5, 1'500'000'000, 3};
-  for (isa which : available_isas()) {
+  {
     const auto rows = rows_via_rotation(which, layout::neox, w, 1.0, positions);
     EXPECT_LE(worst_row_error(rows, w, 1.0, positions), kBound) << ropescale::name(which);
   }
 }
 
-TEST(OnTheFly, LargeRotaryDimUsesHeapRow) {
+TEST_P(OnTheFlyIsa, LargeRotaryDimUsesHeapRow) {
+  const isa which = GetParam();
   const int n = 600;  // > on_the_fly_stack_pairs
   std::vector<double> w(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) w[static_cast<std::size_t>(i)] = std::pow(1e4, -2.0 * i / (2 * n));
   std::vector<std::int64_t> positions{5, 123456};
-  for (isa which : available_isas()) {
+  {
     const auto rows = rows_via_rotation(which, layout::neox, w, 1.0, positions);
     EXPECT_LE(worst_row_error(rows, w, 1.0, positions), kBound);
   }

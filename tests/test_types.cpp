@@ -16,6 +16,7 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/dispatch.hpp"
 #include "ropescale/types.hpp"
+#include "support/isa_types.hpp"
 #include "support/rotate_reference.hpp"
 
 namespace {
@@ -145,29 +146,8 @@ TEST(Types, Bf16NarrowingIsNearestEven) {
 
 // ---- vector conversions per ISA, against the scalar ones ----
 
-template <isa I>
-struct isa_tag {
-  static constexpr isa value = I;
-};
-struct IsaNames {
-  template <class Tag>
-  static std::string GetName(int) {
-    return ropescale::name(Tag::value);
-  }
-};
-using AllIsas = ::testing::Types<isa_tag<isa::scalar>, isa_tag<isa::avx2>, isa_tag<isa::avx512>,
-                                 isa_tag<isa::neon>>;
-
-template <class Tag>
-class VectorConversionTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!ropescale::available(Tag::value)) {
-      GTEST_SKIP() << "CPU or build lacks " << ropescale::name(Tag::value);
-    }
-  }
-};
-TYPED_TEST_SUITE(VectorConversionTest, AllIsas, IsaNames);
+class VectorConversionTest : public ropescale_test::IsaTest {};
+ROPESCALE_TEST_EVERY_ISA(VectorConversionTest);
 
 template <class T>
 void vector_matches_scalar(isa which) {
@@ -196,8 +176,8 @@ void vector_matches_scalar(isa which) {
   }
 }
 
-TYPED_TEST(VectorConversionTest, Bf16MatchesScalar) { vector_matches_scalar<bf16>(TypeParam::value); }
-TYPED_TEST(VectorConversionTest, F16MatchesScalar) { vector_matches_scalar<f16>(TypeParam::value); }
+TEST_P(VectorConversionTest, Bf16MatchesScalar) { vector_matches_scalar<bf16>(GetParam()); }
+TEST_P(VectorConversionTest, F16MatchesScalar) { vector_matches_scalar<f16>(GetParam()); }
 
 TEST(Types, DenseViewAndPositions) {
   float buf[24] = {};

@@ -161,26 +161,7 @@ inline aligned_floats allocate_floats(std::size_t count) {
 /// (simd/sincos-inl.hpp cos_sin_row_double; scalar: accurate_cos_sin per pair).
 inline void accurate_row(isa which, const double* w, std::int64_t n, std::int64_t p, double a,
                          float* c, float* s) noexcept {
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      simd::avx512::cos_sin_row_double(w, n, p, a, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2:
-      simd::avx2::cos_sin_row_double(w, n, p, a, c, s);
-      return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon:
-      simd::neon::cos_sin_row_double(w, n, p, a, c, s);
-      return;
-#endif
-    default:
-      simd::scalar::cos_sin_row_double(w, n, p, a, c, s);
-      return;
-  }
+  simd::cos_sin_row_double(which, w, n, p, a, c, s);
 }
 
 /// Fills rows for positions [first, last) into out (row p at out + (p − first)·2n), f

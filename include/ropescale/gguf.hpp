@@ -362,7 +362,9 @@ inline void parse_scalar(byte_reader& r, value& v, value_type t, const std::stri
       v.uint_value = raw;
       break;
     case value_type::i8:
-      v.int_value = static_cast<std::int8_t>(static_cast<std::uint8_t>(raw));
+      // The i8 value is sign-extended on purpose.
+      v.int_value = static_cast<std::int8_t>(  // NOLINT(bugprone-signed-char-misuse)
+          static_cast<std::uint8_t>(raw));
       break;
     case value_type::i16:
       v.int_value = static_cast<std::int16_t>(static_cast<std::uint16_t>(raw));
@@ -960,7 +962,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
   const auto arch_opt = keys.string("general.architecture");
   if (!arch_opt)
     gguf_fail(f.label(), key_where("general.architecture"), "must be present", "nothing");
-  const std::string arch = *arch_opt;
+  const std::string& arch = *arch_opt;
   if (arch.empty())
     gguf_fail(f.label(), key_where("general.architecture"), "must be non-empty", "''");
   const std::string pre = arch + ".";

@@ -35,6 +35,7 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "ropescale/simd/dispatch.hpp"
+#include "ropescale/simd/kernels.hpp"  // the append kernels are header-only in every build mode
 #include "ropescale/simd/kernel_args.hpp"
 #include "ropescale/types.hpp"
 
@@ -418,26 +419,7 @@ inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
       job.row = heap_row.data();
     }
   }
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      simd::avx512::append(job);
-      return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2:
-      simd::avx2::append(job);
-      return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon:
-      simd::neon::append(job);
-      return;
-#endif
-    default:
-      simd::scalar::append(job);
-      return;
-  }
+  simd::dispatch(which, [&](auto k) { decltype(k)::append(job); });
 }
 
 template <class S, class QD, class C>

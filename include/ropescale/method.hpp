@@ -155,6 +155,9 @@ class method {
   method(M&& m)  // NOLINT(google-explicit-constructor): implicit by design
       : v_(std::forward<M>(m)) {}
 
+  // The noexcept getters below call std::visit, which throws only on a valueless variant (an
+  // assignment that threw midway); terminating then is intended.
+  // NOLINTBEGIN(bugprone-exception-escape)
   /// The HF rope_type name of the wrapped method ("default", "linear", "ntk", "dynamic", "yarn",
   /// "longrope", "llama3", "proportional", "clex"; a ggml_rope from a GGUF file reports the HF
   /// type its parameters correspond to).
@@ -195,6 +198,7 @@ class method {
   double softmax_scale_multiplier() const noexcept {
     return std::visit([](const auto& m) noexcept { return m.softmax_scale_multiplier(); }, v_);
   }
+  // NOLINTEND(bugprone-exception-escape)
   /// Query multiplier (docs/reference.md §4.6; 1 except clex with log_scale). Throws if seq_len
   /// < 1.
   double query_scale(std::int64_t seq_len) const {

@@ -37,35 +37,6 @@ namespace ropescale {
 /// Pair counts up to this use a stack row buffer; larger rotary dims allocate one per call.
 inline constexpr std::int64_t on_the_fly_stack_pairs = 512;
 
-namespace detail {
-
-template <class T>
-inline void dispatch_on_the_fly(isa which, const simd::rotate_job<T>& job, const double* w,
-                                double a, float* row) noexcept {
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      simd::avx512::rotate_on_the_fly(job, w, a, row);
-      return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2:
-      simd::avx2::rotate_on_the_fly(job, w, a, row);
-      return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon:
-      simd::neon::rotate_on_the_fly(job, w, a, row);
-      return;
-#endif
-    default:
-      simd::scalar::rotate_on_the_fly(job, w, a, row);
-      return;
-  }
-}
-
-}  // namespace detail
-
 /// Argument order (the same as apply_rotary's): the views, the source of the angles (here ω,
 /// its pair count and A, or a frequency_table), the positions, the layout, rotary_dim, options.
 ///
@@ -113,7 +84,7 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const do
     heap_row.resize(2 * static_cast<std::size_t>(pairs));
     row = heap_row.data();
   }
-  detail::dispatch_on_the_fly(which, job, inv_freq, attention_factor, row);
+  simd::rotate_on_the_fly(which, job, inv_freq, attention_factor, row);
 }
 
 /// Rotates one tensor in place with on-the-fly cos/sin (same contract as the fused form).

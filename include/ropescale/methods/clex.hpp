@@ -375,7 +375,7 @@ inline void load_clex_weights(clex_params& p, const std::filesystem::path& path,
   const std::int64_t n = d / 2;
   const std::int64_t pd = detail::clex_saturating_mul(p.param_factor, d);
   const safetensors::checkpoint ck = safetensors::checkpoint::open(path);
-  auto read = [&](const char* name, std::vector<std::int64_t> shape) {
+  auto read = [&](const char* name, const std::vector<std::int64_t>& shape) {
     const safetensors::file f = ck.file_for(name);
     safetensors::tensor<double> t = f.read_double(name);
     if (t.shape != shape)

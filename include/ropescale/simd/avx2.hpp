@@ -12,25 +12,12 @@
 // bf16 rotations use split_bf16/merge_bf16 (both halves of a 32-bit lane at once) instead.
 //
 // row_regs = 8: half the 16 ymm registers hold the token's cos/sin row, so a 128-dim NeoX head
-// takes two register-resident sweeps per token in cache. Tried 16 (one sweep, the compiler
-// spills part of the row to the stack): 4096×32×128 rose from 0.55–0.63 to 0.93–0.97 of the
-// floor but 1×32×128 fell from 0.88–0.90 to 0.77–0.83 (GPT-J 0.87 → 0.58). Both are kept: the
-// register-resident sweeps in cache, one streaming sweep for DRAM-sized calls (rotate-inl.hpp).
-//
-// bf16 narrowing is grouped (merge_bf16_n): the bodies narrow a whole head's vectors at once, and
-// the NaN case (which the +0x7FFF + lsb rounding gets wrong) is screened once per head with one
-// vcmpps(unord) + vorps per vector pair and a single vmovmskps branch, instead of a vcmpps + vpor +
-// vblendvps per vector. Measured (2-vCPU AMD EPYC VM with AVX-512, this target forced, g++ 12,
-// 1×H×128 timing harness, min of 15): bf16 NeoX 1×32×128 402 → 330 ns, 512×8×128 52.9 → 44.3 µs;
-// the bench run gave 406 → 370 ns at 1×32×128 (bf16/NeoX-f32 elements/s 0.32 → 0.37).
-// GPT-J with a 128-dim row needs four register-resident sweeps per token here (row_regs = 8 holds
-// 16 duplicated pairs), NeoX two; rotate-inl.hpp's rotate_tokens_resident runs them in one token
-// loop. An L1 buffer of the duplicated GPT-J row (one pass per head, for <= 8 heads) was used
-// before that loop existed and is gone: 512×8×128 GPT-J 31.7 µs with it, 25.5–26.1 µs without.
-// The same L1 row buffer for bf16 NeoX (deinterleaved row, one pass per head instead of two
-// sweeps) did not help at any head count (1×32×128 315–325 vs 314–322 ns, 512×8 42–44 µs both).
-// Tried and dropped: streaming every call (row reloaded from L1 per head, one sweep per token even
-// in cache): 1×32×128 NeoX f32 132 → 208 ns, GPT-J 170 → 264 ns, bf16 406 → 513 ns.
+// takes two register-resident sweeps per token in cache (GPT-J, whose duplicated row takes twice
+// the registers, four); DRAM-sized calls with such rows stream instead (rotate-inl.hpp).
+// bf16 narrowing is grouped (merge_bf16_n): a whole head's vectors are narrowed at once and the
+// NaN case (which the +0x7FFF + lsb rounding gets wrong) is screened once per head with one
+// vcmpps(unord) + vorps per vector pair and a single vmovmskps branch. docs/architecture.md
+// ("What was tried") has the measurements behind these choices.
 #ifndef ROPESCALE_SIMD_AVX2_HPP
 #define ROPESCALE_SIMD_AVX2_HPP
 

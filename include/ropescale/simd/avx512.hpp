@@ -217,38 +217,17 @@ struct ops {
 }  // namespace ropescale::simd::avx512
 ROPESCALE_END_TARGET
 
-// bf16 variant of the avx512 target, chosen at run time for bf16 data when the CPU also has
-// AVX-512 DQ and AVX512_BF16 (simd/dispatch.hpp; still reported as isa::avx512). Same bodies and
-// ops, except merge_bf16, which narrows 32 floats with one vcvtne2ps2bf16 plus one vpermw
-// instead of ~14 integer ops. That instruction treats subnormal inputs as zero, so lanes of
-// class "denormal" (vfpclassps, one op per vector) send the vector to the exact integer path:
-// results stay bit-identical to to_bf16. Measured on the 2-vCPU Zen-class VM: 1×32×128 bf16
-// NeoX 147 ns vs 192 ns with the integer narrowing, GPT-J 113 vs 193 ns; dispatch keeps the
-// integer path for DRAM-sized calls, where this one measured slower (see dispatch.hpp).
-//
-// The subnormal screen is grouped (merge_bf16_n, one call per head from rotate-inl.hpp): a
-// subnormal lane converts to a ±0 word, so vptestmw (word & 0x7FFF) chained through one mask
-// over the head's converted vectors plus one branch replaces two vfpclassps, two kmovw, an or and
-// a branch per vector pair. Measured (2-vCPU AMD EPYC VM, g++ 12, 1×H×128 harness, min of 15):
-// bf16 NeoX 1×32×128 124 → 112 ns, GPT-J 121 → 110 ns; bench 117 → 115 ns (noisy run, NeoX f32
-// 89–90 ns: bf16/NeoX-f32 elements/s 0.76 → 0.78). Without any screen the body would take
-// ~99 ns, and without the vpermw ~84 ns: those two are what is left above NeoX f32.
-// Tried and dropped: a per-vector word test (vptestnmw + kortest + branch per pair: 121 ns; the
-// per-vector branches cost more than the test); an unpack (vpunpcklwd/hwd with zero) lane order
-// with vpermq instead of vpermw (same time); in-order widening with vpmovzxwd + vpslld and no
-// permute (105 vs 99 ns unscreened); vpexpandw (VBMI2) in-order loads (196 ns).
-//
-// NeoX now widens in element order (one zero-masking vpermw per 16 values) and narrows with
-// vcvtne2ps2bf16 alone, no vpermw (bf16_neox_in_order): 113 → 110 ns, same run. The screen is
-// what is left: without it this body takes 92 ns (NeoX f32 87 ns in that run). Screens tried,
-// 1×32×128, same run: masked vptestmw chain 110 ns (kept); a vpaddw + vpminuw chain and one
-// vptestnmw per head 118 ns; unchained vptestmw + kandd 120 ns; the chain with kmovd but no
-// branch 109 ns (so the cost is the mask ops, not the branch). The body is bound by vector ALU
-// throughput: widening, rotation and narrowing are ~28 vector ops per 128-value head against
-// f32's 16, and each extra op per head costs ~3 ns over 32 heads. After the resident-loop change
-// (rotate-inl.hpp) NeoX f32 runs 1×32×128 in 78.5 ns and this body in 112 ns (0.70 of f32's
-// elements/s); even with no screen at all (so not exact: subnormal results flushed) it takes
-// 96–97 ns (0.81), so the 0.9 target is out of reach on this CPU for exact or flushed narrowing.
+// bf16 variant of the avx512 target, used for bf16 data when the CPU also has AVX-512 DQ and
+// AVX512_BF16, for calls that stay in cache (the rule and its measurement are written above
+// simd::rotate in simd/dispatch.hpp; the ISA is still reported as isa::avx512). Same bodies and
+// ops, except the bf16 widening and narrowing: NeoX widens in element order (one zero-masking
+// vpermw per 16 values) and narrows 32 floats with one vcvtne2ps2bf16 (GPT-J adds one vpermw),
+// instead of ~14 integer ops. That instruction treats subnormal inputs as zero, so the narrowing
+// is screened per head: a subnormal lane converts to a ±0 word, and vptestmw (word & 0x7FFF)
+// chained through one mask over the head's converted vectors plus one branch sends a head holding
+// such a word to vfpclassps and, when a lane is subnormal, the exact integer narrowing. Results
+// stay bit-identical to to_bf16. docs/architecture.md ("What was tried") has the screens and
+// orders compared.
 ROPESCALE_BEGIN_AVX512BF16
 namespace ropescale::simd::avx512bf16 {
 

@@ -1,7 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Runtime dispatch to the per-ISA kernels: one switch on an already-resolved isa per call (never
-// per token or head). The isa must be available() — public entry points check that (isa.hpp's
-// resolve_isa) before they get here; an ISA not compiled into this build falls to scalar.
+// The kernel entry points. Public headers (apply.hpp, on_the_fly.hpp, cos_sin_table.hpp) call only
+// the functions below; each is one dispatch() (simd/kernels.hpp) on an already-resolved,
+// available() isa per call (never per token or head) into that ISA's namespace. An ISA not
+// compiled into this build falls to scalar.
+//
+// simd/kernels.hpp holds the ISA switch itself. Two build modes (docs/architecture.md, "Build
+// modes and compile cost"):
+// - header-only (default): the entry points are inline and every TU that calls one compiles the
+//   kernels it needs;
+// - separately compiled: user TUs define ROPESCALE_SEPARATE_KERNELS and see declarations only (no
+//   ISA header is included); exactly one TU of the program defines ROPESCALE_KERNELS_TU before
+//   including any ropescale header, and compiles every entry point once. The two modes use
+//   different (inline) namespaces, so a program may mix them without an ODR clash.
 #ifndef ROPESCALE_SIMD_DISPATCH_HPP
 #define ROPESCALE_SIMD_DISPATCH_HPP
 
@@ -10,62 +20,115 @@
 
 #include "ropescale/detail/cpu_features.hpp"
 #include "ropescale/isa.hpp"
-#include "ropescale/simd/avx2.hpp"
-#include "ropescale/simd/avx512.hpp"
 #include "ropescale/simd/kernel_args.hpp"
-#include "ropescale/simd/neon.hpp"
-#include "ropescale/simd/scalar.hpp"
-#include "ropescale/simd/target.hpp"
+#include "ropescale/types.hpp"
 
+#if defined(ROPESCALE_KERNELS_TU) && !defined(ROPESCALE_SEPARATE_KERNELS)
+#define ROPESCALE_SEPARATE_KERNELS 1
+#endif
+
+#if !defined(ROPESCALE_SEPARATE_KERNELS) || defined(ROPESCALE_KERNELS_TU)
+#include "ropescale/simd/kernels.hpp"
+#endif
+
+// The entry points. Header-only: inline templates. Separately compiled: user TUs see the
+// declarations; the kernels TU defines them (not inline) and instantiates them for float, bf16
+// and f16.
 namespace ropescale::simd {
+#if defined(ROPESCALE_SEPARATE_KERNELS)
+inline namespace compiled {
+#endif
 
-/// In-place rotation of a validated job with the given (available) ISA.
+#if defined(ROPESCALE_SEPARATE_KERNELS) && !defined(ROPESCALE_KERNELS_TU)
+
 template <class T>
-inline void rotate(isa which, const rotate_job<T>& job) noexcept {
-  switch (which) {
+void rotate(isa which, const rotate_job<T>& job) noexcept;
+template <class T>
+void rotate_on_the_fly(isa which, const rotate_job<T>& job, const double* w, double a,
+                       float* row) noexcept;
+template <class T>
+void scale_in_place(isa which, T* x, std::int64_t count, float f) noexcept;
+void cos_sin_row(isa which, const double* w, std::int64_t n, std::int64_t p, double a, float* c,
+                 float* s) noexcept;
+void cos_sin_row_double(isa which, const double* w, std::int64_t n, std::int64_t p, double a,
+                        float* c, float* s) noexcept;
+
+#else
+
+#if defined(ROPESCALE_KERNELS_TU)
+#define ROPESCALE_KERNEL_ENTRY
+#else
+#define ROPESCALE_KERNEL_ENTRY inline
+#endif
+
+/// In-place rotation of a validated job (apply.hpp). Types: float, bf16, f16.
+/// isa::avx512 with bf16 data uses the avx512bf16 body (vcvtne2ps2bf16 narrowing, exact; see
+/// simd/avx512.hpp) when the CPU has AVX512_BF16 and the call moves less than
+/// stream_min_bytes(): in cache it is ~25% faster (1×32×128: 147 vs 192 ns), while for
+/// DRAM-sized calls the integer narrowing kept NeoX at the floor and the instruction measured 1.6×
+/// slower (4096×32×128: 1.65 vs 1.03 ms).
+template <class T>
+ROPESCALE_KERNEL_ENTRY void rotate(isa which, const rotate_job<T>& job) noexcept {
 #if ROPESCALE_COMPILE_AVX512
-    case isa::avx512:
-      if constexpr (std::is_same_v<T, bf16>) {
-        // In cache, vcvtne2ps2bf16 narrowing is ~25% faster (1×32×128: 147 vs 192 ns); for
-        // DRAM-sized calls the integer narrowing kept NeoX at the floor while the conversion
-        // instruction measured 1.6× slower (4096×32×128: 1.65 vs 1.03 ms), so it stays there.
-        if (detail::cpu_features().avx512bf16 &&
-            (job.token_end - job.token_begin) * (job.q_heads + job.k_heads) * job.pairs * 4 <
-                stream_min_bytes) {
-          avx512bf16::rotate(job);
-          return;
-        }
-      }
-      avx512::rotate(job);
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (which == isa::avx512 && ropescale::detail::cpu_features().avx512bf16 &&
+        (job.token_end - job.token_begin) * (job.q_heads + job.k_heads) * job.pairs * 4 <
+            stream_min_bytes()) {
+      avx512bf16::rotate(job);
       return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2: avx2::rotate(job); return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon: neon::rotate(job); return;
-#endif
-    default: scalar::rotate(job); return;
+    }
   }
+#endif
+  dispatch(which, [&](auto k) { decltype(k)::rotate(job); });
 }
 
-/// x[i] ← x[i]·f, i < count, with the given ISA: the memory floor of the benchmarks.
+/// The same, computing each token's cos/sin row into `row` (2·job.pairs floats) from the
+/// frequencies w[0 … pairs) and attention factor a (on_the_fly.hpp).
 template <class T>
-inline void scale_in_place(isa which, T* x, std::int64_t count, float f) noexcept {
-  switch (which) {
-#if ROPESCALE_COMPILE_AVX512
-    case isa::avx512: avx512::scale_in_place(x, count, f); return;
-#endif
-#if ROPESCALE_COMPILE_AVX2
-    case isa::avx2: avx2::scale_in_place(x, count, f); return;
-#endif
-#if ROPESCALE_COMPILE_NEON
-    case isa::neon: neon::scale_in_place(x, count, f); return;
-#endif
-    default: scalar::scale_in_place(x, count, f); return;
-  }
+ROPESCALE_KERNEL_ENTRY void rotate_on_the_fly(isa which, const rotate_job<T>& job, const double* w,
+                                              double a, float* row) noexcept {
+  dispatch(which, [&](auto k) { decltype(k)::rotate_on_the_fly(job, w, a, row); });
 }
 
+/// x[i] ← x[i]·f, i < count: the memory floor of the benchmarks.
+template <class T>
+ROPESCALE_KERNEL_ENTRY void scale_in_place(isa which, T* x, std::int64_t count, float f) noexcept {
+  dispatch(which, [&](auto k) { decltype(k)::scale_in_place(x, count, f); });
+}
+
+/// One on-the-fly row, c[i] = A·cos(p·w[i]), s[i] = A·sin(p·w[i]), i < n, with the ISA's float
+/// sincos on a double-reduced angle (simd/sincos-inl.hpp; within 2e-7·max(1, A)).
+ROPESCALE_KERNEL_ENTRY void cos_sin_row(isa which, const double* w, std::int64_t n, std::int64_t p,
+                                        double a, float* c, float* s) noexcept {
+  dispatch(which, [&](auto k) { decltype(k)::cos_sin_row(w, n, p, a, c, s); });
+}
+
+/// One accurate-mode table row, c[i] = A·cos(p·w[i]), s[i] = A·sin(p·w[i]), i < n, with the
+/// ISA's double-precision sincos (cos_sin_table.hpp).
+ROPESCALE_KERNEL_ENTRY void cos_sin_row_double(isa which, const double* w, std::int64_t n,
+                                               std::int64_t p, double a, float* c,
+                                               float* s) noexcept {
+  dispatch(which, [&](auto k) { decltype(k)::cos_sin_row_double(w, n, p, a, c, s); });
+}
+
+#if defined(ROPESCALE_KERNELS_TU)
+#define ROPESCALE_INSTANTIATE_ENTRIES(T)                                               \
+  template void rotate<T>(isa, const rotate_job<T>&) noexcept;                         \
+  template void rotate_on_the_fly<T>(isa, const rotate_job<T>&, const double*, double, \
+                                     float*) noexcept;                                 \
+  template void scale_in_place<T>(isa, T*, std::int64_t, float) noexcept;
+ROPESCALE_INSTANTIATE_ENTRIES(float)
+ROPESCALE_INSTANTIATE_ENTRIES(bf16)
+ROPESCALE_INSTANTIATE_ENTRIES(f16)
+#undef ROPESCALE_INSTANTIATE_ENTRIES
+#endif
+#undef ROPESCALE_KERNEL_ENTRY
+
+#endif
+
+#if defined(ROPESCALE_SEPARATE_KERNELS)
+}  // namespace compiled
+#endif
 }  // namespace ropescale::simd
 
 #endif  // ROPESCALE_SIMD_DISPATCH_HPP

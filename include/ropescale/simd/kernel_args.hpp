@@ -4,6 +4,7 @@
 #ifndef ROPESCALE_SIMD_KERNEL_ARGS_HPP
 #define ROPESCALE_SIMD_KERNEL_ARGS_HPP
 
+#include <atomic>
 #include <cstdint>
 
 #include "ropescale/types.hpp"
@@ -15,16 +16,19 @@ namespace ropescale::simd {
 /// null; the row's cos values are cos[r·row_stride + i] and its sin values sin[r·row_stride + i],
 /// i < pairs. Only channels [0, 2·pairs) of each head are read or written.
 /// A plain aggregate without default member initialisers on purpose: detail::make_rotate_job
-/// assigns every field, and zero-initialising the struct first (g++ emits `rep stos`) cost
-/// ~10 ns per call, a tenth of an in-cache decode.
+/// assigns every field (zero-initialising it first cost ~10 ns per call, a tenth of a decode).
 /// Calls moving at least this many bytes of rotated channels stream a token's heads in one
 /// sequential sweep even when its cos/sin row does not fit the vector registers (see
-/// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers. Tests lower
-/// it (per executable) by defining ROPESCALE_STREAM_MIN_BYTES before including ropescale.
-#ifndef ROPESCALE_STREAM_MIN_BYTES
-#define ROPESCALE_STREAM_MIN_BYTES (std::int64_t{8} << 20)
-#endif
-inline constexpr std::int64_t stream_min_bytes = ROPESCALE_STREAM_MIN_BYTES;
+/// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers. One
+/// process-wide value (an inline variable: the same object in every TU), default 8 MiB; tests
+/// lower it with set_stream_min_bytes() to reach the streaming path with small tensors.
+inline std::atomic<std::int64_t> stream_min_bytes_value{std::int64_t{8} << 20};
+inline std::int64_t stream_min_bytes() noexcept {
+  return stream_min_bytes_value.load(std::memory_order_relaxed);
+}
+inline void set_stream_min_bytes(std::int64_t bytes) noexcept {
+  stream_min_bytes_value.store(bytes, std::memory_order_relaxed);
+}
 
 /// The deinterleaved layout permutes a head's rotated channels through a scratch copy on the
 /// kernel's stack (rotate-inl.hpp), so its rotary_dim is bounded (apply.hpp checks it).

@@ -10,13 +10,10 @@
 // and K reuses them (ops::row_regs says how many registers the row may take). For the usual
 // head_dim the whole row fits in one chunk, so each token's heads are streamed once in address
 // order with no table loads in the head loop: that keeps the hardware prefetchers effective for
-// out-of-cache prefill and halves the loads of in-cache decode. Measured on the AVX-512 target
-// (Zen-class 2-vCPU VM, 1×32×128 f32 NeoX): reloading the row per head ran at 0.62 of the memory
-// floor; a block-major order (each block of the row applied to all heads before the next) reached
-// 0.74 in cache but fell to 0.48 at 4096×32×128, because its 512-byte strides defeat prefetch;
-// the register-resident sweep runs the decode body at the floor (the rest is ~13 ns of per-call
-// checks and dispatch). Rows too long for the registers take several sweeps per token in cache,
-// and one streaming sweep (row reloaded from L1 per head) for DRAM-sized calls.
+// out-of-cache prefill and halves the loads of in-cache decode. Rows too long for the registers
+// take several sweeps per token in cache, and one streaming sweep (row reloaded from L1 per head)
+// for DRAM-sized calls. docs/architecture.md has the trace of a call and the measurements behind
+// these choices ("What was tried").
 //
 // bf16 has its own fast path (ops::split_bf16 / merge_bf16: the two halves of a 32-bit lane),
 // see rotate_chunk_bf16. Kernels are noexcept, allocate nothing and trust apply.hpp's checks.
@@ -48,7 +45,7 @@ inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi,
   auto v1 = ops::load(p + L);
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(_M_X64))
   // Keep each data vector in a register: g++ otherwise folds the load into both the vpermilps
-  // and the vfmaddsub, loading every vector twice (AVX-512 1×32×128: 106–112 ns → 98–100 ns).
+  // and the vfmaddsub, loading every vector twice.
   if constexpr (ops::lanes > 1) {
     __asm__("" : "+v"(v0), "+v"(v1));
   }
@@ -375,9 +372,8 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
 
 /// Streaming form for rows that do not fit the row registers: one head at a time, in address
 /// order, reloading (and for GPT-J re-duplicating) the row's blocks from L1 for every head. Used
-/// only when the call moves at least stream_min_bytes, where the data comes from DRAM and a
-/// single sequential sweep per token matters more than the extra row loads (AVX2, 4096×32×128
-/// f32: 0.55–0.63 of the floor with two register-resident sweeps per token, 0.93–0.97 with one).
+/// only when the call moves at least stream_min_bytes(), where the data comes from DRAM and a
+/// single sequential sweep per token matters more than the extra row loads.
 template <class T, layout Layout, bool Inverse>
 inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n) noexcept {
   if constexpr (Layout == layout::deinterleaved) {
@@ -488,11 +484,7 @@ inline void with_blocks(int nb, F&& f) noexcept {
 /// one function, job fields in locals. Each token's row is taken in Chunks register-resident
 /// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
 /// AVX-512; two for NeoX on AVX2, whose 16 registers hold half a row).
-/// Calling rotate_chunk per token and chunk through for_each_token (a call with stack arguments,
-/// a realigned frame and a next-row prefetch per token) cost a fixed ~20 cycles per token:
-/// AVX-512, g++ 12, medians of 5: 1×32×128 NeoX f32 87–91 → 77–78 ns; 64×8×128 (L2-resident)
-/// 0.68–0.70 → 0.78 of the floor; 512×8×128 0.80 → 0.81–0.85. A next-row prefetch here made
-/// no difference at 512×8 or 4096×32 and was dropped.
+/// (One function per call, not a call per token: docs/architecture.md, "What was tried".)
 template <class T, layout Layout, bool Inverse, int NB, int Chunks = 1>
 inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
   constexpr std::int64_t L = ops::lanes;
@@ -589,9 +581,7 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
             return;
           }
           // Rows of 2–4 full chunks (AVX2: NeoX 128-dim takes 2, GPT-J 128-dim 4, as its
-          // duplicated cos/sin need twice the registers). AVX2 GPT-J 512×8×128 ran 31.7 µs
-          // through an L1 buffer of the duplicated row (one pass per head, since removed) and
-          // 25.5–26.1 µs here; 1×32×128 144 → 136 ns.
+          // duplicated cos/sin need twice the registers).
           if (full % K == 0 && full / K <= 4) {
             switch (full / K) {
               case 2: rotate_tokens_resident<T, Layout, Inverse, K, 2>(j); return;
@@ -629,7 +619,7 @@ inline bool streams(const rotate_job<T>& j) noexcept {
     if (j.pairs > resident_pairs<T, Layout>) {
       const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
                                  j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
-      return bytes >= stream_min_bytes;
+      return bytes >= stream_min_bytes();
     }
   }
   return false;

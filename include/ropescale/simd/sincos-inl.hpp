@@ -25,22 +25,15 @@
 // Measured worst error against a long-double reference, p <= 1e7 (tests/test_on_the_fly.cpp):
 // 1.04e-7·max(1, A) (A = 2.75), 7e-8 for A = 1, identical on AVX2 and AVX-512.
 //
-// Tried and compared (64-pair rows at p ≈ 1e5, θ = 1e6, wall time on the loaded 2-vCPU EPYC
-// guest, same fp64 reduction in front; error vs long double over p < 4096 and sampled p <= 1e7):
-//   this file, AVX2                            111 ns   7.2e-8
-//   this file, AVX-512                          69 ns   7.2e-8
-//   SLEEF 3.5.1 Sleef_sincosf8_u10avx2         245 ns   1.31e-7
-//   SLEEF 3.5.1 Sleef_sincosf8_u35avx2         133 ns   1.59e-7
-//   SLEEF u10 on the raw fl32(p·ω) angle       302 ns   5.0e-1 (the float angle is useless)
-// so SLEEF is not a dependency. A double-precision polynomial (cos_sin_row_double below) is
-// 1.4-1.6× slower than the float one (84 vs 52 ns AVX2, 43 vs 30 ns AVX-512, CPU time) for
-// 0.5-ulp results: tables use it, the on-the-fly path keeps the float one.
+// SLEEF is not a dependency: its 1-ulp vector sincos is slower and, on a float angle, useless at
+// long range; a double-precision polynomial (cos_sin_row_double below) costs 1.4–1.6× the float
+// one for 0.5-ulp results, so tables use it and the on-the-fly path keeps the float one
+// (docs/architecture.md, "What was tried").
 //
 // The scalar target (and so the tails shorter than a vector of every other target) computes each
 // pair with detail::accurate_cos_sin instead: double reduction mod 2π, double cos/sin, one
 // rounding (<= 0.5 ulp + A's product). At the baseline ISA it is both faster and more accurate
-// than the float polynomial, whose fused multiply-adds become libm fma calls there: 931 ns vs
-// 1555 ns per 64-pair row (BM_SinCosRow, CPU time, EPYC KVM guest).
+// than the float polynomial, whose fused multiply-adds would become libm fma calls there.
 
 inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t position,
                                double attention, float* c, float* s) noexcept;
