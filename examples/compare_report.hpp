@@ -436,6 +436,10 @@ struct cli_parse_result {
 
 /// Largest accepted context length (2^40 tokens; positions stay exact in double).
 inline constexpr std::int64_t max_context = std::int64_t{1} << 40;
+/// Most --context values, and most contexts × pairs in one report (docs/limits.md: the output
+/// stays below a few tens of MB for any config).
+inline constexpr std::size_t max_contexts = 64;
+inline constexpr std::int64_t max_report_pair_rows = std::int64_t{1} << 13;
 
 /// Parses the arguments after the program name. "--flag value" and "--flag=value"; each flag at
 /// most once; --context required: comma-separated decimal integers in [1, 2^40], no duplicates;
@@ -447,13 +451,7 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
     r.error = std::move(msg);
     return r;
   };
-  const auto quote = [](std::string_view v) {
-    std::string q = "'";
-    for (const char ch : v.substr(0, 60)) {
-      q += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? '?' : ch;
-    }
-    return q + (v.size() > 60 ? "...'" : "'");
-  };
+  const auto quote = [](std::string_view v) { return ropescale::detail::quote_text(v); };
   const auto split = [](std::string_view v) {
     std::vector<std::string_view> items;
     std::size_t start = 0;
@@ -509,6 +507,10 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
         if (!ok || v < 1 || v > max_context) {
           return fail("--context: must be a comma-separated list of integers in [1, 2^40], got " +
                       quote(item) + " in " + quote(value));
+        }
+        if (a.contexts.size() >= max_contexts) {
+          return fail("--context: at most " + std::to_string(max_contexts) +
+                      " contexts (docs/limits.md), got more");
         }
         if (std::find(a.contexts.begin(), a.contexts.end(), v) != a.contexts.end()) {
           return fail("--context: " + std::to_string(v) + " listed twice");

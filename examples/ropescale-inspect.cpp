@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +29,7 @@
 
 #include "ropescale/detail/angle.hpp"
 #include "ropescale/detail/cli_args.hpp"
+#include "ropescale/detail/file_io.hpp"
 #include "ropescale/detail/json.hpp"
 #include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"
@@ -38,6 +38,8 @@ namespace {
 
 constexpr int exit_bad_data = 1;
 constexpr int exit_bad_usage = 2;
+/// Most cos values (positions × pairs) one run prints (docs/limits.md): about 50 MB of JSON.
+constexpr std::size_t max_output_values = std::size_t{1} << 20;
 
 constexpr const char* help_text =
     "\n"
@@ -62,10 +64,10 @@ constexpr const char* help_text =
     "Example:\n"
     "  ropescale-inspect examples/configs/llama-3.1-8b.json --seq-len 131072 --positions 0,8192\n";
 
-/// Prints "error: <message>" as exactly one line (embedded line breaks become spaces).
+/// Prints "error: <message>" as exactly one bounded line (control bytes escaped).
 void print_error(std::string_view message) {
   std::string line = "error: ";
-  for (char ch : message) line += (ch == '\n' || ch == '\r') ? ' ' : ch;
+  ropescale::detail::append_escaped(line, message, 2 * ropescale::detail::max_message_bytes);
   line += '\n';
   std::fputs(line.c_str(), stderr);
 }
@@ -117,14 +119,10 @@ int run(const ropescale::detail::inspect_args& args) {
   if (args.weights) {
     // A checkpoint is a .safetensors file, a model.safetensors.index.json or a directory; the
     // CLEX loader checks its contents. A path that does not exist is an error for every type.
+    // The probe never blocks: a FIFO or device is refused before it is opened for reading.
     std::error_code ec;
-    const bool is_dir = std::filesystem::is_directory(*args.weights, ec);
-    std::ifstream probe;
-    if (!is_dir) probe.open(*args.weights, std::ios::binary);
-    if (!is_dir && !probe) {
-      print_error("--weights: cannot read " + ropescale::detail::json_quote(*args.weights));
-      return exit_bad_data;
-    }
+    if (!std::filesystem::is_directory(*args.weights, ec))
+      (void)ropescale::detail::input_file::open(*args.weights, "--weights file");
     options.weights = *args.weights;
   }
   const ropescale::loaded_config cfg = [&] {
@@ -154,6 +152,12 @@ int run(const ropescale::detail::inspect_args& args) {
   w.number(a, "attention_factor");
   w.key("inv_freq");
   w.numbers(inv_freq, "inv_freq");
+  if (args.positions && args.positions->size() * inv_freq.size() > max_output_values) {
+    print_error("--positions: " + std::to_string(args.positions->size()) + " positions x " +
+                std::to_string(inv_freq.size()) + " pairs exceed the output cap of 2^20 cos " +
+                "values (docs/limits.md)");
+    return exit_bad_usage;
+  }
   if (args.positions) {
     const std::size_t n = inv_freq.size();
     std::vector<float> inv32;

@@ -49,10 +49,10 @@ namespace cmp = ropescale::examples::compare;
 constexpr int exit_bad_data = 1;
 constexpr int exit_bad_usage = 2;
 
-/// Prints "error: <message>" as exactly one line.
+/// Prints "error: <message>" as exactly one bounded line (control bytes escaped).
 void print_error(std::string_view message) {
   std::string line = "error: ";
-  for (const char ch : message) line += (ch == '\n' || ch == '\r') ? ' ' : ch;
+  ropescale::detail::append_escaped(line, message, 2 * ropescale::detail::max_message_bytes);
   line += '\n';
   std::fputs(line.c_str(), stderr);
 }
@@ -178,6 +178,13 @@ from_config load_config(const cmp::cli_args& args) {
 
 int run(const cmp::cli_args& args) {
   const from_config cfg = load_config(args);
+  const auto rows = static_cast<std::int64_t>(args.contexts.size()) * cfg.base.pairs;
+  if (rows > cmp::max_report_pair_rows) {
+    print_error("--context: " + std::to_string(args.contexts.size()) + " contexts x " +
+                std::to_string(cfg.base.pairs) + " pairs = " + std::to_string(rows) +
+                " per-pair rows exceed the report cap of 8192 (docs/limits.md)");
+    return exit_bad_usage;
+  }
   cmp::report rep;
   try {
     rep = cmp::build_report(cfg.base, args.contexts, args.methods, cfg.sources,

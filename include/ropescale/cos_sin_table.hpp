@@ -101,11 +101,20 @@ inline error frequency_table_error(const frequency_table& f) {
       return make_invalid_value("inv_freq[" + std::to_string(i) + "]", "must be finite",
                                 f.inv_freq[i]);
     }
+    if (std::fabs(f.inv_freq[i]) > max_inv_freq) {
+      throw_invalid_value("inv_freq[" + std::to_string(i) + "]",
+                          "must be at most 2^32 in magnitude (docs/limits.md)", f.inv_freq[i]);
+    }
   }
   for (std::size_t i = 0; i < f.inv_freq_hf_f32.size(); ++i) {
     if (!std::isfinite(f.inv_freq_hf_f32[i])) {
       return make_invalid_value("inv_freq_hf_f32[" + std::to_string(i) + "]", "must be finite",
                                 f.inv_freq_hf_f32[i]);
+    }
+    if (std::fabs(f.inv_freq_hf_f32[i]) > static_cast<float>(max_inv_freq)) {
+      throw_invalid_value("inv_freq_hf_f32[" + std::to_string(i) + "]",
+                          "must be at most 2^32 in magnitude (docs/limits.md)",
+                          f.inv_freq_hf_f32[i]);
     }
   }
   const std::size_t other = f32 ? f.inv_freq.size() : f.inv_freq_hf_f32.size();

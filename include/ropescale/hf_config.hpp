@@ -16,9 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "ropescale/detail/file_io.hpp"
 #include "ropescale/detail/json.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/method.hpp"
@@ -57,10 +56,14 @@ struct loaded_config {
 
 namespace detail {
 
-/// Largest config file the loader reads (real config.json files are a few kB).
-inline constexpr std::uintmax_t max_config_file_bytes = std::uintmax_t{64} << 20;
+/// Largest config file the loader reads (real config.json files are a few kB; docs/limits.md).
+inline constexpr std::uint64_t max_config_file_bytes = std::uint64_t{16} << 20;
 /// Deepest JSON nesting accepted when parsing text (real configs nest 3–4 levels).
 inline constexpr int max_config_json_depth = 64;
+/// Unknown rope-dict keys reported one by one (docs/limits.md); the rest are counted.
+inline constexpr std::size_t max_unknown_key_diagnostics = 16;
+/// Most JSON values in one config text (docs/limits.md): bounds the parsed tree's memory.
+inline constexpr std::size_t max_config_json_values = std::size_t{1} << 20;
 
 /// Where each resolved value came from, for error messages and diagnostics.
 struct hf_rope_context {
@@ -148,9 +151,11 @@ inline ropescale::method make_hf_method(const typename M::params_type& p, hf_rop
   return ropescale::method(std::move(m));
 }
 
-/// Records a diagnostic for every key of the rope dict that the type does not read.
+/// Records a diagnostic for every key of the rope dict that the type does not read: one per key
+/// for the first max_unknown_key_diagnostics unknown keys, then one line counting the rest.
 inline void note_unknown_keys(hf_rope_context& c, std::initializer_list<std::string_view> known) {
   if (c.dict == nullptr) return;
+  std::size_t unknown = 0;
   for (auto it = c.dict->begin(); it != c.dict->end(); ++it) {
     const std::string& k = it.key();
     bool found =
@@ -162,10 +167,15 @@ inline void note_unknown_keys(hf_rope_context& c, std::initializer_list<std::str
                               "' (only llama3, yarn and longrope use it)");
     } else if (k == "factor" && c.type == "default") {
       c.diagnostics.push_back(c.in_dict(k) + ": ignored by type 'default'");
-    } else {
+    } else if (++unknown <= max_unknown_key_diagnostics) {
       c.diagnostics.push_back(join_key(c.dict_path, json_quote(k, max_echo_bytes)) +
                               ": unknown key for type '" + c.type + "', ignored");
     }
+  }
+  if (unknown > max_unknown_key_diagnostics) {
+    c.diagnostics.push_back(c.dict_path + ": ... and " +
+                            std::to_string(unknown - max_unknown_key_diagnostics) +
+                            " more unknown keys for type '" + c.type + "', ignored");
   }
 }
 
@@ -490,50 +500,11 @@ inline layout hf_layout(const nlohmann::json& root, const std::string& model_typ
   return layout::neox;
 }
 
-/// Strips nlohmann's "[json.exception.parse_error.101] " prefix from a parse error.
-inline std::string parse_error_text(const nlohmann::json::exception& e) {
-  std::string what = e.what();
-  const auto close = what.find("] ");
-  if (what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
-    what.erase(0, close + 2);
-  }
-  return what;
-}
-
-/// Parses JSON text with a nesting limit; malformed text throws invalid_parameter naming `what`
-/// (a file path or "config") and nlohmann's position ("line 3, column 7").
+/// Parses config text (detail::parse_json_text with the config caps); malformed text throws
+/// invalid_parameter naming `what` (a file path or "config") and nlohmann's position ("line 3,
+/// column 7").
 inline nlohmann::json parse_config_text(std::string_view text, const std::string& what) {
-  bool too_deep = false;
-  const nlohmann::json::parser_callback_t limit_depth =
-      [&too_deep](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-        if (depth > max_config_json_depth &&
-            (event == nlohmann::json::parse_event_t::object_start ||
-             event == nlohmann::json::parse_event_t::array_start)) {
-          too_deep = true;
-        }
-        return !too_deep;
-      };
-  const auto check_depth = [&] {
-    if (too_deep) {
-      throw_message(what, "malformed JSON: nesting deeper than " +
-                              std::to_string(max_config_json_depth) + " levels");
-    }
-  };
-#if ROPESCALE_EXCEPTIONS
-  try {
-    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth);
-    check_depth();
-    return j;
-  } catch (const nlohmann::json::exception& e) {
-    throw_message(what, "malformed JSON: " + parse_error_text(e));
-  }
-#else
-  // Without exceptions nlohmann reports no position: the message says only what failed.
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), limit_depth, false);
-  check_depth();
-  if (j.is_discarded()) throw_message(what, "malformed JSON: syntax error");
-  return j;
-#endif
+  return parse_json_text(text, what, {max_config_json_depth, max_config_json_values});
 }
 
 }  // namespace detail
@@ -805,24 +776,8 @@ inline loaded_config load_hf_config_string(std::string_view json_text,
 inline loaded_config load_hf_config_file(const std::filesystem::path& path,
                                          const load_options& options = {}) {
   const std::string name = path.string();
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    detail::throw_message(
-        name, "cannot read config file: " + (ec ? ec.message() : std::string("no such file")));
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    detail::throw_message(name, "cannot read config file: not a regular file");
-  }
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) detail::throw_message(name, "cannot read config file: " + ec.message());
-  if (size > detail::max_config_file_bytes) {
-    detail::throw_message(name, "cannot read config file: larger than 64 MiB");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) detail::throw_message(name, "cannot read config file: open failed");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) detail::throw_message(name, "cannot read config file: read failed");
+  const std::string text = detail::input_file::open(path, "config file")
+                               .read_all(detail::max_config_file_bytes, "16 MiB (docs/limits.md)");
   return load_hf_config(detail::parse_config_text(text, name), options);
 }
 

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -27,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "ropescale/detail/file_io.hpp"
 #include "ropescale/detail/json.hpp"
 #include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
@@ -153,6 +153,16 @@ struct tensor {
 
 /// Largest header the reader accepts (the reference implementation's cap).
 inline constexpr std::uint64_t max_header_size = 100'000'000;
+/// Caps on the header's JSON (docs/limits.md): real headers nest 3 levels and hold about nine
+/// values per tensor; 2^21 values (over 200 000 tensors) bound the parsed tree's memory.
+inline constexpr ropescale::detail::json_caps header_json_caps{16, std::size_t{1} << 21};
+/// Largest tensor read_float/read_double convert (bytes of the converted values); raw reads
+/// (read_bytes) are capped at the same size. A bigger tensor is refused before any allocation.
+inline constexpr std::uint64_t max_read_bytes = std::uint64_t{512} << 20;
+/// Largest model.safetensors.index.json the reader accepts (large MoE indexes are ~10 MB).
+inline constexpr std::uint64_t max_index_size = std::uint64_t{32} << 20;
+/// Caps on the index's JSON (two values per weight_map entry).
+inline constexpr ropescale::detail::json_caps index_json_caps{16, std::size_t{1} << 21};
 
 /// Shape as text, "[2, 3]".
 inline std::string shape_string(const std::vector<std::int64_t>& shape) {
@@ -216,10 +226,11 @@ inline std::optional<std::uint64_t> json_index(const nlohmann::json& v) {
   return std::nullopt;
 }
 
-/// Where the bytes come from: an owned memory buffer, or a file read on demand.
+/// Where the bytes come from: an owned memory buffer, or a file read on demand (opened once,
+/// read with positioned reads, so copies of a `file` may read concurrently).
 struct byte_source {
-  std::vector<unsigned char> buffer;  // memory mode
-  std::filesystem::path path;         // file mode when !in_memory
+  std::vector<unsigned char> buffer;                        // memory mode
+  std::shared_ptr<const ropescale::detail::input_file> in;  // file mode when !in_memory
   bool in_memory = true;
   std::uint64_t size = 0;  // total size in bytes
 
@@ -232,12 +243,7 @@ struct byte_source {
       std::memcpy(out, buffer.data() + offset, static_cast<std::size_t>(count));
       return;
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(label, "", "cannot open file for reading");
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
-    if (!in || static_cast<std::uint64_t>(in.gcount()) != count)
-      fail(label, "", "short read (file changed or truncated since it was opened)");
+    in->read_at(offset, static_cast<std::size_t>(count), out);
   }
 };
 
@@ -249,19 +255,13 @@ class file {
   /// Opens `path`, reads and validates the header (docs/reference.md §6). Only the header is read
   /// now. Throws invalid_parameter naming the path and the offending tensor/field.
   static file open(const std::filesystem::path& path) {
-    const std::string label = path.string();
-    std::error_code ec;
-    const bool regular = std::filesystem::is_regular_file(path, ec);
-    if (!regular)
-      detail::fail(label, "", "cannot open safetensors file (not a readable regular file)");
-    const std::uintmax_t size = std::filesystem::file_size(path, ec);
-    if (ec) detail::fail(label, "", "cannot determine the file size: " + ec.message());
     file f;
-    f.label_ = label;
+    f.label_ = path.string();
     f.src_ = std::make_shared<detail::byte_source>();
     f.src_->in_memory = false;
-    f.src_->path = path;
-    f.src_->size = static_cast<std::uint64_t>(size);
+    f.src_->in = std::make_shared<const ropescale::detail::input_file>(
+        ropescale::detail::input_file::open(path, "safetensors file"));
+    f.src_->size = f.src_->in->size();
     f.parse();
     return f;
   }
@@ -302,9 +302,24 @@ class file {
     return *t;
   }
 
+  /// Header entry of `name`, which must exist and have a dtype read_float/read_double convert;
+  /// throws invalid_parameter otherwise (lets a caller check shape and dtype before reading).
+  const tensor_info& float_info(std::string_view name) const {
+    const tensor_info& t = info(name);
+    if (!is_readable_float(t.type))
+      detail::fail(label_, detail::tensor_where(name),
+                   "dtype " + std::string(to_string(t.type)) +
+                       " cannot be read as floating point (F32, F16, BF16 or F64 expected)");
+    return t;
+  }
+
   /// Raw little-endian bytes of `name` (exactly end - begin bytes).
   std::vector<unsigned char> read_bytes(std::string_view name) const {
     const tensor_info& t = info(name);
+    if (t.end - t.begin > max_read_bytes)
+      detail::fail(label_, detail::tensor_where(name),
+                   std::to_string(t.end - t.begin) +
+                       " bytes exceed the reader's cap of 512 MiB (docs/limits.md)");
     std::vector<unsigned char> bytes(static_cast<std::size_t>(t.end - t.begin));
     src_->read(label_, data_start_ + t.begin, t.end - t.begin, bytes.data());
     return bytes;
@@ -329,34 +344,42 @@ class file {
 
   template <class Real>
   tensor<Real> read_as(std::string_view name) const {
-    const tensor_info& t = info(name);
-    if (!is_readable_float(t.type))
+    const tensor_info& t = float_info(name);
+    const std::uint64_t es = element_size(t.type);
+    if (t.elements > max_read_bytes / sizeof(Real))
       detail::fail(label_, detail::tensor_where(name),
-                   "dtype " + std::string(to_string(t.type)) +
-                       " cannot be read as floating point (F32, F16, BF16 or F64 expected)");
-    const std::vector<unsigned char> bytes = read_bytes(name);
+                   std::to_string(t.elements) + " elements exceed the reader's cap of " +
+                       std::to_string(max_read_bytes / sizeof(Real)) + " (512 MiB as " +
+                       (sizeof(Real) == 4 ? "float" : "double") + ", docs/limits.md)");
     tensor<Real> out;
     out.shape = t.shape;
     out.values.resize(static_cast<std::size_t>(t.elements));
-    const std::uint64_t es = element_size(t.type);
-    for (std::size_t i = 0; i < out.values.size(); ++i) {
-      const unsigned char* p = bytes.data() + i * es;
-      switch (t.type) {
-        case dtype::f32:
-          out.values[i] = static_cast<Real>(
-              detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
-          break;
-        case dtype::f16:
-          out.values[i] = static_cast<Real>(
-              to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
-          break;
-        case dtype::bf16:
-          out.values[i] = static_cast<Real>(
-              to_float(bf16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
-          break;
-        default:  // f64
-          out.values[i] = static_cast<Real>(detail::f64_from_bits(detail::load_le(p, 8)));
-          break;
+    // Converted in chunks, so the raw bytes never need a second buffer of the tensor's size.
+    constexpr std::size_t chunk_elements = 1 << 16;
+    std::vector<unsigned char> bytes(
+        static_cast<std::size_t>(std::min<std::uint64_t>(t.elements, chunk_elements) * es));
+    for (std::size_t first = 0; first < out.values.size(); first += chunk_elements) {
+      const std::size_t count = std::min(chunk_elements, out.values.size() - first);
+      src_->read(label_, data_start_ + t.begin + first * es, count * es, bytes.data());
+      for (std::size_t j = 0; j < count; ++j) {
+        const unsigned char* p = bytes.data() + j * es;
+        Real& v = out.values[first + j];
+        switch (t.type) {
+          case dtype::f32:
+            v = static_cast<Real>(
+                detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
+            break;
+          case dtype::f16:
+            v = static_cast<Real>(to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
+            break;
+          case dtype::bf16:
+            v = static_cast<Real>(
+                to_float(bf16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
+            break;
+          default:  // f64
+            v = static_cast<Real>(detail::f64_from_bits(detail::load_le(p, 8)));
+            break;
+        }
       }
     }
     return out;
@@ -387,17 +410,8 @@ class file {
     data_size_ = size - 8 - n;
     if (text[0] != '{')
       detail::fail(label_, "header", "header does not start with '{' (not a JSON object)");
-    nlohmann::json h;
-#if ROPESCALE_EXCEPTIONS
-    try {
-      h = nlohmann::json::parse(text.data(), text.data() + text.size());
-    } catch (const nlohmann::json::exception& e) {
-      detail::fail(label_, "header", std::string("header is not valid UTF-8 JSON: ") + e.what());
-    }
-#else
-    h = nlohmann::json::parse(text.data(), text.data() + text.size(), nullptr, false);
-    if (h.is_discarded()) detail::fail(label_, "header", "header is not valid UTF-8 JSON");
-#endif
+    const nlohmann::json h = ropescale::detail::parse_json_text(
+        text, ropescale::detail::escape_text(label_) + ": header", header_json_caps);
     if (!h.is_object()) detail::fail(label_, "header", "header is not a JSON object");
 
     for (auto it = h.begin(); it != h.end(); ++it) {
@@ -602,26 +616,10 @@ class checkpoint {
   void load_index(const std::filesystem::path& p) {
     index_label_ = p.string();
     directory_ = p.parent_path();
-    std::ifstream in(p, std::ios::binary);
-    if (!in) detail::fail(index_label_, "", "cannot open checkpoint index");
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(p, ec);
-    if (ec || size > max_header_size)
-      detail::fail(index_label_, "", "index file unreadable or larger than 100 MB");
-    std::string text(static_cast<std::size_t>(size), '\0');
-    in.read(text.data(), static_cast<std::streamsize>(size));
-    if (!in) detail::fail(index_label_, "", "short read");
-    nlohmann::json j;
-#if ROPESCALE_EXCEPTIONS
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      detail::fail(index_label_, "", std::string("not valid JSON: ") + e.what());
-    }
-#else
-    j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) detail::fail(index_label_, "", "not valid JSON");
-#endif
+    const std::string text = ropescale::detail::input_file::open(p, "checkpoint index")
+                                 .read_all(max_index_size, "32 MiB (docs/limits.md)");
+    const nlohmann::json j =
+        ropescale::detail::parse_json_text(text, index_label_, index_json_caps);
     if (!j.is_object()) detail::fail(index_label_, "", "index is not a JSON object");
     const auto wm = j.find("weight_map");
     if (wm == j.end() || !wm->is_object())

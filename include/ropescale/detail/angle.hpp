@@ -14,6 +14,10 @@
 
 namespace ropescale::detail {
 
+/// Largest |ω| a table accepts (docs/limits.md): p·ω stays below 2^63 rad for every position
+/// p <= 2^31, where the reduction below is exact to about 1e-13 rad; real tables have ω <= 1.
+inline constexpr double max_inv_freq = 4294967296.0;  // 2^32
+
 /// 2π split into a double head and the tail (2π − head), for Cody–Waite reduction.
 inline constexpr double two_pi_hi = 6.283185307179586;       // fl64(2π)
 inline constexpr double two_pi_lo = 2.4492935982947064e-16;  // 2π − two_pi_hi

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ropescale/detail/quote.hpp"
+
 namespace ropescale::detail {
 
 /// Angle evaluation of the CLI's cos/sin output: accurate double (docs/reference.md §5.2) or HF's binary32
@@ -52,29 +54,6 @@ struct inspect_args_result {
 };
 
 namespace cli_impl {
-
-/// Printable form of an argument for an error message: quoted, control bytes escaped, cut at 60.
-inline std::string quote_arg(std::string_view s) {
-  std::string out = "'";
-  std::size_t n = 0;
-  for (char c : s) {
-    if (++n > 60) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += "'";
-  return out;
-}
 
 /// Plain decimal digits -> value in [lo, hi]; nullopt on anything else (sign, space, overflow).
 inline std::optional<std::int64_t> parse_decimal(std::string_view s, std::int64_t lo,
@@ -124,7 +103,6 @@ inline bool take_value(const std::vector<std::string>& argv, std::size_t& k, opt
 /// Parses the arguments after the program name. Never throws except std::bad_alloc.
 /// Contract: on success error is empty and args.config is non-empty (or args.help is set).
 inline inspect_args_result parse_inspect_args(const std::vector<std::string>& argv) {
-  using cli_impl::quote_arg;
   inspect_args_result r;
   inspect_args& a = r.args;
   bool have_config = false, have_angle = false, flags_done = false;
@@ -137,7 +115,7 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
     const std::string_view arg = argv[k];
     if (flags_done || arg.empty() || arg[0] != '-' || arg == "-") {
       if (have_config)
-        return fail("unexpected extra argument " + quote_arg(arg) + "; " +
+        return fail("unexpected extra argument " + quote_text(arg) + "; " +
                     std::string(inspect_usage));
       if (arg.empty()) return fail("CONFIG path is empty");
       a.config = std::string(arg);
@@ -156,7 +134,7 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
     cli_impl::option_token opt = cli_impl::split_option(arg);
     const std::string_view name = opt.name;
     if (name != "--seq-len" && name != "--weights" && name != "--positions" && name != "--angle") {
-      return fail("unknown option " + quote_arg(name) + "; " + std::string(inspect_usage));
+      return fail("unknown option " + quote_text(name) + "; " + std::string(inspect_usage));
     }
     if (!cli_impl::take_value(argv, k, opt)) return fail(std::string(name) + " needs a value");
     const std::string_view value = opt.value;
@@ -164,7 +142,7 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
       if (a.seq_len) return fail("--seq-len given twice");
       a.seq_len = cli_impl::parse_decimal(value, 1, inspect_max_seq_len);
       if (!a.seq_len) {
-        return fail("--seq-len: must be an integer in [1, 2^53], got " + quote_arg(value));
+        return fail("--seq-len: must be an integer in [1, 2^53], got " + quote_text(value));
       }
     } else if (name == "--weights") {
       if (a.weights) return fail("--weights given twice");
@@ -183,7 +161,7 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
           return fail(
               "--positions: must be a comma-separated list of integers in [0, 2^53), "
               "got " +
-              quote_arg(item) + " in " + quote_arg(value));
+              quote_text(item) + " in " + quote_text(value));
         }
         if (list.size() >= inspect_max_positions) {
           return fail("--positions: at most " + std::to_string(inspect_max_positions) +
@@ -202,7 +180,7 @@ inline inspect_args_result parse_inspect_args(const std::vector<std::string>& ar
       } else if (value == "f32") {
         a.angle = cli_angle::f32;
       } else {
-        return fail("--angle: must be f64 or f32, got " + quote_arg(value));
+        return fail("--angle: must be f64 or f32, got " + quote_text(value));
       }
     }
   }

@@ -120,6 +120,117 @@ inline std::string json_quote(std::string_view s, std::size_t limit = std::strin
   return out;
 }
 
+/// Caps on one JSON document (docs/limits.md): nesting depth, and the number of values (counted
+/// as the commas, '[' and '{' outside strings, plus one), which bounds the memory of the parsed
+/// tree to a small multiple of the text.
+struct json_caps {
+  int max_depth;
+  std::size_t max_values;
+};
+
+namespace json_impl {
+
+/// Line and column (1-based) of byte `offset` in `text`.
+inline std::string text_position(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+/// A SAX consumer that builds nothing and keeps the parser's error text (for the message of a
+/// document the non-throwing DOM parse rejected).
+class error_sax final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::string error;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    const auto close = error.find("] ");
+    if (error.rfind("[json.exception.", 0) == 0 && close != std::string::npos)
+      error.erase(0, close + 2);  // drop nlohmann's "[json.exception.parse_error.101] "
+    return false;
+  }
+};
+
+}  // namespace json_impl
+
+/// Parses `text` as one JSON document with the rules of Python's json.loads on a str (what
+/// transformers applies to config.json): a leading UTF-8 byte order mark and any NUL byte are
+/// errors (nlohmann would skip the one and stop at the other), as is anything after the value.
+/// Before parsing, one linear scan checks the nesting depth and the value count against `caps`,
+/// so a hostile document costs neither deep recursion nor a huge tree. Never throws from
+/// nlohmann; every error is invalid_parameter "<what>: malformed JSON: <reason>".
+inline nlohmann::json parse_json_text(std::string_view text, std::string_view what,
+                                      const json_caps& caps) {
+  auto fail = [&](const std::string& reason) { throw_message(what, "malformed JSON: " + reason); };
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF")
+    fail("starts with a UTF-8 byte order mark (Python's json.loads rejects it too)");
+  int depth = 0;
+  std::size_t values = 1;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\0') fail("NUL byte at " + json_impl::text_position(text, i));
+    if (in_string) {
+      if (ch == '\\') {
+        ++i;  // the escaped character cannot end the string
+        if (i < text.size() && text[i] == '\0')
+          fail("NUL byte at " + json_impl::text_position(text, i));
+      } else if (ch == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (ch) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > caps.max_depth)
+          fail("nesting deeper than " + std::to_string(caps.max_depth) + " levels");
+        ++values;
+        break;
+      case ']':
+      case '}':
+        --depth;
+        break;
+      case ',':
+        ++values;
+        break;
+      default:
+        break;
+    }
+    if (values > caps.max_values)
+      fail("more than " + std::to_string(caps.max_values) + " values (docs/limits.md)");
+  }
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded()) {
+    json_impl::error_sax sax;
+    nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+    fail(sax.error.empty() ? std::string("not valid JSON") : sax.error);
+  }
+  return j;
+}
+
 /// Member `key` of `obj`, or nullptr when obj is not an object, the key is missing, or its value
 /// is null (null counts as absent, docs/reference.md §0).
 inline const nlohmann::json* json_member(const nlohmann::json& obj, std::string_view key) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "ropescale/detail/throw.hpp"
@@ -44,10 +45,14 @@ inline std::int64_t rk38_step_count(Scalar span, Scalar dt) {
 /// Grid τ_j = t0 + j·dt (a product, not a running sum), τ_M := t_b. An output within 1e-9·dt of
 /// a grid point takes that point's state; any other is linearly interpolated between the
 /// bracketing grid states (torchdiffeq's fixed-grid output rule). `f(t, y, dy)` writes dy and
-/// must not alias y. Cost: 4·M evaluations of f. Throws invalid_parameter on bad outputs.
+/// must not alias y. The grid may be laid out to a later end t_b = grid_end >= outs.back() (the
+/// solve still stops after the step that reaches the last output), so one row of a longer solve
+/// is computed alone with the same grid and the same result. Cost: 4 evaluations of f per step
+/// taken. Throws invalid_parameter on bad outputs.
 template <class Scalar, class Rhs>
 inline std::vector<ode_vector<Scalar>> rk38_solve(Rhs&& f, const ode_vector<Scalar>& y0, Scalar t0,
-                                                  Scalar dt, const std::vector<Scalar>& outs) {
+                                                  Scalar dt, const std::vector<Scalar>& outs,
+                                                  Scalar grid_end) {
   using vec = ode_vector<Scalar>;
   std::vector<vec> res;
   if (outs.empty()) return res;
@@ -65,7 +70,10 @@ inline std::vector<ode_vector<Scalar>> rk38_solve(Rhs&& f, const ode_vector<Scal
     res.push_back(y0);
     ++next;
   }
-  const Scalar tb = outs.back();
+  if (!(grid_end >= outs.back()))
+    throw_invalid_value("t", "the grid must end at or after the last output",
+                        static_cast<double>(grid_end));
+  const Scalar tb = grid_end;
   const std::int64_t steps = rk38_step_count<Scalar>(std::max(Scalar(0), tb - t0), dt);
   const Eigen::Index n = y0.size();
   vec y = y0, yn(n), tmp(n), k1(n), k2(n), k3(n), k4(n);
@@ -101,6 +109,14 @@ inline std::vector<ode_vector<Scalar>> rk38_solve(Rhs&& f, const ode_vector<Scal
     ++next;
   }
   return res;
+}
+
+/// rk38_solve with the grid ending at the last output.
+template <class Scalar, class Rhs>
+inline std::vector<ode_vector<Scalar>> rk38_solve(Rhs&& f, const ode_vector<Scalar>& y0, Scalar t0,
+                                                  Scalar dt, const std::vector<Scalar>& outs) {
+  return rk38_solve<Scalar>(std::forward<Rhs>(f), y0, t0, dt, outs,
+                            outs.empty() ? t0 : outs.back());
 }
 
 }  // namespace detail

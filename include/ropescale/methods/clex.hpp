@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,17 @@ namespace ropescale {
 inline constexpr const char* clex_up_proj_name = "model.clex_layer.proj_func.ode_up_proj";
 inline constexpr const char* clex_down_proj_name = "model.clex_layer.proj_func.ode_down_proj";
 inline constexpr const char* clex_inv_freq_name = "model.clex_layer.inv_freq";
+
+/// Resource caps of CLEX (docs/limits.md), checked before any weight is read or any step taken.
+/// Largest ODE network n·p·d (each of W_up and W_down holds this many values; the 7B models
+/// have 64·128 = 8192).
+inline constexpr std::int64_t clex_max_network = std::int64_t{1} << 22;
+/// Largest solver work, steps × max(n·p·d, 512) with steps = (T − 1)/Δ (the floor stands for the
+/// fixed cost of a step): a few seconds on one core for the largest table, row or fractional
+/// solve (a 7B model at Δ = 0.01 needs 1500 steps × 8192).
+inline constexpr double clex_max_work = 1073741824.0;  // 2^30
+/// Largest table T·n built at once; a larger T computes each requested row on its own.
+inline constexpr std::int64_t clex_max_table_values = std::int64_t{1} << 20;
 
 /// Parameters of CLEX (config keys verbatim, docs/reference.md §4.1) plus the checkpoint's ODE weights.
 /// rope_theta is b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless. d = int(H × prf) must be >= 4.
@@ -98,6 +110,18 @@ inline std::int64_t clex_saturating_mul(std::int64_t a, std::int64_t b) noexcept
   if (a != 0 && b > std::numeric_limits<std::int64_t>::max() / a)
     return std::numeric_limits<std::int64_t>::max();
   return a * b;
+}
+
+/// n·p·d of the ODE network for rotary dim d and param_factor p, checked against
+/// clex_max_network without overflow (H and p may each be up to 2^53). Throws invalid_parameter.
+inline std::int64_t clex_checked_network(std::int64_t d, std::int64_t param_factor) {
+  if (d > (std::int64_t{1} << 31))
+    throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d);
+  const std::int64_t nd = (d / 2) * d;
+  if (param_factor > clex_max_network / nd)
+    throw_invalid("param_factor", "must keep the ODE network n*p*d <= 2^22 values (docs/limits.md)",
+                  format_value(param_factor) + " (rotary dim " + std::to_string(d) + ")");
+  return nd * param_factor;
 }
 
 }  // namespace detail
@@ -180,17 +204,20 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
       detail::throw_invalid(
           "time_dt", "must keep (max_factor - 1) / time_dt <= 1e7 solver steps",
           detail::format_value(p.time_dt) + " (max_factor " + std::to_string(p.max_factor) + ")");
+    const std::int64_t network = detail::clex_checked_network(d, p.param_factor);
+    const double work = steps * static_cast<double>(std::max<std::int64_t>(network, 512));
+    if (!(work <= clex_max_work))
+      detail::throw_invalid(
+          "time_dt",
+          "must keep the solver work (max_factor - 1) / time_dt * max(n*p*d, 512) <= 2^30 "
+          "(docs/limits.md)",
+          detail::format_value(p.time_dt) + " (max_factor " + std::to_string(p.max_factor) +
+              ", n*p*d " + std::to_string(network) + ")");
     if (p.log_scale && p.max_position_embeddings < 2)
       detail::throw_invalid_value(
           "max_position_embeddings",
           "must be >= 2 when log_scale is true (ln L is the query-scale denominator)",
           p.max_position_embeddings);
-    // n·p·d without overflow (H and p may each be up to 2^53): bound d first, then p.
-    if (d > (std::int64_t{1} << 31))
-      detail::throw_invalid_value("head_dim", "gives a rotary dim too large for a CLEX network", d);
-    if (p.param_factor > std::numeric_limits<std::int64_t>::max() / ((d / 2) * d))
-      detail::throw_invalid_value("param_factor", "gives an ODE network too large to hold",
-                                  p.param_factor);
     return d;
   }
 
@@ -231,15 +258,19 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
   /// Row t (integer, 1 <= t <= T) of the table: θ for t = 1; exp(z(t)) from one solve with
   /// outputs [1, 2, …, T] otherwise (integers between grid points interpolated in z when Δ does
   /// not divide 1, as upstream). The first call for t > 1 builds the whole table (4·(T−1)/Δ
-  /// evaluations of two n×p·d mat-vecs); later calls copy a row. Throws if t is outside [1, T].
+  /// evaluations of two n×p·d mat-vecs); later calls copy a row. When T·n exceeds
+  /// clex_max_table_values the table is never built whole: each requested row comes from its own
+  /// solve on the same grid (same values, at most (T−1)/Δ steps) and a few recent rows are kept.
+  /// Throws if t is outside [1, T].
   std::vector<Real> inv_freq_for_scale(std::int64_t t) const {
     if (t < 1 || t > p_.max_factor)
       detail::throw_invalid_value(
           "t",
           "must be an integer scale in [1, max_factor = " + std::to_string(p_.max_factor) + "]", t);
     if (t == 1) return detail::round_table<Real>(state_->theta);
-    const std::vector<work>& row = table()[static_cast<std::size_t>(t - 1)];
-    return detail::round_table<Real>(row);
+    if (p_.max_factor <= clex_max_table_values / pairs())
+      return detail::round_table<Real>(table()[static_cast<std::size_t>(t - 1)]);
+    return detail::round_table<Real>(row_alone(t));
   }
 
   /// Fractional scale (research API, docs/reference.md §4.4): ω(t) = exp(z(t)) from its own solve with
@@ -301,7 +332,28 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     detail::clex_activation act = detail::clex_activation::silu;
     std::once_flag once;
     std::vector<std::vector<work>> rows;  // rows[t−1] for t = 1 … T, immutable once published
+    std::mutex recent_mutex;              // guards `recent` (large-T mode, see row_alone)
+    std::map<std::int64_t, std::vector<work>> recent;
   };
+
+  /// Row t of the table from its own solve (grid laid out to T as in the whole-table solve, so
+  /// the values are the same); the last few rows asked for are kept.
+  std::vector<work> row_alone(std::int64_t t) const {
+    state& s = *state_;
+    std::lock_guard<std::mutex> lock(s.recent_mutex);
+    const auto it = s.recent.find(t);
+    if (it != s.recent.end()) return it->second;
+    detail::clex_field<work> field(s.up_t, s.down_t, s.a, s.c, s.act);
+    const std::vector<vec> z =
+        detail::rk38_solve<work>(field, s.z0, work(1), static_cast<work>(p_.time_dt),
+                                 {static_cast<work>(t)}, static_cast<work>(p_.max_factor));
+    std::vector<work> row(s.theta.size());
+    for (std::size_t k = 0; k < row.size(); ++k)
+      row[k] = std::exp(z[0][static_cast<Eigen::Index>(k)]);
+    if (s.recent.size() >= 16) s.recent.clear();
+    s.recent.emplace(t, row);
+    return row;
+  }
 
   static void check_weights(const char* name, const std::vector<double>& w, std::int64_t expected,
                             const std::string& shape) {
@@ -373,18 +425,20 @@ inline void load_clex_weights(clex_params& p, const std::filesystem::path& path,
   const std::int64_t d = detail::checked_rotary_dim(p, 4);
   detail::check_integer_key("param_factor", p.param_factor);
   const std::int64_t n = d / 2;
-  const std::int64_t pd = detail::clex_saturating_mul(p.param_factor, d);
+  (void)detail::clex_checked_network(d, p.param_factor);  // before the checkpoint is opened
+  const std::int64_t pd = p.param_factor * d;
   const safetensors::checkpoint ck = safetensors::checkpoint::open(path);
   auto read = [&](const char* name, const std::vector<std::int64_t>& shape) {
     const safetensors::file f = ck.file_for(name);
-    safetensors::tensor<double> t = f.read_double(name);
-    if (t.shape != shape)
+    const std::vector<std::int64_t>& stored = f.float_info(name).shape;  // checked before reading
+    if (stored != shape)
       safetensors::detail::fail(f.label(), safetensors::detail::tensor_where(name),
-                                "shape " + safetensors::shape_string(t.shape) + " does not match " +
+                                "shape " + safetensors::shape_string(stored) + " does not match " +
                                     safetensors::shape_string(shape) + " (rotary dim " +
                                     std::to_string(d) + ", param_factor " +
                                     std::to_string(p.param_factor) +
                                     "; param_factor must match the checkpoint)");
+    safetensors::tensor<double> t = f.read_double(name);
     safetensors::require_finite(f.label(), name, t.values);
     return std::move(t.values);
   };

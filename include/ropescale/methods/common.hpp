@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ropescale/detail/angle.hpp"
 #include "ropescale/detail/throw.hpp"
 
 namespace ropescale {
@@ -39,6 +40,9 @@ namespace detail {
 /// double for long double tables. The result is rounded once to Real at the end.
 template <class Real>
 using work_t = std::conditional_t<std::is_same_v<Real, long double>, long double, double>;
+
+/// Largest head_dim (docs/limits.md): a table row of 32768 pairs; real models use <= 576.
+inline constexpr std::int64_t max_head_dim = std::int64_t{1} << 16;
 
 /// 2^53: the upper bound of every integer key (docs/reference.md §2.5).
 inline constexpr std::int64_t max_integer_key = std::int64_t{1} << 53;
@@ -106,6 +110,9 @@ inline void check_seq_len(std::optional<std::int64_t> seq_len) {
 inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
                                        double partial_rotary_factor, std::int64_t min_d = 2) {
   check_integer_key("head_dim", head_dim);
+  if (head_dim > max_head_dim) {
+    throw_invalid_value("head_dim", "must be <= 65536 (docs/limits.md)", head_dim);
+  }
   check_theta(rope_theta);
   check_partial_rotary_factor(partial_rotary_factor);
   const std::int64_t d = rotary_dim_of(head_dim, partial_rotary_factor);
@@ -119,6 +126,23 @@ inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
                   got);
   }
   return d;
+}
+
+/// Every entry of w[0, count) in (0, max_inv_freq] after rounding to Real, so the table can be
+/// represented: no zero (underflow), no NaN, no entry whose rows overflow or lose the angle.
+/// Throws "<key>: must give every inv_freq entry in (0, 2^32] ..., got <value> (inv_freq[i] = x)".
+template <class Real>
+inline void check_table(const std::vector<Real>& w, std::size_t count, std::string_view key,
+                        double value) {
+  for (std::size_t i = 0; i < count && i < w.size(); ++i) {
+    if (!(w[i] > Real(0)) || !(static_cast<long double>(w[i]) <= max_inv_freq)) {
+      throw_invalid(key,
+                    "must give every inv_freq entry in (0, 2^32] after rounding to the table's "
+                    "type (docs/limits.md)",
+                    format_value(value) + " (inv_freq[" + std::to_string(i) +
+                        "] = " + format_value(w[i]) + ")");
+    }
+  }
 }
 
 /// checked_rotary_dim on the common keys of a `<name>_params`.

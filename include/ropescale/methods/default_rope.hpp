@@ -32,7 +32,9 @@ class default_rope : public detail::method_base<default_rope_params>,
   /// Validates θ > 1, 0 < prf <= 1, head_dim in [1, 2^53], d even with 2 <= d <= H (docs/reference.md §2.5).
   /// Throws invalid_parameter naming the key and value.
   explicit default_rope(const default_rope_params& p)
-      : detail::method_base<default_rope_params>(p, detail::checked_rotary_dim(p)) {}
+      : detail::method_base<default_rope_params>(p, detail::checked_rotary_dim(p)) {
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()), "rope_theta", p_.rope_theta);
+  }
 
   /// ω_i = θ^(−2i/d), i = 0 … n−1. seq_len is ignored but must be >= 1 when given.
   /// Error: <= 1 ulp of Real (long-double pow, one rounding to the working type and to Real).

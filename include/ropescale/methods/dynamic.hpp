@@ -48,6 +48,7 @@ class dynamic : public detail::method_base<dynamic_params>,
       : detail::method_base<dynamic_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
     detail::check_integer_key("max_position_embeddings", p_.max_position_embeddings);
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()), "rope_theta", p_.rope_theta);
   }
 
   /// Stateless table (policy per_length): S absent or S <= L → the default table exactly;
@@ -69,6 +70,7 @@ class dynamic : public detail::method_base<dynamic_params>,
                               static_cast<long double>(p_.max_position_embeddings) -
                           (s - 1.0L);
     fill_ntk(out, k);
+    detail::check_table(out, out.size(), "seq_len", static_cast<double>(*seq_len));
     return out;
   }
 

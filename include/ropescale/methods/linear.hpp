@@ -33,6 +33,9 @@ class linear : public detail::method_base<linear_params>,
   explicit linear(const linear_params& p)
       : detail::method_base<linear_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()),
+                        p_.factor == 1.0 ? "rope_theta" : "factor",
+                        p_.factor == 1.0 ? p_.rope_theta : p_.factor);
   }
 
   /// ω_i = ω⁰_i / s: the working-precision default value divided by s (so for Real = double the

@@ -49,6 +49,7 @@ class llama3 : public detail::method_base<llama3_params>,
     }
     detail::check_integer_key("original_max_position_embeddings",
                               p_.original_max_position_embeddings);
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()), "factor", p_.factor);
   }
 
   /// With λ = 2π/ω⁰: λ < L0/b → ω⁰; λ > L0/a → ω⁰/s; otherwise

@@ -8,6 +8,7 @@
 #ifndef ROPESCALE_METHODS_LONGROPE_HPP
 #define ROPESCALE_METHODS_LONGROPE_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -74,6 +75,11 @@ class longrope : public detail::method_base<longrope_params> {
           std::sqrt(1.0 + std::log(factor_) /
                               std::log(static_cast<double>(p_.original_max_position_embeddings)));
     }
+    const auto n = static_cast<std::size_t>(pairs());
+    detail::check_table(inv_freq(), n, "short_factor",
+                        *std::min_element(p_.short_factor.begin(), p_.short_factor.end()));
+    detail::check_table(inv_freq(p_.original_max_position_embeddings + 1), n, "long_factor",
+                        *std::min_element(p_.long_factor.begin(), p_.long_factor.end()));
   }
 
   /// s: factor if given, else L/L0 (double division).

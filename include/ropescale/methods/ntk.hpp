@@ -34,6 +34,7 @@ class ntk : public detail::method_base<ntk_params>, public detail::unit_attentio
   explicit ntk(const ntk_params& p)
       : detail::method_base<ntk_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()), "factor", p_.factor);
   }
 
   /// The scaled base θ' = θ·s^(d/(d−2)) in double (HF-style Python-float evaluation).

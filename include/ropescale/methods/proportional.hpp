@@ -40,6 +40,7 @@ class proportional : public detail::method_base<proportional_params>,
     // Python: int(prf * H // 2), a double product floored after halving (exact in double).
     n_rot_ = static_cast<std::int64_t>(
         std::floor(static_cast<double>(p_.head_dim) * p_.partial_rotary_factor / 2.0));
+    detail::check_table(inv_freq(), static_cast<std::size_t>(n_rot_), "factor", p_.factor);
   }
 
   // params(), head_dim() come from detail::method_base; rotary_dim() is H (rotation spans the

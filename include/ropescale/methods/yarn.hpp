@@ -92,6 +92,7 @@ class yarn : public detail::method_base<yarn_params> {
       const double m = yarn_get_mscale(p_.factor, *p_.mscale_all_dim);
       softmax_multiplier_ = m * m;
     }
+    detail::check_table(inv_freq(), static_cast<std::size_t>(pairs()), "factor", p_.factor);
   }
 
   // params() is as given: a beta of 0 stays 0 there; beta_fast()/beta_slow() apply the defaults.
