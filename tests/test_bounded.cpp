@@ -506,12 +506,12 @@ TEST(BoundedBudget, HeaderAndIndexCaps) {
   expect_error(inspect({dir + "/clex.json", "--weights", idx}), 1, "larger than 32 MiB",
                "index: 40 MB");
   std::string map = R"({"weight_map": {)";
-  for (int i = 0; i < 700'000; ++i)
+  for (int i = 0; i < 400'000; ++i)
     map += "\"tensor.number." + std::to_string(i) + "\": \"s.safetensors\",";
   map += R"("last": "s.safetensors"}})";
   write_file(idx + "/model.safetensors.index.json", map);
   expect_error(inspect({dir + "/clex.json", "--weights", idx}), 1, "not in weight_map",
-               "index: 700k weight_map entries (27 MB)");
+               "index: 400k weight_map entries (15 MB)");
   fs::remove_all(idx);
 }
 
@@ -671,6 +671,64 @@ TEST(BoundedExtremes, UnrepresentableTablesAreRejected) {
         R"({"head_dim": 64, "rope_theta": 1e300, "rope_scaling": {"type": "linear", "factor": 1e308}})");
   });
   EXPECT_EQ(cfg.rfind("rope_scaling.factor: must give every inv_freq entry", 0), 0u) << cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// README drift: the "### config.json" bad-input rows are recomputed from the loader and must
+// match README word for word (the kernel and extreme-value rows are checked by the tests that
+// generate them, tests/support/bad_input_table.hpp).
+
+/// The rows of README's table under `heading`: cells split on unescaped '|', "\|" unescaped.
+std::vector<std::vector<std::string>> readme_rows(const std::string& heading) {
+  std::ifstream in(std::string(ROPESCALE_SOURCE_DIR) + "/README.md");
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("### ", 0) == 0 || line.rfind("## ", 0) == 0) inside = line == heading;
+    if (!inside || line.rfind("| ", 0) != 0 || line.rfind("| ---", 0) == 0) continue;
+    std::vector<std::string> cells;
+    std::string cell;
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+        cell += '|';
+        ++i;
+      } else if (line[i] == '|') {
+        cells.push_back(cell.substr(1, cell.size() >= 2 ? cell.size() - 2 : 0));
+        cell.clear();
+      } else {
+        cell += line[i];
+      }
+    }
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+TEST(ReadmeDrift, ConfigJsonRowsMatchTheLoader) {
+  const auto rows = readme_rows("### config.json");
+  ASSERT_GT(rows.size(), 30u) << "README's config.json table not found";
+  std::size_t checked = 0;
+  for (const auto& row : rows) {
+    if (row.size() < 3 || row[0] == "input") continue;
+    const std::string& input = row[0];
+    // Rows whose input is one JSON text in backticks (optionally followed by a note).
+    if (input.empty() || input[0] != '`') continue;
+    const std::size_t close = input.find('`', 1);
+    if (close == std::string::npos) continue;
+    const std::string rest = input.substr(close + 1);
+    if (!rest.empty() && rest.rfind(" (", 0) != 0) continue;  // a JSON text plus a note only
+    const std::string json = input.substr(1, close - 1);
+    if (json.empty() || (json[0] != '{' && json[0] != '[') || json.find("…") != std::string::npos)
+      continue;
+    SCOPED_TRACE(json);
+    const std::string got = error_of([&] { ropescale::load_hf_config_string(json); });
+    if (row[1] == "throws invalid_parameter") {
+      EXPECT_EQ("`" + got + "`", row[2]) << "README row drifted from the code: " << json;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 30u);
 }
 
 }  // namespace

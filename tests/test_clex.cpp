@@ -368,10 +368,12 @@ TEST(ClexValidation, RejectsBadParameters) {
   bad.max_factor = 0;
   EXPECT_EQ(message_of(bad).rfind("max_factor: ", 0), 0u);
   bad = good;
-  bad.max_factor = 100001;  // (T − 1)/Δ = 1e7 steps exactly is allowed (the table is lazy)...
+  bad.max_factor = 20000;  // (T − 1)/Δ · max(n·p·d, 512) <= 2^30 is allowed (docs/limits.md)...
   bad.time_dt = 0.01;
   EXPECT_EQ(message_of(bad), "<no error>");
-  bad.max_factor = 100002;  // ...more is not
+  bad.max_factor = 100001;  // ...more solver work is not, even at exactly 1e7 steps
+  EXPECT_NE(message_of(bad).find("solver work"), std::string::npos) << message_of(bad);
+  bad.max_factor = 100002;  // and more than 1e7 steps is not either
   EXPECT_NE(message_of(bad).find("1e7"), std::string::npos) << message_of(bad);
   bad = good;
   bad.param_factor = 0;

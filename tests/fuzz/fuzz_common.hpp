@@ -7,6 +7,7 @@
 #ifndef ROPESCALE_TESTS_FUZZ_FUZZ_COMMON_HPP
 #define ROPESCALE_TESTS_FUZZ_FUZZ_COMMON_HPP
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 
@@ -21,5 +22,20 @@ namespace ropescale_fuzz {
 
 #define ROPESCALE_FUZZ_CHECK(cond) \
   ((cond) ? static_cast<void>(0) : ::ropescale_fuzz::check_failed(#cond, __FILE__, __LINE__))
+
+namespace ropescale_fuzz {
+
+/// A rejection message is safe to print (docs/limits.md): one line of at most a few KiB with no
+/// control byte, whatever the input echoed into it.
+inline void check_error_message(const char* what) {
+  std::size_t n = 0;
+  for (const char* p = what; *p != '\0'; ++p, ++n) {
+    const auto u = static_cast<unsigned char>(*p);
+    ROPESCALE_FUZZ_CHECK(u >= 0x20 && u != 0x7f);
+  }
+  ROPESCALE_FUZZ_CHECK(n <= 4096);
+}
+
+}  // namespace ropescale_fuzz
 
 #endif  // ROPESCALE_TESTS_FUZZ_FUZZ_COMMON_HPP

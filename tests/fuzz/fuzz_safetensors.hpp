@@ -100,8 +100,8 @@ inline int run_safetensors(const std::uint8_t* data, std::size_t size) {
     } else {
       exercise_file(st::file::from_buffer(data, size, "fuzz.safetensors"));
     }
-  } catch (const std::invalid_argument&) {
-    // Rejected input: the documented outcome.
+  } catch (const std::invalid_argument& e) {
+    check_error_message(e.what());  // rejected input: the documented outcome
   }
   return 0;
 }

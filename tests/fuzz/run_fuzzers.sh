@@ -7,6 +7,8 @@
 # (and examples/configs for config); new inputs go to BUILD_DIR/fuzz-work/<target>/corpus, never
 # into the source tree. Exit status 1 if any fuzzer found a crash, leak, timeout or OOM; the
 # input is in BUILD_DIR/fuzz-work/<target>/artifacts/ (copy it to tests/fuzz/regressions/<target>/).
+# The limits are the resource budget of docs/limits.md: a unit slower than 10 s or a process above
+# 1 GiB RSS (or one malloc above it) is reported by libFuzzer and fails the run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,7 +40,7 @@ for t in "${targets[@]}"; do
   existing=()
   for d in "${seeds[@]}"; do [[ -d $d ]] && existing+=("$d"); done
   start=$SECONDS
-  "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$work/artifacts/" "${extra[@]}" \
     "$work/corpus" "${existing[@]}" >"$work/log.txt" 2>&1
   rc=$?

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Collects rows of README's "Bad input" table while a test runs (input, what the library does,
 // the message it printed) and, when ROPESCALE_BAD_INPUT_TABLE_DIR is set, writes them as markdown
-// rows to <dir>/<file> at the end of the run. Documentation output only: nothing is asserted here.
+// rows to <dir>/<file> at the end of the run. At the end of every run each collected row must
+// also appear verbatim in README.md (a failure there means README and the code drifted: rerun
+// with ROPESCALE_BAD_INPUT_TABLE_DIR and paste the new rows).
 #ifndef ROPESCALE_TESTS_SUPPORT_BAD_INPUT_TABLE_HPP
 #define ROPESCALE_TESTS_SUPPORT_BAD_INPUT_TABLE_HPP
 
@@ -9,6 +11,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,9 +35,12 @@ inline std::vector<table_row>& rows_out() {
 inline std::string md_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -44,13 +50,23 @@ class table_writer : public ::testing::Environment {
  public:
   explicit table_writer(std::string file) : file_(std::move(file)) {}
   void TearDown() override {
+    std::vector<std::string> lines;
+    for (const table_row& r : rows_out()) {
+      lines.push_back("| " + md_escape(r.input) + " | " + md_escape(r.behaviour) + " | " +
+                      (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") +
+                      " |");
+    }
+    std::ifstream readme(std::string(ROPESCALE_SOURCE_DIR) + "/README.md");
+    const std::string text((std::istreambuf_iterator<char>(readme)),
+                           std::istreambuf_iterator<char>());
+    for (const std::string& line : lines) {
+      if (text.find("\n" + line + "\n") == std::string::npos)
+        ADD_FAILURE() << "README.md lacks this bad-input row (README and code drifted):\n" << line;
+    }
     const char* dir = std::getenv("ROPESCALE_BAD_INPUT_TABLE_DIR");
     if (dir == nullptr || *dir == '\0') return;
     std::ofstream out(std::string(dir) + "/" + file_);
-    for (const table_row& r : rows_out()) {
-      out << "| " << md_escape(r.input) << " | " << md_escape(r.behaviour) << " | "
-          << (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") << " |\n";
-    }
+    for (const std::string& line : lines) out << line << "\n";
   }
 
  private:

@@ -135,7 +135,8 @@ template <class Real>
 inline void check_table(const std::vector<Real>& w, std::size_t count, std::string_view key,
                         double value) {
   for (std::size_t i = 0; i < count && i < w.size(); ++i) {
-    if (!(w[i] > Real(0)) || !(static_cast<long double>(w[i]) <= max_inv_freq)) {
+    if (!(w[i] > Real(0)) ||
+        !(static_cast<long double>(w[i]) <= static_cast<long double>(max_inv_freq))) {
       throw_invalid(key,
                     "must give every inv_freq entry in (0, 2^32] after rounding to the table's "
                     "type (docs/limits.md)",
