@@ -294,7 +294,7 @@ inline constexpr std::string_view check_usage =
 /// Parses the arguments of check mode (argv without the program name, "--check" included).
 /// Returns the error text (empty on success).
 inline std::string parse_check_args(const std::vector<std::string>& argv, check_args& out) {
-  using ropescale::detail::cli_impl::quote_arg;
+  using ropescale::detail::quote_text;
   std::vector<std::string> files;
   bool have_check = false;
   for (std::size_t k = 0; k < argv.size(); ++k) {
@@ -311,11 +311,11 @@ inline std::string parse_check_args(const std::vector<std::string>& argv, check_
       out.seq_len = ropescale::detail::cli_impl::parse_decimal(
           opt.value, 1, ropescale::detail::inspect_max_seq_len);
       if (!out.seq_len)
-        return "--seq-len: must be an integer in [1, 2^53], got " + quote_arg(opt.value);
+        return "--seq-len: must be an integer in [1, 2^53], got " + quote_text(opt.value);
       continue;
     }
     if (!a.empty() && a[0] == '-') {
-      return "unknown option " + quote_arg(a) + " with --check; " + std::string(check_usage);
+      return "unknown option " + quote_text(a) + " with --check; " + std::string(check_usage);
     }
     if (a.empty()) return "empty file path; " + std::string(check_usage);
     files.push_back(a);

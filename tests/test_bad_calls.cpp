@@ -53,7 +53,7 @@ std::vector<double> test_inv_freq() {
 
 using support::rows_out;
 const auto* const writer_env =
-    ::testing::AddGlobalTestEnvironment(new support::table_writer("bad_calls.md"));
+    ::testing::AddGlobalTestEnvironment(new support::table_writer("bad_calls.md", true));
 
 // A Q buffer with guard zones, a K buffer, and a 16-row table, reset for every case.
 class BadCalls : public ::testing::Test {

@@ -40,7 +40,7 @@ constexpr std::int64_t k2p53 = std::int64_t{1} << 53;
 
 using support::rows_out;
 const auto* const writer_env =
-    ::testing::AddGlobalTestEnvironment(new support::table_writer("config_extremes.md"));
+    ::testing::AddGlobalTestEnvironment(new support::table_writer("config_extremes.md", true));
 
 // Invariants of an accepted method at initial S and at the S values given.
 void expect_usable(const method& m, const std::vector<std::int64_t>& seq_lens = {}) {
