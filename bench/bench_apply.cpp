@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Benchmarks of the in-place rotation kernels against the memory floor (docs/performance.md §3, §9).
-// Contract names (parsed by scripts, never renamed): BM_InPlaceFloor, BM_ApplyNeox_f32,
+// Benchmarks of the in-place rotation kernels against the memory floor (docs/performance.md §3,
+// §9). Contract names (parsed by scripts, never renamed): BM_InPlaceFloor, BM_ApplyNeox_f32,
 // BM_ApplyGptj_f32, BM_ApplyNeox_bf16, each over tokens × heads × dim = 1×32×128, 512×8×128 and
 // 4096×32×128, positions from 100000, A = 1, with the active ISA (ROPESCALE_ISA overrides). The
 // floor multiplies the same T·H·D elements in place by a volatile 1.0f with the same ISA's
@@ -86,8 +86,8 @@ bench_table make_table(std::int64_t tokens, std::int64_t rotary_dim) {
   for (std::int64_t r = 0; r < tokens; ++r) {
     ropescale::compute_cos_sin_row(f, kFirstPosition + r, t.rows.get() + r * 2 * n);
   }
-  t.view = ropescale::cos_sin_view{t.rows.get(), t.rows.get() + n, 2 * n, n, kFirstPosition,
-                                   tokens};
+  t.view =
+      ropescale::cos_sin_view{t.rows.get(), t.rows.get() + n, 2 * n, n, kFirstPosition, tokens};
   return t;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// CLEX table build (docs/reference.md §4.9): the whole integer table t = 1 … T from one fixed-step 3/8-rule
-// solve, per iteration from a fresh method object (the table is cached per object). Shapes of the
-// published models: d = 128, p = 1 (T = 16 and 64, Δ = 0.01) and Mixtral's p = 2, T = 10.
+// CLEX table build (docs/reference.md §4.9): the whole integer table t = 1 … T from one fixed-step
+// 3/8-rule solve, per iteration from a fresh method object (the table is cached per object). Shapes
+// of the published models: d = 128, p = 1 (T = 16 and 64, Δ = 0.01) and Mixtral's p = 2, T = 10.
 // Requirement: T = 64, d = 128 well under a second on one core.
 #include <benchmark/benchmark.h>
 

@@ -34,14 +34,13 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ropescale/detail/cli_args.hpp"
 #include "ropescale/detail/throw.hpp"
@@ -128,9 +127,9 @@ inline double max_relative_change(const std::vector<double>& omega,
 
 /// The model's unscaled RoPE as read from its config.
 struct base_rope {
-  std::string config;       ///< path or label of the config
-  std::string model;        ///< short name for titles (the config's file name without .json)
-  std::string rope_type;    ///< the config's own rope type ("default", "llama3", ...)
+  std::string config;     ///< path or label of the config
+  std::string model;      ///< short name for titles (the config's file name without .json)
+  std::string rope_type;  ///< the config's own rope type ("default", "llama3", ...)
   double rope_theta = 10000.0;
   std::int64_t head_dim = 0;
   double partial_rotary_factor = 1.0;
@@ -158,9 +157,9 @@ struct method_result {
 /// Everything reported for one target context.
 struct context_result {
   std::int64_t context = 0;
-  double factor = 1.0;           ///< s = C / L
-  table_metrics unscaled;        ///< the default table run at C (method-independent summary)
-  std::vector<double> inv_freq0; ///< ω⁰
+  double factor = 1.0;            ///< s = C / L
+  table_metrics unscaled;         ///< the default table run at C (method-independent summary)
+  std::vector<double> inv_freq0;  ///< ω⁰
   std::vector<method_result> methods;
 };
 
@@ -226,7 +225,7 @@ struct external_method {
   std::function<std::vector<double>(std::int64_t)> inv_freq;
   std::function<double(std::int64_t)> attention_factor;
   std::function<double(std::int64_t)> query_scale;
-  std::function<double(std::int64_t)> factor;     ///< the value shown in the "s" column
+  std::function<double(std::int64_t)> factor;  ///< the value shown in the "s" column
   std::function<std::string(std::int64_t)> note;
 };
 
@@ -318,8 +317,8 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
     }
     // Constructed in one piece: assigning into the fresh vector trips a g++ 12 -Wnonnull false
     // positive at -O3.
-    context_result c{C, static_cast<double>(C) / static_cast<double>(L), analyze(w0, w0, L, C),
-                     w0, {}};
+    context_result c{
+        C, static_cast<double>(C) / static_cast<double>(L), analyze(w0, w0, L, C), w0, {}};
     const double s = c.factor;
     const double d = static_cast<double>(unscaled.rotary_dim());
 
@@ -343,8 +342,8 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
         p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
         p.max_position_embeddings = L;
         const double k = s * static_cast<double>(C) / static_cast<double>(L) - (s - 1.0);
-        c.methods.push_back(build_detail::evaluate(
-            dynamic<double>(p), key, s, "at S=C acts as NTK x" + fmt(k, 4), c, L));
+        c.methods.push_back(build_detail::evaluate(dynamic<double>(p), key, s,
+                                                   "at S=C acts as NTK x" + fmt(k, 4), c, L));
       } else if (key == "yarn") {
         yarn_params p = src.yarn ? *src.yarn : yarn_params{};
         p.head_dim = dp.head_dim, p.rope_theta = dp.rope_theta;
@@ -363,8 +362,7 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
         p.low_freq_factor = src.llama3 ? src.llama3->low_freq_factor : default_low_freq_factor;
         p.high_freq_factor = src.llama3 ? src.llama3->high_freq_factor : default_high_freq_factor;
         p.original_max_position_embeddings = L;
-        const std::string note = "bands " + fmt(p.low_freq_factor) + "/" +
-                                 fmt(p.high_freq_factor) +
+        const std::string note = "bands " + fmt(p.low_freq_factor) + "/" + fmt(p.high_freq_factor) +
                                  (src.llama3 ? " (config)" : " (Llama-3.1 values)");
         c.methods.push_back(build_detail::evaluate(llama3<double>(p), key, s, note, c, L));
       } else if (key == "longrope" && src.longrope) {
@@ -373,8 +371,7 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
         p.partial_rotary_factor = dp.partial_rotary_factor, p.factor = s;
         p.original_max_position_embeddings = L;
         p.max_position_embeddings = C;
-        const std::string note = std::string(C > L ? "long" : "short") +
-                                 " factors (checkpoint)" +
+        const std::string note = std::string(C > L ? "long" : "short") + " factors (checkpoint)" +
                                  (p.attention_factor ? ", A from config" : "");
         c.methods.push_back(build_detail::evaluate(longrope<double>(p), key, s, note, c, L));
       } else if (key == "clex" && src.clex) {
@@ -401,8 +398,9 @@ inline report build_report(const base_rope& base, const std::vector<std::int64_t
     rep.contexts.push_back(std::move(c));
   }
   if (!has("llama3") || src.llama3) return rep;
-  rep.notes.push_back("llama3 uses Llama-3.1's bands low_freq_factor = 1, high_freq_factor = 4 "
-                      "(the config has no llama3 section)");
+  rep.notes.push_back(
+      "llama3 uses Llama-3.1's bands low_freq_factor = 1, high_freq_factor = 4 "
+      "(the config has no llama3 section)");
   return rep;
 }
 
@@ -457,8 +455,8 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
     std::size_t start = 0;
     while (true) {
       const std::size_t comma = v.find(',', start);
-      items.push_back(v.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                      : comma - start));
+      items.push_back(v.substr(
+          start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
       if (comma == std::string_view::npos) break;
       start = comma + 1;
     }
@@ -525,8 +523,10 @@ inline cli_parse_result parse_args(const std::vector<std::string>& argv) {
       for (const std::string_view item : split(value)) {
         const auto& keys = all_method_keys();
         if (std::find(keys.begin(), keys.end(), item) == keys.end()) {
-          return fail("--methods: must be all or a comma-separated list of "
-                      "pi, ntk, dynamic, yarn, llama3, longrope, clex, got " + quote(item));
+          return fail(
+              "--methods: must be all or a comma-separated list of "
+              "pi, ntk, dynamic, yarn, llama3, longrope, clex, got " +
+              quote(item));
         }
         if (std::find(a.methods.begin(), a.methods.end(), item) != a.methods.end()) {
           return fail("--methods: " + std::string(item) + " listed twice");
@@ -586,9 +586,9 @@ inline std::string summary_line(const report& r, const context_result& c) {
   os << "context " << c.context << " (s = C/L = " << fmt(c.factor) << "): unscaled RoPE has "
      << c.unscaled.pairs_wavelength_gt_L << "/" << r.base.pairs
      << " pairs with wavelength > L (never a full turn in training), "
-     << c.unscaled.pairs_wavelength_gt_context << " with wavelength > C; "
-     << c.unscaled.ood_pairs << " pairs would reach unseen angles (up to "
-     << fmt(c.unscaled.max_angle_ratio, 3) << "x the trained span)";
+     << c.unscaled.pairs_wavelength_gt_context << " with wavelength > C; " << c.unscaled.ood_pairs
+     << " pairs would reach unseen angles (up to " << fmt(c.unscaled.max_angle_ratio, 3)
+     << "x the trained span)";
   return os.str();
 }
 
@@ -597,8 +597,8 @@ inline std::string header_text(const report& r) {
   std::ostringstream os;
   os << "config " << r.base.config << ": rope_type " << r.base.rope_type << ", theta "
      << fmt(r.base.rope_theta, 8) << ", head_dim " << r.base.head_dim << ", rotary_dim "
-     << r.base.rotary_dim << " (" << r.base.pairs << " pairs), original context L = "
-     << r.base.original_context << "\n";
+     << r.base.rotary_dim << " (" << r.base.pairs
+     << " pairs), original context L = " << r.base.original_context << "\n";
   return os.str();
 }
 
@@ -606,16 +606,16 @@ inline std::string header_text(const report& r) {
 /// The per-method table of one context as rows (row 0 = header).
 inline std::vector<std::vector<std::string>> method_rows(const report& r, const context_result& c) {
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"method", "s", "attn", "scale[0]", "scale[n-1]", "wl>L", "wl>C", "ood",
-                  "ood_max", "step0", "hf_kept", "short_chg", "note"});
+  rows.push_back({"method", "s", "attn", "scale[0]", "scale[n-1]", "wl>L", "wl>C", "ood", "ood_max",
+                  "step0", "hf_kept", "short_chg", "note"});
   const std::string n = std::to_string(r.base.pairs);
   for (const auto& m : c.methods) {
-    rows.push_back({m.key, fmt(m.factor), fmt(m.attention_factor, 5), fmt(m.metrics.scale.front()),
-                    fmt(m.metrics.scale.back()),
-                    std::to_string(m.metrics.pairs_wavelength_gt_L) + "/" + n,
-                    std::to_string(m.metrics.pairs_wavelength_gt_context) + "/" + n,
-                    std::to_string(m.metrics.ood_pairs) + "/" + n, fmt(m.metrics.max_angle_ratio, 3),
-                    fmt(m.metrics.step0), fmt(m.metrics.hf_kept, 3), fmt(m.short_change, 3), m.note});
+    rows.push_back(
+        {m.key, fmt(m.factor), fmt(m.attention_factor, 5), fmt(m.metrics.scale.front()),
+         fmt(m.metrics.scale.back()), std::to_string(m.metrics.pairs_wavelength_gt_L) + "/" + n,
+         std::to_string(m.metrics.pairs_wavelength_gt_context) + "/" + n,
+         std::to_string(m.metrics.ood_pairs) + "/" + n, fmt(m.metrics.max_angle_ratio, 3),
+         fmt(m.metrics.step0), fmt(m.metrics.hf_kept, 3), fmt(m.short_change, 3), m.note});
   }
   return rows;
 }
@@ -840,8 +840,7 @@ inline std::string to_svg(const report& r, const context_result& c) {
                               "L = " + std::to_string(r.base.original_context) + " (training)",
                               "#444444", "6 4"});
   wl_panel.markers.push_back({static_cast<double>(c.context),
-                              "C = " + std::to_string(c.context) + " (target)", "#B00020",
-                              "2 3"});
+                              "C = " + std::to_string(c.context) + " (target)", "#B00020", "2 3"});
 
   s::writer w(W, H);
   std::ostringstream title;
@@ -856,8 +855,8 @@ inline std::string to_svg(const report& r, const context_result& c) {
       << ", s = C/L = " << fmt(c.factor);
   w.text(left1, 28, title.str(),
          {{"font-family", s::detail::font}, {"font-size", "16"}, {"font-weight", "bold"}});
-  w.text(left1, 48, sub.str(), {{"font-family", s::detail::font}, {"font-size", "13"},
-                                {"fill", "#444444"}});
+  w.text(left1, 48, sub.str(),
+         {{"font-family", s::detail::font}, {"font-size", "13"}, {"fill", "#444444"}});
   s::draw_panel(w, scale_panel, {left1, top, panel_w, panel_h});
   s::draw_panel(w, wl_panel, {left2, top, panel_w, panel_h});
   s::draw_legend(w, legend, left1, top + panel_h + 70.0, W - left1 - 40.0);

@@ -34,26 +34,25 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <ropescale/ropescale.hpp>
 #include <string>
 #include <vector>
-
-#include <ropescale/ropescale.hpp>
 
 namespace {
 
 namespace rs = ropescale;
 
 // ---- Model and batch shape ---------------------------------------------------------------------
-constexpr std::int64_t head_dim = 64;      // H; the whole head rotates (d = H)
+constexpr std::int64_t head_dim = 64;  // H; the whole head rotates (d = H)
 constexpr std::int64_t q_heads = 8;
-constexpr std::int64_t kv_heads = 2;       // GQA: query head h reads KV head h / (q_heads/kv_heads)
+constexpr std::int64_t kv_heads = 2;  // GQA: query head h reads KV head h / (q_heads/kv_heads)
 constexpr std::int64_t qkv_row = (q_heads + 2 * kv_heads) * head_dim;  // packed [Q | K | V]
 constexpr std::int64_t batch = 3;
 constexpr std::int64_t prompt_len[batch] = {20, 28, 40};
 constexpr std::int64_t decode_steps = 24;
 constexpr std::int64_t max_context = 40 + decode_steps;  // the longest sequence this run serves
-constexpr std::int64_t original_context = 32;            // L (L0 for LongRoPE): small, so it is crossed
-constexpr double tolerance = 1e-5;                       // float engine vs double reference
+constexpr std::int64_t original_context = 32;  // L (L0 for LongRoPE): small, so it is crossed
+constexpr double tolerance = 1e-5;             // float engine vs double reference
 
 // Deterministic stand-in for the QKV projection: activation of `channel` (0 … qkv_row−1) for the
 // token at `position` of sequence `seq`, in [−0.5, 0.5).
@@ -89,9 +88,12 @@ enum class policy {
 };
 const char* name(policy p) {
   switch (p) {
-    case policy::rotated_cache: return "rotated keys cached, per-length table (wrong)";
-    case policy::unrotated_cache: return "option 1: unrotated keys cached, re-rotated";
-    case policy::frozen_table: return "option 2: table frozen at the max context";
+    case policy::rotated_cache:
+      return "rotated keys cached, per-length table (wrong)";
+    case policy::unrotated_cache:
+      return "option 1: unrotated keys cached, re-rotated";
+    case policy::frozen_table:
+      return "option 2: table frozen at the max context";
   }
   return "?";
 }
@@ -139,7 +141,8 @@ std::vector<float> attend(const float* q, const float* keys, const float* values
     for (std::int64_t j = 0; j < S; ++j) {
       const float w = p[static_cast<std::size_t>(j)] / sum;
       const float* vj = values + (j * kv_heads + g) * head_dim;
-      for (std::int64_t c = 0; c < head_dim; ++c) out[static_cast<std::size_t>(h * head_dim + c)] += w * vj[c];
+      for (std::int64_t c = 0; c < head_dim; ++c)
+        out[static_cast<std::size_t>(h * head_dim + c)] += w * vj[c];
     }
   }
   return out;
@@ -174,7 +177,8 @@ std::vector<double> reference(std::int64_t seq, std::int64_t position, const std
     for (std::int64_t j = 0; j < S; ++j) {
       const std::vector<double> k = rotated(j, (q_heads + g) * head_dim);
       double dot = 0.0;
-      for (std::int64_t c = 0; c < head_dim; ++c) dot += q[static_cast<std::size_t>(c)] * k[static_cast<std::size_t>(c)];
+      for (std::int64_t c = 0; c < head_dim; ++c)
+        dot += q[static_cast<std::size_t>(c)] * k[static_cast<std::size_t>(c)];
       s[static_cast<std::size_t>(j)] = dot * query_scale / std::sqrt(static_cast<double>(head_dim));
     }
     const double top = *std::max_element(s.begin(), s.end());
@@ -182,7 +186,8 @@ std::vector<double> reference(std::int64_t seq, std::int64_t position, const std
     for (double& x : s) sum += (x = std::exp(x - top));
     for (std::int64_t j = 0; j < S; ++j) {
       for (std::int64_t c = 0; c < head_dim; ++c) {
-        const double v = static_cast<double>(activation(seq, j, (q_heads + kv_heads + g) * head_dim + c));
+        const double v =
+            static_cast<double>(activation(seq, j, (q_heads + kv_heads + g) * head_dim + c));
         out[static_cast<std::size_t>(h * head_dim + c)] += s[static_cast<std::size_t>(j)] / sum * v;
       }
     }
@@ -213,8 +218,10 @@ run_result run(const rs::method& m, policy pol) {
   }
   const auto append_kv = [&](sequence& s, const float* qkv_token) {  // K as it is now, and V
     const std::size_t at = static_cast<std::size_t>(s.length * kv_heads * head_dim);
-    std::copy_n(qkv_token + q_heads * head_dim, kv_heads * head_dim, s.k_cache.begin() + static_cast<std::ptrdiff_t>(at));
-    std::copy_n(v_of(qkv_token), kv_heads * head_dim, s.v_cache.begin() + static_cast<std::ptrdiff_t>(at));
+    std::copy_n(qkv_token + q_heads * head_dim, kv_heads * head_dim,
+                s.k_cache.begin() + static_cast<std::ptrdiff_t>(at));
+    std::copy_n(v_of(qkv_token), kv_heads * head_dim,
+                s.v_cache.begin() + static_cast<std::ptrdiff_t>(at));
     ++s.length;
   };
 
@@ -224,16 +231,19 @@ run_result run(const rs::method& m, policy pol) {
     const std::int64_t P = prompt_len[b];
     std::vector<float> qkv(static_cast<std::size_t>(P * qkv_row));
     for (std::int64_t t = 0; t < P; ++t) {
-      for (std::int64_t c = 0; c < qkv_row; ++c) qkv[static_cast<std::size_t>(t * qkv_row + c)] = activation(b, t, c);
+      for (std::int64_t c = 0; c < qkv_row; ++c)
+        qkv[static_cast<std::size_t>(t * qkv_row + c)] = activation(b, t, c);
     }
     if (pol != policy::frozen_table) ensure_table_for(s, m, P);
     const auto rows = pol == policy::frozen_table ? frozen : s.table->snapshot();
     if (pol == policy::unrotated_cache) {
-      for (std::int64_t t = 0; t < P; ++t) append_kv(s, &qkv[static_cast<std::size_t>(t * qkv_row)]);
+      for (std::int64_t t = 0; t < P; ++t)
+        append_kv(s, &qkv[static_cast<std::size_t>(t * qkv_row)]);
     } else {
       rs::apply_rotary(q_view(qkv.data(), P), k_view(qkv.data(), P), *rows,
                        rs::token_positions::range(0), layout, d);
-      for (std::int64_t t = 0; t < P; ++t) append_kv(s, &qkv[static_cast<std::size_t>(t * qkv_row)]);
+      for (std::int64_t t = 0; t < P; ++t)
+        append_kv(s, &qkv[static_cast<std::size_t>(t * qkv_row)]);
     }
   }
 
@@ -246,14 +256,16 @@ run_result run(const rs::method& m, policy pol) {
     for (std::int64_t b = 0; b < batch; ++b) {
       positions[static_cast<std::size_t>(b)] = seqs[static_cast<std::size_t>(b)].length;
       for (std::int64_t c = 0; c < qkv_row; ++c) {
-        qkv[static_cast<std::size_t>(b * qkv_row + c)] = activation(b, positions[static_cast<std::size_t>(b)], c);
+        qkv[static_cast<std::size_t>(b * qkv_row + c)] =
+            activation(b, positions[static_cast<std::size_t>(b)], c);
       }
     }
     const auto pos = rs::token_positions::list(positions.data(), batch);
 
     if (pol == policy::frozen_table) {
       // Option 2: the whole batch, Q and K fused, in one call; cached keys stay valid forever.
-      rs::apply_rotary(q_view(qkv.data(), batch), k_view(qkv.data(), batch), *frozen, pos, layout, d);
+      rs::apply_rotary(q_view(qkv.data(), batch), k_view(qkv.data(), batch), *frozen, pos, layout,
+                       d);
     }
     for (std::int64_t b = 0; b < batch; ++b) {
       sequence& s = seqs[static_cast<std::size_t>(b)];
@@ -291,7 +303,8 @@ run_result run(const rs::method& m, policy pol) {
       const std::int64_t S_table = pol == policy::frozen_table ? max_context : S;
       const double qs = m.query_scale(S);  // CLEX's log_scale temperature; 1 otherwise
       const std::vector<float> out = attend(token, keys, s.v_cache.data(), S, qs);
-      const std::vector<double> ref = reference(b, S - 1, m.inv_freq(S_table), m.attention_factor(S_table), qs);
+      const std::vector<double> ref =
+          reference(b, S - 1, m.inv_freq(S_table), m.attention_factor(S_table), qs);
       double err = 0.0;
       for (std::size_t i = 0; i < out.size(); ++i) {
         err = std::max(err, std::fabs(static_cast<double>(out[i]) - ref[i]));
@@ -328,16 +341,18 @@ int main() try {
       {"dynamic (factor 2, L = 32)", rs::method(rs::dynamic<>(dyn))},
       {"longrope (L0 = 32)", rs::method(rs::longrope<>(lr))}};
 
-  std::printf("batch of %lld sequences, prompts 20/28/40 tokens, %lld decode steps, %lld query / "
-              "%lld KV heads, head_dim %lld, isa %s\n",
-              static_cast<long long>(batch), static_cast<long long>(decode_steps),
-              static_cast<long long>(q_heads), static_cast<long long>(kv_heads),
-              static_cast<long long>(head_dim), rs::name(rs::active_isa()));
+  std::printf(
+      "batch of %lld sequences, prompts 20/28/40 tokens, %lld decode steps, %lld query / "
+      "%lld KV heads, head_dim %lld, isa %s\n",
+      static_cast<long long>(batch), static_cast<long long>(decode_steps),
+      static_cast<long long>(q_heads), static_cast<long long>(kv_heads),
+      static_cast<long long>(head_dim), rs::name(rs::active_isa()));
   bool ok = true;
   for (const auto& [label, m] : methods) {
     std::printf("\n%s: table depends on S: %s\n", label, m.depends_on_seq_len() ? "yes" : "no");
     std::printf("  %-50s %16s %16s\n", "KV-cache policy", "max err before", "after change");
-    for (const policy pol : {policy::rotated_cache, policy::unrotated_cache, policy::frozen_table}) {
+    for (const policy pol :
+         {policy::rotated_cache, policy::unrotated_cache, policy::frozen_table}) {
       const run_result r = run(m, pol);
       const double worst = std::max(r.worst_before_change, r.worst_after_change);
       bool pass = true;

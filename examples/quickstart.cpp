@@ -6,9 +6,8 @@
 //     quickstart [CONFIG.json]      (default: examples/configs/llama-3.1-8b.json)
 #include <cstdio>
 #include <exception>
-#include <vector>
-
 #include <ropescale/ropescale.hpp>
+#include <vector>
 
 int main(int argc, char** argv) try {
   const char* path = argc > 1 ? argv[1] : ROPESCALE_EXAMPLE_CONFIG;

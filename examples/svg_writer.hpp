@@ -29,12 +29,23 @@ inline std::string escape(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -67,8 +78,8 @@ class writer {
   writer(double width, double height) {
     out_ += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out_ += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + num(width) +
-            "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(width) + " " +
-            num(height) + "\">\n";
+            "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(width) + " " + num(height) +
+            "\">\n";
   }
 
   /// Any element without children, e.g. element("circle", {{"cx","1"},...}).
@@ -120,7 +131,8 @@ class writer {
   /// An XML comment; "--" inside is replaced so the comment stays well-formed.
   void comment(std::string_view content) {
     std::string c(content);
-    for (std::size_t p = c.find("--"); p != std::string::npos; p = c.find("--", p)) c.replace(p, 2, "- ");
+    for (std::size_t p = c.find("--"); p != std::string::npos; p = c.find("--", p))
+      c.replace(p, 2, "- ");
     indent();
     out_ += "<!-- " + c + " -->\n";
   }
@@ -202,7 +214,8 @@ inline std::vector<double> linear_ticks(double lo, double hi, int target = 6) {
     if (miss < best) best = miss, step = cand;
   }
   const double first = std::ceil(lo / step - 1e-9) * step;
-  for (double t = first; t <= hi + step * 1e-9; t += step) ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
+  for (double t = first; t <= hi + step * 1e-9; t += step)
+    ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
   return ticks;
 }
 
@@ -264,7 +277,7 @@ struct series {
   std::string label;
   std::vector<double> x, y;
   std::string color = "#000000";
-  std::string dash;        ///< stroke-dasharray, empty = solid
+  std::string dash;  ///< stroke-dasharray, empty = solid
   double width = 2.0;
 };
 
@@ -278,7 +291,7 @@ struct marker {
 
 /// One chart panel: title, axes, data and reference lines.
 struct panel {
-  std::string id;          ///< data-panel attribute of its series paths; also the clip-path id
+  std::string id;  ///< data-panel attribute of its series paths; also the clip-path id
   std::string title;
   axis x, y;
   std::vector<series> lines;
@@ -355,7 +368,8 @@ inline void draw_panel(writer& w, const panel& p, const frame& f) {
   for (const auto& s : p.lines) {
     std::vector<std::pair<double, double>> pts;
     pts.reserve(s.x.size());
-    for (std::size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) pts.emplace_back(sx(s.x[k]), sy(s.y[k]));
+    for (std::size_t k = 0; k < s.x.size() && k < s.y.size(); ++k)
+      pts.emplace_back(sx(s.x[k]), sy(s.y[k]));
     w.path(pts, {{"class", "series"},
                  {"data-panel", p.id},
                  {"data-method", s.id},
@@ -375,11 +389,13 @@ inline void draw_panel(writer& w, const panel& p, const frame& f) {
 
   // Frame, labels, title.
   w.rect(f.x, f.y, f.w, f.h, {{"fill", "none"}, {"stroke", "#222222"}, {"stroke-width", "1"}});
-  w.text(f.x + f.w / 2, f.y + f.h + 40, p.x.label, {{"text-anchor", "middle"}, {"font-size", "13"}});
+  w.text(f.x + f.w / 2, f.y + f.h + 40, p.x.label,
+         {{"text-anchor", "middle"}, {"font-size", "13"}});
   const double ly = f.x - 52;
   const double lyy = f.y + f.h / 2;
   w.text(ly, lyy, p.y.label,
-         {{"text-anchor", "middle"}, {"font-size", "13"},
+         {{"text-anchor", "middle"},
+          {"font-size", "13"},
           {"transform", "rotate(-90 " + num(ly) + " " + num(lyy) + ")"}});
   w.text(f.x, f.y - 10, p.title, {{"font-size", "14"}, {"font-weight", "bold"}});
   w.close_group();
@@ -389,7 +405,9 @@ inline void draw_panel(writer& w, const panel& p, const frame& f) {
 /// entry, wrapping to a new row when `max_width` is exceeded. Returns the height used.
 inline double draw_legend(writer& w, const std::vector<series>& entries, double x, double y,
                           double max_width) {
-  w.open_group({{"font-family", detail::font}, {"font-size", "12"}, {"fill", "#222222"},
+  w.open_group({{"font-family", detail::font},
+                {"font-size", "12"},
+                {"fill", "#222222"},
                 {"class", "legend"}});
   double cx = x;
   double cy = y;
@@ -401,7 +419,8 @@ inline double draw_legend(writer& w, const std::vector<series>& entries, double 
       cy += row;
     }
     w.line(cx, cy, cx + 28, cy,
-           {{"stroke", s.color}, {"stroke-width", num(s.width)},
+           {{"stroke", s.color},
+            {"stroke-width", num(s.width)},
             {"stroke-dasharray", s.dash.empty() ? std::string("none") : s.dash}});
     w.text(cx + 34, cy + 4, s.label);
     cx += width;

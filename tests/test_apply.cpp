@@ -108,8 +108,7 @@ test_table make_table(const std::vector<double>& omega, std::int64_t first, std:
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t i = 0; i < t.n; ++i) {
       float c = 0, s = 0;
-      ropescale::detail::accurate_cos_sin(first + r, omega[static_cast<std::size_t>(i)], 1.0, c,
-                                          s);
+      ropescale::detail::accurate_cos_sin(first + r, omega[static_cast<std::size_t>(i)], 1.0, c, s);
       t.data[static_cast<std::size_t>(r * 2 * t.n + i)] = c;
       t.data[static_cast<std::size_t>(r * 2 * t.n + t.n + i)] = s;
     }
@@ -119,7 +118,7 @@ test_table make_table(const std::vector<double>& omega, std::int64_t first, std:
 
 struct sweep_case {
   std::int64_t tokens, q_heads, k_heads, head_dim, rotary_dim;
-  bool packed;        // Q and K are views into one packed [q | k | v] row per token
+  bool packed;          // Q and K are views into one packed [q | k | v] row per token
   std::int64_t offset;  // payload starts this many elements past a 64-byte boundary
   layout lay;
   bool inverse;
@@ -163,8 +162,8 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
   const std::vector<T> k_orig(kbuf.data(), kbuf.data() + kbuf.size());
 
   tensor_view<T> q{qbuf.data(), c.tokens, c.q_heads, D, q_row, hs};
-  tensor_view<T> k{c.packed ? qbuf.data() + c.q_heads * D : kbuf.data(), c.tokens, c.k_heads, D,
-                   k_row, hs};
+  tensor_view<T> k{
+      c.packed ? qbuf.data() + c.q_heads * D : kbuf.data(), c.tokens, c.k_heads, D, k_row, hs};
   if (c.k_heads == 0) k = tensor_view<T>{};
 
   // Positions and table (rows for a window around the positions).
@@ -178,8 +177,8 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
         c.list ? first + static_cast<std::int64_t>(rng() % static_cast<unsigned>(rows))
                : c.start + t;
   }
-  const token_positions pos = c.list ? token_positions::list(positions.data(), c.tokens)
-                                     : token_positions::range(c.start);
+  const token_positions pos =
+      c.list ? token_positions::list(positions.data(), c.tokens) : token_positions::range(c.start);
   ropescale::apply_options opt;
   opt.force_isa = which;
   opt.inverse = c.inverse;
@@ -207,9 +206,10 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
     }
     for (std::int64_t ch = 0; ch < D; ++ch) x[static_cast<std::size_t>(ch)] = to_double(in[ch]);
     const std::vector<double> xin = x;
-    // The pair's input channels (ia, ib) and, for the de-interleaved layout (docs/reference.md §1.3),
-    // its output channels (oa, ob): forward reads (2i, 2i+1) and writes (i, i+n); the inverse
-    // reads (i, i+n) and writes (2i, 2i+1). Reference: a' = a·c − b·s, b' = b·c + a·s (s → −s).
+    // The pair's input channels (ia, ib) and, for the de-interleaved layout (docs/reference.md
+    // §1.3), its output channels (oa, ob): forward reads (2i, 2i+1) and writes (i, i+n); the
+    // inverse reads (i, i+n) and writes (2i, 2i+1). Reference: a' = a·c − b·s, b' = b·c + a·s (s →
+    // −s).
     const bool deint = c.lay == layout::deinterleaved;
     if (!deint) {
       ref::rotate_head(x.data(), n, cd.data(), sd.data(), c.lay == layout::gptj, c.inverse);
@@ -220,7 +220,8 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
         ref::pair_index(c.inverse, n, i, oa, ob);
         const double a = xin[static_cast<std::size_t>(ia)], b = xin[static_cast<std::size_t>(ib)];
         const double cs = cd[static_cast<std::size_t>(i)];
-        const double sn = c.inverse ? -sd[static_cast<std::size_t>(i)] : sd[static_cast<std::size_t>(i)];
+        const double sn =
+            c.inverse ? -sd[static_cast<std::size_t>(i)] : sd[static_cast<std::size_t>(i)];
         x[static_cast<std::size_t>(oa)] = a * cs - b * sn;
         x[static_cast<std::size_t>(ob)] = b * cs + a * sn;
       }
@@ -229,8 +230,8 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
       std::int64_t ia = 0, ib = 0, oa = 0, ob = 0;
       ref::pair_index(deint ? !c.inverse : c.lay == layout::gptj, n, i, ia, ib);
       ref::pair_index(deint ? c.inverse : c.lay == layout::gptj, n, i, oa, ob);
-      const double norm = std::hypot(xin[static_cast<std::size_t>(ia)],
-                                     xin[static_cast<std::size_t>(ib)]);
+      const double norm =
+          std::hypot(xin[static_cast<std::size_t>(ia)], xin[static_cast<std::size_t>(ib)]);
       for (std::int64_t ch : {oa, ob}) {
         const double r = x[static_cast<std::size_t>(ch)];
         const double o = to_double(out[ch]);
@@ -242,8 +243,8 @@ void run_case(isa which, const sweep_case& c, std::mt19937& rng, sweep_stats& st
           ASSERT_LE(err, 2 * unit) << "channel " << ch << " out " << o << " ref " << r;
         } else {
           st.worst_t_ulps = std::max(st.worst_t_ulps, err / ulp_of<T>(r));
-          ASSERT_LE(err, ulp_of<T>(r) + 2 * unit) << "channel " << ch << " out " << o << " ref "
-                                                  << r;
+          ASSERT_LE(err, ulp_of<T>(r) + 2 * unit)
+              << "channel " << ch << " out " << o << " ref " << r;
         }
       }
     }
@@ -298,7 +299,7 @@ void sweep(isa which) {
             ++idx;
             sweep_case c{};
             c.tokens = tokens;
-            c.q_heads = 1 + idx % 5;              // 1 … 5
+            c.q_heads = 1 + idx % 5;                       // 1 … 5
             c.k_heads = (idx % 7 == 3) ? 0 : 1 + idx % 2;  // GQA, sometimes Q only
             c.head_dim = head_dims[hd];
             c.rotary_dim = rd;
@@ -461,8 +462,8 @@ TEST_P(ApplyTest, InverseRecoversInput) {
   }
 }
 
-/// docs/reference.md §7: the de-interleaved output is the GPT-J output with even channels moved to the
-/// first half and odd ones to the second (values within the f32 rotation tolerance: the two
+/// docs/reference.md §7: the de-interleaved output is the GPT-J output with even channels moved to
+/// the first half and odd ones to the second (values within the f32 rotation tolerance: the two
 /// layouts round a·c − b·s in a different order on some targets).
 TEST_P(ApplyTest, DeinterleavedEqualsPermutedGptj) {
   std::mt19937 rng(test_seed());
@@ -476,10 +477,11 @@ TEST_P(ApplyTest, DeinterleavedEqualsPermutedGptj) {
       rotate_one(GetParam(), g, rd, omega, p, layout::gptj);
       rotate_one(GetParam(), d, rd, omega, p, layout::deinterleaved);
       for (std::int64_t i = 0; i < n; ++i) {
-        const double norm = std::hypot(static_cast<double>(x0[2 * i]),
-                                       static_cast<double>(x0[2 * i + 1]));
+        const double norm =
+            std::hypot(static_cast<double>(x0[2 * i]), static_cast<double>(x0[2 * i + 1]));
         ASSERT_NEAR(d[i], g[2 * i], 4 * std::ldexp(norm, -23)) << "rd " << rd << " pair " << i;
-        ASSERT_NEAR(d[n + i], g[2 * i + 1], 4 * std::ldexp(norm, -23)) << "rd " << rd << " pair " << i;
+        ASSERT_NEAR(d[n + i], g[2 * i + 1], 4 * std::ldexp(norm, -23))
+            << "rd " << rd << " pair " << i;
       }
       ASSERT_EQ(0, std::memcmp(d.data() + rd, x0.data() + rd, (D - rd) * sizeof(float)));
     }
@@ -523,18 +525,18 @@ TEST_P(ApplyTest, TokenRangesSplitTheWork) {
   opt.force_isa = GetParam();
   const auto P = token_positions::list(pos.data(), T);
   ropescale::apply_rotary(ropescale::dense_view(q.data(), T, Hq, D),
-                          ropescale::dense_view(k.data(), T, Hk, D), table.view(), P,
-                          layout::neox, D, opt);
+                          ropescale::dense_view(k.data(), T, Hk, D), table.view(), P, layout::neox,
+                          D, opt);
   opt.token_begin = 0;
   opt.token_end = 4;
   ropescale::apply_rotary(ropescale::dense_view(q2.data(), T, Hq, D),
-                          ropescale::dense_view(k2.data(), T, Hk, D), table.view(), P,
-                          layout::neox, D, opt);
+                          ropescale::dense_view(k2.data(), T, Hk, D), table.view(), P, layout::neox,
+                          D, opt);
   opt.token_begin = 4;
   opt.token_end = -1;
   ropescale::apply_rotary(ropescale::dense_view(q2.data(), T, Hq, D),
-                          ropescale::dense_view(k2.data(), T, Hk, D), table.view(), P,
-                          layout::neox, D, opt);
+                          ropescale::dense_view(k2.data(), T, Hk, D), table.view(), P, layout::neox,
+                          D, opt);
   EXPECT_EQ(0, std::memcmp(q.data(), q2.data(), q.size() * sizeof(float)));
   EXPECT_EQ(0, std::memcmp(k.data(), k2.data(), k.size() * sizeof(float)));
 }
@@ -575,8 +577,8 @@ void sin_zero_rounding(isa which) {
       std::vector<float> row(static_cast<std::size_t>(2 * n), 0.0f);
       std::uniform_real_distribution<float> u(-3.0f, 3.0f);
       for (std::int64_t i = 0; i < n; ++i) row[static_cast<std::size_t>(i)] = u(rng);
-      row[0] = 1e-30f;   // products underflow to subnormals
-      row[1] = 3e30f;    // and overflow
+      row[0] = 1e-30f;  // products underflow to subnormals
+      row[1] = 3e30f;   // and overflow
       std::vector<T> x(static_cast<std::size_t>(H * D));
       for (auto& e : x) {
         std::uint32_t b = rng();
@@ -590,8 +592,8 @@ void sin_zero_rounding(isa which) {
       ropescale::apply_options opt;
       opt.force_isa = which;
       ropescale::apply_rotary(ropescale::dense_view(x.data(), 1, H, D),
-                              cos_sin_view::single_row(row.data(), n, 5),
-                              token_positions::range(5), lay, rd, opt);
+                              cos_sin_view::single_row(row.data(), n, 5), token_positions::range(5),
+                              lay, rd, opt);
       for (std::int64_t h = 0; h < H; ++h) {
         const T* in = x0.data() + h * D;
         const T* out = x.data() + h * D;
@@ -638,7 +640,8 @@ void stream_matches_resident(isa which) {
   const test_table table = make_table(omega, 1000, T_);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (layout lay : {layout::neox, layout::gptj}) {
-    std::vector<T> q(static_cast<std::size_t>(T_ * Hq * D)), k(static_cast<std::size_t>(T_ * Hk * D));
+    std::vector<T> q(static_cast<std::size_t>(T_ * Hq * D)),
+        k(static_cast<std::size_t>(T_ * Hk * D));
     for (auto& e : q) e = ropescale::store_from_float<T>(u(rng));
     for (auto& e : k) e = ropescale::store_from_float<T>(u(rng));
     auto q2 = q, k2 = k;
@@ -725,19 +728,20 @@ TEST_F(ValidationFixture, RejectsPositionsOutsideTheTable) {
   // Table rows cover positions 10 … 17; 4 tokens.
   EXPECT_EQ(call(token_positions::range(14)), "no exception");
   buf = before;
-  EXPECT_NE(call(token_positions::range(15)).find("positions[3]: must have a table row "
-                                                  "(positions 10 to 17), got 18"),
+  EXPECT_NE(call(token_positions::range(15))
+                .find("positions[3]: must have a table row "
+                      "(positions 10 to 17), got 18"),
             std::string::npos);
   EXPECT_NE(call(token_positions::range(9)).find("positions[0]"), std::string::npos);
   EXPECT_NE(call(token_positions::range(std::int64_t{1} << 62)).find("positions"),
             std::string::npos);
   EXPECT_NE(call(token_positions::range(INT64_MAX)).find("positions"), std::string::npos);
   std::vector<std::int64_t> list = {10, 17, 3, 12};
-  EXPECT_NE(call(token_positions::list(list.data(), 4)).find("positions[2]: must have a table "
-                                                              "row"),
+  EXPECT_NE(call(token_positions::list(list.data(), 4))
+                .find("positions[2]: must have a table "
+                      "row"),
             std::string::npos);
-  EXPECT_NE(call(token_positions::list(list.data(), 3)).find("positions.count"),
-            std::string::npos);
+  EXPECT_NE(call(token_positions::list(list.data(), 3)).find("positions.count"), std::string::npos);
   ropescale::apply_options o;
   o.token_begin = 0;
   o.token_end = 2;  // only tokens 0, 1 are read: position 3 is never looked at
@@ -756,8 +760,8 @@ TEST_F(ValidationFixture, RejectsMismatchedQkAndUnavailableIsa) {
   std::vector<float> kb(3 * 64, 0.25f);
   auto k = ropescale::dense_view(kb.data(), 3, 1, 64);
   EXPECT_NE(error_of([&] {
-              ropescale::apply_rotary(q, k, table.view(), token_positions::range(10),
-                                      layout::neox, 64);
+              ropescale::apply_rotary(q, k, table.view(), token_positions::range(10), layout::neox,
+                                      64);
             }).find("k.tokens: must equal q.tokens (4), got 3"),
             std::string::npos);
   for (isa i : {isa::avx2, isa::avx512, isa::neon}) {
@@ -772,8 +776,8 @@ TEST_F(ValidationFixture, RejectsMismatchedQkAndUnavailableIsa) {
   }
   // Empty views are fine with null data.
   EXPECT_EQ(error_of([&] {
-              ropescale::apply_rotary(tensor_view<float>{}, table.view(),
-                                      token_positions::range(0), layout::neox, 64);
+              ropescale::apply_rotary(tensor_view<float>{}, table.view(), token_positions::range(0),
+                                      layout::neox, 64);
             }),
             "no exception");
 }

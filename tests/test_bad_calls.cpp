@@ -26,7 +26,6 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "ropescale/types.hpp"
-
 #include "support/bad_input_table.hpp"
 
 namespace {
@@ -146,21 +145,17 @@ TEST_F(BadCalls, SizeProductsThatOverflow) {
   cos_sin_view t = cos_sin_view::from(*snap_);
   t.rows = kBig;
   t.row_stride = kBig;
-  expect_rejected("table.rows × table.row_stride overflows", "table", [&] {
-    ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot);
-  });
+  expect_rejected("table.rows × table.row_stride overflows", "table",
+                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
   t = cos_sin_view::from(*snap_);
   t.first_position = std::numeric_limits<std::int64_t>::max() - 2;
-  expect_rejected("table.first_position + rows overflows", "table", [&] {
-    ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot);
-  });
-  expect_rejected("positions.start = INT64_MAX − 1 with 4 tokens (start + t overflows)",
-                  "positions", [&] {
-                    apply(q_, k_, token_positions::range(std::numeric_limits<std::int64_t>::max() - 1));
-                  });
-  expect_rejected("cos_sin_table with 2^31 + 1 positions", "positions", [&] {
-    cos_sin_table big(test_inv_freq(), 1.0, ropescale::max_position + 1);
-  });
+  expect_rejected("table.first_position + rows overflows", "table",
+                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+  expect_rejected(
+      "positions.start = INT64_MAX − 1 with 4 tokens (start + t overflows)", "positions",
+      [&] { apply(q_, k_, token_positions::range(std::numeric_limits<std::int64_t>::max() - 1)); });
+  expect_rejected("cos_sin_table with 2^31 + 1 positions", "positions",
+                  [&] { cos_sin_table big(test_inv_freq(), 1.0, ropescale::max_position + 1); });
 }
 
 TEST_F(BadCalls, NegativeSizesAndStrides) {
@@ -188,14 +183,12 @@ TEST_F(BadCalls, NegativeSizesAndStrides) {
                   [&] { apply(v, {}, r0); });
   cos_sin_view t = cos_sin_view::from(*snap_);
   t.row_stride = -2 * kPairs;
-  expect_rejected("table.row_stride negative", "table.row_stride", [&] {
-    ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot);
-  });
+  expect_rejected("table.row_stride negative", "table.row_stride",
+                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
   t = cos_sin_view::from(*snap_);
   t.rows = -1;
-  expect_rejected("table.rows negative", "table.rows", [&] {
-    ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot);
-  });
+  expect_rejected("table.rows negative", "table.rows",
+                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
 }
 
 // Views that do not fit their buffer or overlap (themselves or each other): rejected before any
@@ -279,9 +272,8 @@ TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
   expect_rejected("k.data null, heads > 0", "k.data", [&] { apply(q_, kv, r0); });
   cos_sin_view t = cos_sin_view::from(*snap_);
   t.sin = nullptr;
-  expect_rejected("table.sin null with rows > 0", "table", [&] {
-    ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot);
-  });
+  expect_rejected("table.sin null with rows > 0", "table",
+                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
   expect_rejected("positions: null list with count 4", "positions.count", [&] {
     apply(q_, k_, token_positions{nullptr, kTokens, 0});
   });
@@ -304,19 +296,15 @@ TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
 
 TEST_F(BadCalls, PositionsNegativeOrPastTheCache) {
   std::vector<std::int64_t> pos = {0, 1, -1, 2};
-  expect_rejected("position −1 in a position list", "positions[2]", [&] {
-    apply(q_, k_, token_positions::list(pos.data(), kTokens));
-  });
+  expect_rejected("position −1 in a position list", "positions[2]",
+                  [&] { apply(q_, k_, token_positions::list(pos.data(), kTokens)); });
   pos = {0, 1, kRows, 2};
-  expect_rejected("position = cache length (16 rows) in a list", "positions[2]", [&] {
-    apply(q_, k_, token_positions::list(pos.data(), kTokens));
-  });
-  expect_rejected("range start −1", "positions[0]", [&] {
-    apply(q_, k_, token_positions::range(-1));
-  });
-  expect_rejected("range 13…16 with 16 rows (last token past the end)", "positions[3]", [&] {
-    apply(q_, k_, token_positions::range(kRows - 3));
-  });
+  expect_rejected("position = cache length (16 rows) in a list", "positions[2]",
+                  [&] { apply(q_, k_, token_positions::list(pos.data(), kTokens)); });
+  expect_rejected("range start −1", "positions[0]",
+                  [&] { apply(q_, k_, token_positions::range(-1)); });
+  expect_rejected("range 13…16 with 16 rows (last token past the end)", "positions[3]",
+                  [&] { apply(q_, k_, token_positions::range(kRows - 3)); });
   expect_rejected("cos_sin_table::ensure(−1)", "positions", [&] { table_.ensure(-1); });
   expect_rejected("cos_sin_table::ensure(2^31 + 1)", "positions",
                   [&] { table_.ensure(ropescale::max_position + 1); });
@@ -324,8 +312,9 @@ TEST_F(BadCalls, PositionsNegativeOrPastTheCache) {
   const ropescale::frequency_table f{test_inv_freq(), {}, 1.0, ropescale::angle_mode::accurate};
   expect_rejected("compute_cos_sin_row(position −1)", "position",
                   [&] { ropescale::compute_cos_sin_row(f, -1, row.data()); });
-  expect_rejected("compute_cos_sin_row(position 2^31 + 1)", "position",
-                  [&] { ropescale::compute_cos_sin_row(f, ropescale::max_position + 1, row.data()); });
+  expect_rejected("compute_cos_sin_row(position 2^31 + 1)", "position", [&] {
+    ropescale::compute_cos_sin_row(f, ropescale::max_position + 1, row.data());
+  });
   const std::vector<double> w = test_inv_freq();
   pos = {0, ropescale::max_position + 1, 1, 2};
   expect_rejected("on-the-fly: position 2^31 + 1", "positions[1]", [&] {
@@ -357,10 +346,12 @@ TEST_F(BadCalls, BadEnumsTokenRangesAndIsa) {
   ropescale::apply_options o;
   o.token_begin = 3;
   o.token_end = 2;
-  expect_rejected("token_begin > token_end", "token_begin", [&] { apply(q_, k_, r0, kRot, layout::neox, o); });
+  expect_rejected("token_begin > token_end", "token_begin",
+                  [&] { apply(q_, k_, r0, kRot, layout::neox, o); });
   o.token_begin = 0;
   o.token_end = kTokens + 1;
-  expect_rejected("token_end > tokens", "token_end", [&] { apply(q_, k_, r0, kRot, layout::neox, o); });
+  expect_rejected("token_end > tokens", "token_end",
+                  [&] { apply(q_, k_, r0, kRot, layout::neox, o); });
   auto kv = k_;
   kv.tokens = kTokens - 1;
   expect_rejected("q.tokens != k.tokens", "k.tokens", [&] { apply(q_, kv, r0); });
@@ -498,20 +489,20 @@ TEST(BadData, NanInUserTableRowsPropagates) {
   std::vector<float> x(d, 0.5f);
   const std::int64_t p = 0;
   ropescale::apply_rotary(ropescale::dense_view(x.data(), 1, 1, d),
-                          cos_sin_view::single_row(cs.data(), n, p),
-                          token_positions::list(&p, 1), layout::neox, d);
+                          cos_sin_view::single_row(cs.data(), n, p), token_positions::list(&p, 1),
+                          layout::neox, d);
   for (std::int64_t i = 0; i < n; ++i) {
     EXPECT_EQ(std::isnan(x[i]), i == 3) << i;
     EXPECT_EQ(std::isnan(x[i + n]), i == 3) << i;
   }
-  rows_out().push_back({"NaN in a caller-built cos/sin row", "no error; that pair's outputs are NaN",
-                        ""});
+  rows_out().push_back(
+      {"NaN in a caller-built cos/sin row", "no error; that pair's outputs are NaN", ""});
 }
 
 TEST(BadData, NonFiniteOmegaOnTheFlyGivesNanForItsPairOnly) {
   // The on-the-fly path does not scan ω (documented in on_the_fly.hpp): a NaN or Inf ω_i makes
   // pair i NaN and leaves the other pairs equal to a clean run within the accuracy bound (that
-// token's row is recomputed by the double fallback).
+  // token's row is recomputed by the double fallback).
   const std::int64_t n = 16, d = 32;
   std::vector<double> w(n);
   for (std::int64_t i = 0; i < n; ++i) w[i] = std::pow(10000.0, -2.0 * i / d);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of include/ropescale/methods/clex.hpp and detail/ode.hpp against independent references
-// (docs/reference.md §7, clex row): the W_down = 0 closed form (NTK-aware scaling with factor 2t − 1), the
-// solver's order on problems with known solutions, interpolated rows for a Δ that does not divide
-// 1, t(S) selection, t = 1 returning θ bit for bit, the b0 = 10000 quirk against a long-double
-// RK loop written in tests/support/clex_reference.hpp, checkpoint loading and every rejection.
+// (docs/reference.md §7, clex row): the W_down = 0 closed form (NTK-aware scaling with factor 2t −
+// 1), the solver's order on problems with known solutions, interpolated rows for a Δ that does not
+// divide 1, t(S) selection, t = 1 returning θ bit for bit, the b0 = 10000 quirk against a
+// long-double RK loop written in tests/support/clex_reference.hpp, checkpoint loading and every
+// rejection.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -68,7 +69,8 @@ clex_ref make_ref(const clex_params& c, long double dt) {
   return r;
 }
 
-// NTK-aware scaling with factor 2t − 1 and base rope_theta, in long double (docs/reference.md §4.7).
+// NTK-aware scaling with factor 2t − 1 and base rope_theta, in long double (docs/reference.md
+// §4.7).
 long double ntk_closed_form(long double theta, int d, int k, long double t) {
   return std::pow(theta, -2.0L * k / d) * std::pow(2 * t - 1, -2.0L * k / (d - 2));
 }

@@ -52,8 +52,8 @@ struct Case {
   std::int64_t L;
 };
 
-const Case kCases[] = {{10000.0, 128, 4096}, {500000.0, 128, 8192}, {1e6, 64, 32768},
-                       {10000.0, 80, 2048}};
+const Case kCases[] = {
+    {10000.0, 128, 4096}, {500000.0, 128, 8192}, {1e6, 64, 32768}, {10000.0, 80, 2048}};
 const std::int64_t kMultiples[] = {1, 2, 4, 8, 32};
 
 TEST(CompareReport, PiScalesEveryPairByInverseFactor) {
@@ -86,7 +86,8 @@ TEST(CompareReport, NtkKeepsPairZeroAndDividesLastPair) {
       // Closed form for every pair: s^(−2i/(d−2)).
       const std::int64_t d = k.head_dim;
       for (std::size_t i = 0; i < m.metrics.scale.size(); ++i) {
-        const ld expect = std::pow(static_cast<ld>(s), -2.0L * static_cast<ld>(i) / static_cast<ld>(d - 2));
+        const ld expect =
+            std::pow(static_cast<ld>(s), -2.0L * static_cast<ld>(i) / static_cast<ld>(d - 2));
         EXPECT_NEAR(m.metrics.scale[i], static_cast<double>(expect), 1e-14);
       }
       EXPECT_DOUBLE_EQ(m.metrics.step0, 1.0);  // ω_0 = 1 rad/token, unchanged
@@ -98,7 +99,8 @@ TEST(CompareReport, WavelengthCountsMatchIndependentCount) {
   for (const Case& k : kCases) {
     for (const std::int64_t mult : kMultiples) {
       const std::int64_t C = k.L * mult;
-      const auto r = cmp::build_report(make_base(k.theta, k.head_dim, k.L), {C}, {"pi", "ntk"}, {}, true);
+      const auto r =
+          cmp::build_report(make_base(k.theta, k.head_dim, k.L), {C}, {"pi", "ntk"}, {}, true);
       const std::int64_t d = k.head_dim;
       const ld s = static_cast<ld>(mult);
       std::int64_t base_gt_L = 0, base_gt_C = 0, pi_gt_L = 0, pi_gt_C = 0, ntk_gt_L = 0;
@@ -226,7 +228,9 @@ TEST(CompareReport, ExternalMethodIsReportedAsGiven) {
     }
     return w;
   };
-  e.query_scale = [](std::int64_t S) { return std::log(static_cast<double>(S)) / std::log(4096.0); };
+  e.query_scale = [](std::int64_t S) {
+    return std::log(static_cast<double>(S)) / std::log(4096.0);
+  };
   e.factor = [](std::int64_t S) { return static_cast<double>((S + 4095) / 4096); };
   src.clex.emplace(e);
   const auto r = cmp::build_report(make_base(10000.0, 128, L), {4 * L}, {"clex"}, src, true);
@@ -306,21 +310,21 @@ TEST(CompareCli, AcceptsTheDocumentedForms) {
 }
 
 TEST(CompareCli, RejectsBadInputWithOneLine) {
-  for (const auto& bad : {args({}), args({"c.json"}), args({"--context", "8192"}),
-                          args({"c.json", "--context", "0"}), args({"c.json", "--context", "-5"}),
-                          args({"c.json", "--context", "8k"}), args({"c.json", "--context", ""}),
-                          args({"c.json", "--context", "1,,2"}),
-                          args({"c.json", "--context", "99999999999999999999"}),
-                          args({"c.json", "--context", "8192,8192"}),
-                          args({"c.json", "--context", "8192", "--context", "4096"}),
-                          args({"c.json", "--context", "8192", "--methods", "rope"}),
-                          args({"c.json", "--context", "8192", "--methods", "pi,pi"}),
-                          args({"c.json", "--context", "8192", "--methods"}),
-                          args({"c.json", "--context", "8192", "--frobnicate"}),
-                          args({"c.json", "--context", "8192", "--json=1"}),
-                          args({"c.json", "--context", "8192", "--json", "--markdown"}),
-                          args({"c.json", "--context", "8192", "--svg", ""}),
-                          args({"c.json", "d.json", "--context", "8192"})}) {
+  for (const auto& bad :
+       {args({}), args({"c.json"}), args({"--context", "8192"}), args({"c.json", "--context", "0"}),
+        args({"c.json", "--context", "-5"}), args({"c.json", "--context", "8k"}),
+        args({"c.json", "--context", ""}), args({"c.json", "--context", "1,,2"}),
+        args({"c.json", "--context", "99999999999999999999"}),
+        args({"c.json", "--context", "8192,8192"}),
+        args({"c.json", "--context", "8192", "--context", "4096"}),
+        args({"c.json", "--context", "8192", "--methods", "rope"}),
+        args({"c.json", "--context", "8192", "--methods", "pi,pi"}),
+        args({"c.json", "--context", "8192", "--methods"}),
+        args({"c.json", "--context", "8192", "--frobnicate"}),
+        args({"c.json", "--context", "8192", "--json=1"}),
+        args({"c.json", "--context", "8192", "--json", "--markdown"}),
+        args({"c.json", "--context", "8192", "--svg", ""}),
+        args({"c.json", "d.json", "--context", "8192"})}) {
     const auto r = cmp::parse_args(bad);
     EXPECT_FALSE(r.error.empty());
     EXPECT_EQ(r.error.find('\n'), std::string::npos) << r.error;

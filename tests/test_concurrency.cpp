@@ -65,11 +65,12 @@ class failures {
   }
   void report() const {
     std::lock_guard<std::mutex> lock(m_);
-    EXPECT_EQ(count_, 0u) << "first failures:\n" << [&] {
-      std::string s;
-      for (const auto& m : messages_) s += "  " + m + "\n";
-      return s;
-    }();
+    EXPECT_EQ(count_, 0u) << "first failures:\n"
+                          << [&] {
+                               std::string s;
+                               for (const auto& m : messages_) s += "  " + m + "\n";
+                               return s;
+                             }();
   }
 
  private:
@@ -100,8 +101,8 @@ std::string rotate_and_check(const cos_sin_rows& rows, std::int64_t position, st
   std::vector<float> q = input_vector(static_cast<std::size_t>(heads * head_dim), seed);
   const std::vector<float> in = q;
   ropescale::apply_rotary(ropescale::dense_view(q.data(), 1, heads, head_dim), rows,
-                          ropescale::token_positions::list(&position, 1),
-                          ropescale::layout::neox, d);
+                          ropescale::token_positions::list(&position, 1), ropescale::layout::neox,
+                          d);
   for (std::int64_t h = 0; h < heads; ++h) {
     for (std::int64_t i = 0; i < n; ++i) {
       const double c = rows.cos(position, i), s = rows.sin(position, i);
@@ -217,10 +218,17 @@ TEST(ConcurrencyDispatch, FirstUseRacedFromManyThreads) {
       // Different threads reach the statics through different entry points.
       try {
         switch (t % 4) {
-          case 0: active[t] = static_cast<int>(ropescale::active_isa()); break;
-          case 1: (void)ropescale::available(ropescale::isa::avx2); break;
-          case 2: active[t] = static_cast<int>(ropescale::resolve_isa(std::nullopt)); break;
-          default: break;
+          case 0:
+            active[t] = static_cast<int>(ropescale::active_isa());
+            break;
+          case 1:
+            (void)ropescale::available(ropescale::isa::avx2);
+            break;
+          case 2:
+            active[t] = static_cast<int>(ropescale::resolve_isa(std::nullopt));
+            break;
+          default:
+            break;
         }
         best[t] = static_cast<int>(ropescale::best_isa());
         if (active[t] < 0) active[t] = static_cast<int>(ropescale::active_isa());
@@ -317,7 +325,8 @@ TEST(ConcurrencyTable, DynamicNtkGrowthAndReset) {
   p.max_position_embeddings = 256;
   const ropescale::dynamic<double> method(p);
   // The writer's script of forward lengths: grow past L, stay, shrink below L (reset), regrow.
-  const std::vector<std::int64_t> script = {100, 256, 300, 400, 350, 700, 1000, 200, 120, 900, 1500};
+  const std::vector<std::int64_t> script = {100,  256, 300, 400, 350, 700,
+                                            1000, 200, 120, 900, 1500};
   // Precompute, single-threaded, the table of every generation the writer will publish.
   std::vector<published> expected = {{method.inv_freq(), 1.0}};
   {
@@ -366,10 +375,9 @@ TEST(ConcurrencyTable, LongRopeShortToLongSwitch) {
   }
   const ropescale::longrope<double> method(p);
   // Generation 0: short (S <= L0); 1: long (S > L0); 2: short again (a new request).
-  const std::vector<published> expected = {
-      {method.inv_freq(512), method.attention_factor(512)},
-      {method.inv_freq(513), method.attention_factor(513)},
-      {method.inv_freq(1), method.attention_factor(1)}};
+  const std::vector<published> expected = {{method.inv_freq(512), method.attention_factor(512)},
+                                           {method.inv_freq(513), method.attention_factor(513)},
+                                           {method.inv_freq(1), method.attention_factor(1)}};
   ASSERT_NE(expected[0].inv_freq, expected[1].inv_freq);
   cos_sin_table table(expected[0].inv_freq, expected[0].attention_factor, 128);
   failures fails;

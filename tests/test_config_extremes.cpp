@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Config extremes: values at the edges of what docs/reference.md §2.5 accepts, through the config.json loader
-// and the method API. Accepted extremes must give usable methods: every table finite and > 0
-// (proportional: >= 0) with the right length, non-increasing where the method is monotone, A and
-// the scales finite, a cos/sin cache and one rotation that keep every pair's norm × A. Rejected
-// ones must throw std::invalid_argument naming the key. Covered: θ just above 1 and 1e300,
-// factor 1 + 1e-12, 1e6 and 1e300, head_dim 2 and 1024, L and S at 2^31, 2^53 and beyond,
+// Config extremes: values at the edges of what docs/reference.md §2.5 accepts, through the
+// config.json loader and the method API. Accepted extremes must give usable methods: every table
+// finite and > 0 (proportional: >= 0) with the right length, non-increasing where the method is
+// monotone, A and the scales finite, a cos/sin cache and one rotation that keep every pair's norm ×
+// A. Rejected ones must throw std::invalid_argument naming the key. Covered: θ just above 1 and
+// 1e300, factor 1 + 1e-12, 1e6 and 1e300, head_dim 2 and 1024, L and S at 2^31, 2^53 and beyond,
 // non-finite numbers in longrope arrays, CLEX T = 1 and T = 1024 (against the W_down = 0 closed
-// form, docs/reference.md §4.7), Δ = 1. Detailed per-key rejection messages live in test_hf_config.cpp,
-// test_methods_validation.cpp and test_clex.cpp; the rejection rows here run only to print the
-// bad-input table: with ROPESCALE_BAD_INPUT_TABLE_DIR set, the markdown rows (input, behaviour,
-// the message the code really prints) go to $ROPESCALE_BAD_INPUT_TABLE_DIR/config_extremes.md.
+// form, docs/reference.md §4.7), Δ = 1. Detailed per-key rejection messages live in
+// test_hf_config.cpp, test_methods_validation.cpp and test_clex.cpp; the rejection rows here run
+// only to print the bad-input table: with ROPESCALE_BAD_INPUT_TABLE_DIR set, the markdown rows
+// (input, behaviour, the message the code really prints) go to
+// $ROPESCALE_BAD_INPUT_TABLE_DIR/config_extremes.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,7 +28,6 @@
 #include "ropescale/method.hpp"
 #include "ropescale/methods/clex.hpp"
 #include "ropescale/safetensors.hpp"
-
 #include "support/bad_input_table.hpp"
 
 namespace {
@@ -76,9 +76,8 @@ void expect_usable(const method& m, const std::vector<std::int64_t>& seq_lens = 
       EXPECT_TRUE(std::isfinite(q) && q >= 0.0) << q;
     }
     // A small cache and one rotation of a head: norms × A, pass-through untouched.
-    const ropescale::cos_sin_rows rows(ropescale::frequency_table{w, {}, a,
-                                                                  ropescale::angle_mode::accurate},
-                                       3);
+    const ropescale::cos_sin_rows rows(
+        ropescale::frequency_table{w, {}, a, ropescale::angle_mode::accurate}, 3);
     const std::int64_t h = m.head_dim();
     if (h > 4096) continue;
     std::vector<float> x(static_cast<std::size_t>(h));
@@ -193,7 +192,8 @@ TEST(ConfigExtremes, FactorNearOneIsContinuousWithDefault) {
     SCOPED_TRACE(std::string(m.rope_type()));
     // dynamic scales by k = s·S/L − (s − 1) → S/L as s → 1, so only S <= L is the default.
     const std::int64_t long_s = m.rope_type() == "dynamic" ? 131072 : 1 << 20;
-    for (std::optional<std::int64_t> s : {std::optional<std::int64_t>{}, std::optional<std::int64_t>{long_s}}) {
+    for (std::optional<std::int64_t> s :
+         {std::optional<std::int64_t>{}, std::optional<std::int64_t>{long_s}}) {
       const std::vector<double> w = m.inv_freq(s);
       for (std::size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(w[i] / base[i], 1.0, 1e-11) << i;
       EXPECT_NEAR(m.attention_factor(s), 1.0, 1e-11);
@@ -212,15 +212,15 @@ TEST(ConfigExtremes, FactorOneMillionAndHuge) {
   const double s = 1e6;
   const std::vector<double> base = load(config("default", "", 128, "500000")).inv_freq();
   const method lin = load(config("linear", "\"factor\": 1e6", 128, "500000"));
-  for (std::size_t i = 0; i < base.size(); ++i) EXPECT_NEAR(lin.inv_freq()[i] * s / base[i], 1.0, 1e-15);
-  const method y = load(config("yarn", "\"factor\": 1e6, \"original_max_position_embeddings\": 4096",
-                               128, "500000"));
+  for (std::size_t i = 0; i < base.size(); ++i)
+    EXPECT_NEAR(lin.inv_freq()[i] * s / base[i], 1.0, 1e-15);
+  const method y = load(
+      config("yarn", "\"factor\": 1e6, \"original_max_position_embeddings\": 4096", 128, "500000"));
   EXPECT_NEAR(y.attention_factor(), 0.1 * std::log(s) + 1.0, 1e-14);
   EXPECT_NEAR(y.inv_freq().back() * s / base.back(), 1.0, 1e-14);  // last pair fully interpolated
   accept_row("`factor` 1e6 or 1e300 (every type that reads it), S up to 2^53",
              "accepted; tables finite and > 0, A finite (yarn: 0.1·ln s + 1)");
-  reject_row("`factor` 0.999999", "factor",
-             [] { load(config("linear", "\"factor\": 0.999999")); });
+  reject_row("`factor` 0.999999", "factor", [] { load(config("linear", "\"factor\": 0.999999")); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,18 +263,21 @@ TEST(ConfigExtremes, MaxPositionsAt2p31And2p53) {
           config("longrope", longrope_arrays(64, 1.0, 2.0), 128, "10000", l)}) {
       const auto lc = load_hf_config_string(c);
       EXPECT_EQ(lc.max_position_embeddings, std::stoll(l));
-      expect_usable(lc.method, {1, k2p31, k2p31 + 1, k2p53, std::numeric_limits<std::int64_t>::max()});
+      expect_usable(lc.method,
+                    {1, k2p31, k2p31 + 1, k2p53, std::numeric_limits<std::int64_t>::max()});
     }
   }
-  accept_row("`max_position_embeddings` / `original_max_position_embeddings` 2^31, 2^31 + 1, "
-             "2^53; S (`seq_len`) up to INT64_MAX",
-             "accepted; tables finite (a cos/sin cache still holds at most 2^31 + 1 positions)");
+  accept_row(
+      "`max_position_embeddings` / `original_max_position_embeddings` 2^31, 2^31 + 1, "
+      "2^53; S (`seq_len`) up to INT64_MAX",
+      "accepted; tables finite (a cos/sin cache still holds at most 2^31 + 1 positions)");
   reject_row("`max_position_embeddings` 2^53 + 1", "max_position_embeddings",
              [] { load(config("dynamic", "\"factor\": 2", 128, "10000", "9007199254740993")); });
   reject_row("`max_position_embeddings` 1e300", "max_position_embeddings",
              [] { load(config("dynamic", "\"factor\": 2", 128, "10000", "1e300")); });
-  reject_row("`max_position_embeddings` 2^64 (JSON unsigned)", "max_position_embeddings",
-             [] { load(config("dynamic", "\"factor\": 2", 128, "10000", "18446744073709551615")); });
+  reject_row("`max_position_embeddings` 2^64 (JSON unsigned)", "max_position_embeddings", [] {
+    load(config("dynamic", "\"factor\": 2", 128, "10000", "18446744073709551615"));
+  });
   reject_row("`seq_len` 0 (API)", "seq_len",
              [] { (void)load(config("dynamic", "\"factor\": 2")).inv_freq(0); });
 }
@@ -346,8 +349,9 @@ TEST(ConfigExtremes, ClexMaxFactorOne) {
   }
   EXPECT_TRUE(m.beyond_trained_range(65));
   expect_usable(method(m), {1, 65, k2p53});
-  accept_row("CLEX `max_factor` T = 1", "accepted; every S uses θ (t = 1), S > L is beyond the "
-                                        "trained range");
+  accept_row("CLEX `max_factor` T = 1",
+             "accepted; every S uses θ (t = 1), S > L is beyond the "
+             "trained range");
 }
 
 TEST(ConfigExtremes, ClexMaxFactor1024MatchesClosedForm) {
@@ -364,8 +368,9 @@ TEST(ConfigExtremes, ClexMaxFactor1024MatchesClosedForm) {
   }
   EXPECT_EQ(m.scale_for(std::numeric_limits<std::int64_t>::max()), 1024);
   expect_usable(method(m), {1, 64 * 1024, 64 * 1024 + 1, std::numeric_limits<std::int64_t>::max()});
-  accept_row("CLEX `max_factor` T = 1024", "accepted; the table for t = 1 … 1024 is built on first "
-                                           "need, rows match the W_down = 0 closed form");
+  accept_row("CLEX `max_factor` T = 1024",
+             "accepted; the table for t = 1 … 1024 is built on first "
+             "need, rows match the W_down = 0 closed form");
 }
 
 TEST(ConfigExtremes, ClexTimeStepExtremes) {

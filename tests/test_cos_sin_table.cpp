@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // cos_sin_table.hpp: accuracy of the cached rows against the independent long-double reference
-// (docs/reference.md §5.2: |ĉ − A·cos φ| <= 2e-7·max(1, A) for 0 <= p <= 1e7), the HF-compatible f32 mode
-// against an independent binary32 recomputation (§5.3), growth / rebuild / snapshot semantics,
-// concurrent readers during growth and rebuilds, and argument validation.
+// (docs/reference.md §5.2: |ĉ − A·cos φ| <= 2e-7·max(1, A) for 0 <= p <= 1e7), the HF-compatible
+// f32 mode against an independent binary32 recomputation (§5.3), growth / rebuild / snapshot
+// semantics, concurrent readers during growth and rebuilds, and argument validation.
 #include <gtest/gtest.h>
 
 #include <atomic>

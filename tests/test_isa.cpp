@@ -79,7 +79,8 @@ TEST(Isa, BestIsaMatchesProcCpuinfo) {
 #endif
   EXPECT_EQ(ropescale::best_isa(), expected);
   std::string list;
-  for (isa i : kAll) list += std::string(" ") + ropescale::name(i) + (ropescale::available(i) ? "=run" : "=skip");
+  for (isa i : kAll)
+    list += std::string(" ") + ropescale::name(i) + (ropescale::available(i) ? "=run" : "=skip");
   std::printf("[ ropescale ] best ISA %s; ISAs:%s\n", ropescale::name(ropescale::best_isa()),
               list.c_str());
 }

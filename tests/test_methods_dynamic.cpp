@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dynamic NTK (docs/reference.md §3.4, §7): the stateless per-length table (default for S <= L, ntk with
-// factor s·k − (s − 1) at S = k·L, base monotone in S), the vLLM-static policy (ntk with factor
-// s² − s + 1, never implicit) and scripted call sequences of the HF cache object.
+// Dynamic NTK (docs/reference.md §3.4, §7): the stateless per-length table (default for S <= L, ntk
+// with factor s·k − (s − 1) at S = k·L, base monotone in S), the vLLM-static policy (ntk with
+// factor s² − s + 1, never implicit) and scripted call sequences of the HF cache object.
 #include <gtest/gtest.h>
 
 #include <cmath>

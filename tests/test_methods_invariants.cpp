@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Analytic limits and invariants of default, linear, ntk, longrope, llama3 and proportional
-// (docs/reference.md §7), plus the rotary-dimension rule (§1.1). Expected values come from closed forms or
-// from the relation between methods, never from numbers printed by the implementation.
+// (docs/reference.md §7), plus the rotary-dimension rule (§1.1). Expected values come from closed
+// forms or from the relation between methods, never from numbers printed by the implementation.
 #include <gtest/gtest.h>
 
 #include <cmath>

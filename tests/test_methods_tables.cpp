@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every closed-form method's inv_freq against the independent long-double recomputation of
-// tests/support/reference_methods.hpp (docs/reference.md §7 "all"): H ∈ {64, 80, 96, 128, 256}, several
-// partial_rotary_factor values, θ from 1e4 to 1e7, several factors, for float, double and long
-// double tables. Tolerances in ulps of the table type; the worst error seen is printed.
+// tests/support/reference_methods.hpp (docs/reference.md §7 "all"): H ∈ {64, 80, 96, 128, 256},
+// several partial_rotary_factor values, θ from 1e4 to 1e7, several factors, for float, double and
+// long double tables. Tolerances in ulps of the table type; the worst error seen is printed.
 #include <gtest/gtest.h>
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// YaRN invariants (docs/reference.md §3.5, §7): the ramp regions (default below lo, linear above hi, linear
-// in i between), s = 1, the correction-dimension identity, truncate = false, the lo == hi
-// +0.001 path, the attention-factor rules of §3.5.4 in closed form (including "mscale alone is
+// YaRN invariants (docs/reference.md §3.5, §7): the ramp regions (default below lo, linear above
+// hi, linear in i between), s = 1, the correction-dimension identity, truncate = false, the lo ==
+// hi +0.001 path, the attention-factor rules of §3.5.4 in closed form (including "mscale alone is
 // ignored" and "0/null betas = default") and the DeepSeek softmax multiplier of §3.5.5.
 #include <gtest/gtest.h>
 

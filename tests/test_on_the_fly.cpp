@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // on_the_fly.hpp (and simd/sincos-inl.hpp through it): the cos/sin values the no-table path uses
-// meet docs/reference.md §5.2's bound against the independent long-double reference on every available
-// ISA; rotation invariants of docs/reference.md §7 (norms scale by A, scores depend on m − n only, inverse
-// recovers the input, pass-through channels and guard elements untouched, GPT-J = NeoX under the
-// even/odd permutation); agreement with the table path; the huge-angle fallback; validation.
+// meet docs/reference.md §5.2's bound against the independent long-double reference on every
+// available ISA; rotation invariants of docs/reference.md §7 (norms scale by A, scores depend on m
+// − n only, inverse recovers the input, pass-through channels and guard elements untouched, GPT-J =
+// NeoX under the even/odd permutation); agreement with the table path; the huge-angle fallback;
+// validation.
 //
 // Calls of >= 96 KiB take the streaming sweep (as DRAM-sized calls do by default, 8 MiB) when the
 // row does not fit the registers (AVX2 f32 NeoX: n > 32), so both sweeps are exercised here.
@@ -142,7 +143,7 @@ TEST_P(OnTheFlyIsa, RowsWithinSpecBound) {
     std::printf("[ accuracy ] on-the-fly %-6s worst over all tables = %.3e\n",
                 ropescale::name(which), overall[static_cast<std::size_t>(which)]);
     this->RecordProperty(std::string("worst_error_") + ropescale::name(which),
-                   std::to_string(overall[static_cast<std::size_t>(which)]));
+                         std::to_string(overall[static_cast<std::size_t>(which)]));
   }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of include/ropescale/safetensors.hpp: round trips of tensors written by the test-side
 // writer (tests/support/safetensors_writer.hpp) in every readable dtype, exact BF16/F16 decoding
-// against hand-derived values, and every rejection of docs/reference.md §6 on crafted buffers and files.
+// against hand-derived values, and every rejection of docs/reference.md §6 on crafted buffers and
+// files.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -158,10 +158,14 @@ cmp::report synthetic_report() {
   const double s = static_cast<double>(C) / static_cast<double>(L);
   std::vector<double> w0, pi, ntk;
   for (std::int64_t i = 0; i < n; ++i) {
-    const long double base = std::pow(static_cast<long double>(theta), -2.0L * static_cast<long double>(i) / static_cast<long double>(d));
+    const long double base =
+        std::pow(static_cast<long double>(theta),
+                 -2.0L * static_cast<long double>(i) / static_cast<long double>(d));
     w0.push_back(static_cast<double>(base));
     pi.push_back(static_cast<double>(base / static_cast<long double>(s)));
-    ntk.push_back(static_cast<double>(base * std::pow(static_cast<long double>(s), -2.0L * static_cast<long double>(i) / static_cast<long double>(d - 2))));
+    ntk.push_back(static_cast<double>(
+        base * std::pow(static_cast<long double>(s),
+                        -2.0L * static_cast<long double>(i) / static_cast<long double>(d - 2))));
   }
   cmp::report r;
   r.base.config = "synthetic <&> config";
@@ -195,8 +199,8 @@ TEST(CompareFigure, OnePathPerMethodPerPanelAndWellFormed) {
   const std::string doc = cmp::to_svg(r, r.contexts.front());
   for (const char* panel : {"scale", "wavelength"}) {
     for (const char* m : {"pi", "ntk"}) {
-      const std::regex re(std::string("<path [^>]*data-panel=\"") + panel +
-                          "\" data-method=\"" + m + "\"");
+      const std::regex re(std::string("<path [^>]*data-panel=\"") + panel + "\" data-method=\"" +
+                          m + "\"");
       const auto begin = std::sregex_iterator(doc.begin(), doc.end(), re);
       EXPECT_EQ(std::distance(begin, std::sregex_iterator()), 1) << panel << " " << m;
     }

@@ -93,7 +93,9 @@ void check_narrowing(const char* what, Narrow narrow, double (*decode)(std::uint
       } else {
         const auto lo = hi - 1;
         const double dl = a - lo->first, dh = hi->first - a;
-        want = dl < dh ? lo->second : dh < dl ? hi->second : ((lo->second & 1) ? hi->second : lo->second);
+        want = dl < dh   ? lo->second
+               : dh < dl ? hi->second
+                         : ((lo->second & 1) ? hi->second : lo->second);
       }
     }
     ASSERT_EQ(got, static_cast<std::uint16_t>(want | sign))
@@ -122,10 +124,23 @@ std::vector<float> narrowing_inputs() {
     v.push_back(float_of_bits(mid - 1));
     v.push_back(float_of_bits(mid + 1));
   }
-  const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e10f, INFINITY,
-                            -INFINITY, NAN, -NAN, 5.96e-8f, 2.98e-8f, 2.9802322e-8f,
-                            float_of_bits(0x7F7FFFFF), float_of_bits(0x7F7F8000),
-                            float_of_bits(0x7F800001), float_of_bits(0xFFC00001)};
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            65504.0f,
+                            65519.99f,
+                            65520.0f,
+                            1e10f,
+                            INFINITY,
+                            -INFINITY,
+                            NAN,
+                            -NAN,
+                            5.96e-8f,
+                            2.98e-8f,
+                            2.9802322e-8f,
+                            float_of_bits(0x7F7FFFFF),
+                            float_of_bits(0x7F7F8000),
+                            float_of_bits(0x7F800001),
+                            float_of_bits(0xFFC00001)};
   v.insert(v.end(), std::begin(specials), std::end(specials));
   const std::size_t n = v.size();
   for (std::size_t i = 0; i < n; ++i) v.push_back(-v[i]);
@@ -134,8 +149,8 @@ std::vector<float> narrowing_inputs() {
 
 TEST(Types, F16NarrowingIsNearestEven) {
   check_narrowing(
-      "to_f16", [](float x) { return ropescale::to_f16(x).bits; }, ref::half_bits_to_double,
-      0x7BFF, narrowing_inputs());
+      "to_f16", [](float x) { return ropescale::to_f16(x).bits; }, ref::half_bits_to_double, 0x7BFF,
+      narrowing_inputs());
 }
 
 TEST(Types, Bf16NarrowingIsNearestEven) {
@@ -157,7 +172,7 @@ void vector_matches_scalar(isa which) {
   for (float f : {1.0f, 1.0009765625f, 0.3f, 3.0e-5f, 1.0e-3f, 70000.0f, 2.0e-38f}) {
     for (std::size_t i = 0; i < n; ++i) {
       std::uint16_t b = static_cast<std::uint16_t>(rng());
-      if (i % 7 == 0) b = static_cast<std::uint16_t>(b & 0x83FF);  // f16 subnormals, small bf16
+      if (i % 7 == 0) b = static_cast<std::uint16_t>(b & 0x83FF);   // f16 subnormals, small bf16
       if (i % 11 == 0) b = static_cast<std::uint16_t>(b | 0x7C00);  // f16 inf/NaN, large bf16
       x[i] = T::from_bits(b);
     }
@@ -169,8 +184,8 @@ void vector_matches_scalar(isa which) {
       if (std::isnan(prod)) {
         ASSERT_TRUE(std::isnan(ropescale::to_float(x[i]))) << "element " << i;
       } else {
-        ASSERT_EQ(x[i].bits, want) << "element " << i << " input 0x" << std::hex << in[i].bits
-                                   << " factor " << f;
+        ASSERT_EQ(x[i].bits, want)
+            << "element " << i << " input 0x" << std::hex << in[i].bits << " factor " << f;
       }
     }
   }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Public in-place rotation entry points (docs/reference.md §1.3): rotate the first rotary_dim channels of
-// every head of Q and (optionally) K, in place, by the angles of a cos/sin table row chosen by
-// each token's position. Q and K are rotated in one call (their head counts may differ, as with
-// GQA), so each token's table row is located once and reused, from L1, by all of their heads.
-// Channels [rotary_dim, head_dim) are never touched (bit-identical). Every argument is checked
-// here, in O(1) (O(tokens) for an explicit position list), before one dispatch switch hands a
-// validated job to a noexcept, allocation-free kernel (simd/dispatch.hpp). Engines split work
+// Public in-place rotation entry points (docs/reference.md §1.3): rotate the first rotary_dim
+// channels of every head of Q and (optionally) K, in place, by the angles of a cos/sin table row
+// chosen by each token's position. Q and K are rotated in one call (their head counts may differ,
+// as with GQA), so each token's table row is located once and reused, from L1, by all of their
+// heads. Channels [rotary_dim, head_dim) are never touched (bit-identical). Every argument is
+// checked here, in O(1) (O(tokens) for an explicit position list), before one dispatch switch hands
+// a validated job to a noexcept, allocation-free kernel (simd/dispatch.hpp). Engines split work
 // across threads with apply_options::token_begin/token_end; the library starts no threads.
 #ifndef ROPESCALE_APPLY_HPP
 #define ROPESCALE_APPLY_HPP
@@ -147,16 +147,16 @@ inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t r
     throw_invalid(view_key(v, "data"), "must not be null for a non-empty view", "null");
   }
   if (x.token_stride < 0 || (x.tokens > 1 && x.token_stride < x.head_dim)) {
-    throw_invalid_value(view_key(v, "token_stride"),
-                        "must be >= head_dim (" + std::to_string(x.head_dim) +
-                            ") when tokens > 1, and >= 0",
-                        x.token_stride);
+    throw_invalid_value(
+        view_key(v, "token_stride"),
+        "must be >= head_dim (" + std::to_string(x.head_dim) + ") when tokens > 1, and >= 0",
+        x.token_stride);
   }
   if (x.head_stride < 0 || (x.heads > 1 && x.head_stride < x.head_dim)) {
-    throw_invalid_value(view_key(v, "head_stride"),
-                        "must be >= head_dim (" + std::to_string(x.head_dim) +
-                            ") when heads > 1, and >= 0",
-                        x.head_stride);
+    throw_invalid_value(
+        view_key(v, "head_stride"),
+        "must be >= head_dim (" + std::to_string(x.head_dim) + ") when heads > 1, and >= 0",
+        x.head_stride);
   }
   // The last element's offset and its byte offset must be representable.
   std::int64_t span = 0;
@@ -194,7 +194,8 @@ inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
   if (x.head_dim < rotary_dim || x.data == nullptr || x.token_stride < 0 || x.head_stride < 0) {
     return false;
   }
-  if ((x.tokens > 1 && x.token_stride < x.head_dim) || (x.heads > 1 && x.head_stride < x.head_dim)) {
+  if ((x.tokens > 1 && x.token_stride < x.head_dim) ||
+      (x.heads > 1 && x.head_stride < x.head_dim)) {
     return false;
   }
   std::int64_t span = 0;
@@ -362,8 +363,7 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
   const std::int64_t tokens = has_q ? q.tokens : (has_k ? k.tokens : 0);
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin > end) {
-    throw_invalid_value("token_begin",
-                        "must be in [0, token_end] (" + std::to_string(end) + ")",
+    throw_invalid_value("token_begin", "must be in [0, token_end] (" + std::to_string(end) + ")",
                         opt.token_begin);
   }
   if (end > tokens) {
@@ -394,9 +394,8 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     throw_invalid_value("positions.count", "must be 0 for a start-position range", pos.count);
   }
   if (pos.values != nullptr && pos.count != tokens) {
-    throw_invalid_value("positions.count", "must equal the token count (" +
-                                               std::to_string(tokens) + ")",
-                        pos.count);
+    throw_invalid_value("positions.count",
+                        "must equal the token count (" + std::to_string(tokens) + ")", pos.count);
   }
   if (opt.token_begin == end || (!has_q && !has_k)) return false;
   // Every field is assigned below (no `job = {}`: g++ zeroes that with `rep stos`, whose

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cached cos/sin rows for a frequency table (docs/reference.md §1.2, §5): one row per position p in [0, N),
-// each row `n` cos values followed by `n` sin values (n = pair count = inv_freq.size()), as float,
-// with the attention factor A folded in:
+// Cached cos/sin rows for a frequency table (docs/reference.md §1.2, §5): one row per position p in
+// [0, N), each row `n` cos values followed by `n` sin values (n = pair count = inv_freq.size()), as
+// float, with the attention factor A folded in:
 //
 //     row(p)[i]     = A·cos(p·ω_i)        i = 0 … n−1
 //     row(p)[n + i] = A·sin(p·ω_i)
@@ -19,8 +19,8 @@
 // (simd/sincos-inl.hpp cos_sin_row_double: reduction mod π/2, Taylor polynomials to r^15/r^16 in
 // double; ~11× faster than libm, same values except within ~1e-16 of a float rounding boundary),
 // or with double std::cos/std::sin on the scalar target.
-// angle_mode::f32 reproduces Hugging Face's binary32 pipeline (docs/reference.md §5.3) from the method's
-// inv_freq_hf_f32 table instead.
+// angle_mode::f32 reproduces Hugging Face's binary32 pipeline (docs/reference.md §5.3) from the
+// method's inv_freq_hf_f32 table instead.
 //
 // Thread safety. A cos_sin_rows object is immutable once built, so any number of threads may read
 // one concurrently. A cos_sin_table owns a pointer to the current snapshot

@@ -30,10 +30,14 @@ enum class isa { scalar, avx2, avx512, neon };
 /// "scalar", "avx2", "avx512", "neon".
 constexpr const char* name(isa i) noexcept {
   switch (i) {
-    case isa::avx2: return "avx2";
-    case isa::avx512: return "avx512";
-    case isa::neon: return "neon";
-    case isa::scalar: break;
+    case isa::avx2:
+      return "avx2";
+    case isa::avx512:
+      return "avx512";
+    case isa::neon:
+      return "neon";
+    case isa::scalar:
+      break;
   }
   return "scalar";
 }
@@ -57,13 +61,17 @@ inline bool available(isa i) noexcept {
   const detail::cpu_feature_set& f = detail::cpu_features();
   switch (i) {
 #if ROPESCALE_ARCH_X86_64
-    case isa::avx2: return f.avx2;
-    case isa::avx512: return f.avx512;
+    case isa::avx2:
+      return f.avx2;
+    case isa::avx512:
+      return f.avx512;
 #endif
 #if ROPESCALE_ARCH_AARCH64
-    case isa::neon: return f.neon;
+    case isa::neon:
+      return f.neon;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 #endif
 }
@@ -117,10 +125,10 @@ inline isa_state& isa_global() {
 }
 
 [[noreturn]] inline void throw_unavailable_isa(std::string_view key, isa i) {
-  throw_invalid(key,
-                std::string("an ISA this CPU and build support (best available: ") +
-                    name(best_isa()) + ")",
-                name(i));
+  throw_invalid(
+      key,
+      std::string("an ISA this CPU and build support (best available: ") + name(best_isa()) + ")",
+      name(i));
 }
 
 }  // namespace detail

@@ -35,8 +35,8 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/on_the_fly.hpp"
 #include "ropescale/simd/dispatch.hpp"
-#include "ropescale/simd/kernels.hpp"  // the append kernels are header-only in every build mode
 #include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/kernels.hpp"  // the append kernels are header-only in every build mode
 #include "ropescale/types.hpp"
 
 namespace ropescale {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The no-table decode path (docs/reference.md §5.2 "no-table decode path", docs/performance.md §4, §6): rotate
-// Q and K in place with cos/sin computed inside the call from the method's double table ω, with
-// no cached rows. Per token, the row of n cos then n sin floats (A folded in, the same layout as
-// cos_sin_table.hpp) is computed into a stack buffer by the vectorised sincos of
+// The no-table decode path (docs/reference.md §5.2 "no-table decode path", docs/performance.md §4,
+// §6): rotate Q and K in place with cos/sin computed inside the call from the method's double table
+// ω, with no cached rows. Per token, the row of n cos then n sin floats (A folded in, the same
+// layout as cos_sin_table.hpp) is computed into a stack buffer by the vectorised sincos of
 // simd/sincos-inl.hpp (double angle p·ω with its exact rounding error, reduced mod π/2 in double,
 // float Taylor polynomials on |r| <= π/4 with quadrant selection), then every head of Q and K is
 // rotated by the same per-ISA body as apply_rotary (simd/rotate-inl.hpp rotate_token, the row

@@ -5,15 +5,12 @@
 
 #include "ropescale/apply.hpp"
 #include "ropescale/config.hpp"
-#include "ropescale/isa.hpp"
-#include "ropescale/types.hpp"
 #include "ropescale/cos_sin_table.hpp"
 #include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"
+#include "ropescale/isa.hpp"
 #include "ropescale/kv_append.hpp"
 #include "ropescale/method.hpp"
-#include "ropescale/on_the_fly.hpp"
-#include "ropescale/safetensors.hpp"
 #include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
@@ -24,5 +21,8 @@
 #include "ropescale/methods/ntk.hpp"
 #include "ropescale/methods/proportional.hpp"
 #include "ropescale/methods/yarn.hpp"
+#include "ropescale/on_the_fly.hpp"
+#include "ropescale/safetensors.hpp"
+#include "ropescale/types.hpp"
 
 #endif  // ROPESCALE_ROPESCALE_HPP

@@ -370,7 +370,8 @@ class file {
                 detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
             break;
           case dtype::f16:
-            v = static_cast<Real>(to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
+            v = static_cast<Real>(
+                to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
             break;
           case dtype::bf16:
             v = static_cast<Real>(

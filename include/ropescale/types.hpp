@@ -394,7 +394,8 @@ inline qkv_views<T> packed_qkv_views(std::span<T, E> buffer, std::int64_t tokens
 #endif
 
 /// The positions of the tokens of a call: either an explicit list (values[t] for token t; count
-/// must equal the number of tokens) or, when values is null, the contiguous range start, start+1, ….
+/// must equal the number of tokens) or, when values is null, the contiguous range start, start+1,
+/// ….
 struct token_positions {
   const std::int64_t* values = nullptr;
   std::int64_t count = 0;

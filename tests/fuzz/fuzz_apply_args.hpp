@@ -94,8 +94,8 @@ inline fuzz_view make_view(byte_reader& r, std::int64_t tokens) {
     f.v.head_stride = r.pick(0, 160);
     f.v.token_stride = r.pick(0, 400);
   }
-  const auto extent = view_extent(f.v.tokens, f.v.heads, f.v.head_dim, f.v.token_stride,
-                                  f.v.head_stride);
+  const auto extent =
+      view_extent(f.v.tokens, f.v.heads, f.v.head_dim, f.v.token_stride, f.v.head_stride);
   const bool negative = f.v.tokens < 0 || f.v.heads < 0 || f.v.head_dim < 0 ||
                         f.v.token_stride < 0 || f.v.head_stride < 0;
   if (!extent && !negative) {
@@ -103,7 +103,8 @@ inline fuzz_view make_view(byte_reader& r, std::int64_t tokens) {
     return f;
   }
   f.buf.assign(static_cast<std::size_t>(extent.value_or(1)), 0.0f);
-  for (std::size_t i = 0; i < f.buf.size(); ++i) f.buf[i] = 0.25f + 0.001f * static_cast<float>(i % 1000);
+  for (std::size_t i = 0; i < f.buf.size(); ++i)
+    f.buf[i] = 0.25f + 0.001f * static_cast<float>(i % 1000);
   f.v.data = (r.byte() == 7) ? nullptr : f.buf.data();
   if (extent && *extent == 0 && r.byte() % 2) f.v.data = nullptr;
   return f;
@@ -154,7 +155,8 @@ inline void check_untouched(const fuzz_view& f, const std::vector<float>& before
     }
   }
   for (std::size_t i = 0; i < f.buf.size(); ++i) {
-    if (!may_change[i]) ROPESCALE_FUZZ_CHECK(std::memcmp(&f.buf[i], &before[i], sizeof(float)) == 0);
+    if (!may_change[i])
+      ROPESCALE_FUZZ_CHECK(std::memcmp(&f.buf[i], &before[i], sizeof(float)) == 0);
   }
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: ropescale-inspect command lines (see fuzz_cli_args.hpp and tests/fuzz/README.md).
+// libFuzzer target: ropescale-inspect command lines (see fuzz_cli_args.hpp and
+// tests/fuzz/README.md).
 #include "fuzz/fuzz_cli_args.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -61,7 +61,8 @@ inline int run_cli_args(const std::uint8_t* data, std::size_t size) {
   if (a.weights) ROPESCALE_FUZZ_CHECK(!a.weights->empty());
   if (a.positions) {
     ROPESCALE_FUZZ_CHECK(!a.positions->empty() && a.positions->size() <= d::inspect_max_positions);
-    for (std::int64_t p : *a.positions) ROPESCALE_FUZZ_CHECK(p >= 0 && p <= d::inspect_max_position);
+    for (std::int64_t p : *a.positions)
+      ROPESCALE_FUZZ_CHECK(p >= 0 && p <= d::inspect_max_position);
   }
 
   // Canonical re-spelling parses to the same thing.

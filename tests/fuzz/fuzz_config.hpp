@@ -46,7 +46,8 @@ inline const std::filesystem::path& clex_checkpoint_path() {
         R"("model.clex_layer.proj_func.ode_down_proj":{"dtype":"F32","shape":[8,4],"data_offsets":[128,256]},)"
         R"("model.clex_layer.inv_freq":{"dtype":"F32","shape":[4],"data_offsets":[256,272]}})";
     std::vector<unsigned char> bytes(8);
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>((header.size() >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      bytes[i] = static_cast<unsigned char>((header.size() >> (8 * i)) & 0xff);
     bytes.insert(bytes.end(), header.begin(), header.end());
     for (const auto* v : {&up, &down, &inv}) {
       const auto* b = reinterpret_cast<const unsigned char*>(v->data());
@@ -73,7 +74,8 @@ inline void check_rotation(const ropescale::method& m, const std::vector<double>
   const std::int64_t h = m.head_dim(), d = m.rotary_dim(), n = d / 2;
   for (std::size_t i = 0; i < rows.row_stride() * 3; ++i) {
     const float v = rows.data()[i];
-    ROPESCALE_FUZZ_CHECK(std::isfinite(v) && std::fabs(v) <= static_cast<float>(a) * 1.0001f + 1e-30f);
+    ROPESCALE_FUZZ_CHECK(std::isfinite(v) &&
+                         std::fabs(v) <= static_cast<float>(a) * 1.0001f + 1e-30f);
   }
   std::vector<float> x(static_cast<std::size_t>(h));
   for (std::int64_t c = 0; c < h; ++c) x[c] = static_cast<float>((c * 37 % 19) - 9) * 0.125f;
@@ -90,7 +92,8 @@ inline void check_rotation(const ropescale::method& m, const std::vector<double>
       ROPESCALE_FUZZ_CHECK(std::isfinite(out));
       ROPESCALE_FUZZ_CHECK(std::fabs(out - a * in) <= 1e-5 * (a * in) + 1e-30);
     }
-    ROPESCALE_FUZZ_CHECK(std::memcmp(x.data() + d, before.data() + d, sizeof(float) * (h - d)) == 0);
+    ROPESCALE_FUZZ_CHECK(std::memcmp(x.data() + d, before.data() + d, sizeof(float) * (h - d)) ==
+                         0);
   }
 }
 

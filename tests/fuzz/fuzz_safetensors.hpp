@@ -13,11 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_common.hpp"
 #include "fuzz/fuzz_scratch.hpp"
@@ -65,7 +64,8 @@ inline void exercise_index(const std::uint8_t* data, std::size_t size) {
     const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                R"("b":{"dtype":"F32","shape":[],"data_offsets":[8,12]}})";
     std::vector<unsigned char> bytes(8, 0);
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>((header.size() >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      bytes[i] = static_cast<unsigned char>((header.size() >> (8 * i)) & 0xff);
     bytes.insert(bytes.end(), header.begin(), header.end());
     const float values[3] = {1.0f, -2.0f, 0.5f};
     const auto* v = reinterpret_cast<const unsigned char*>(values);
@@ -80,7 +80,8 @@ inline void exercise_index(const std::uint8_t* data, std::size_t size) {
   nlohmann::json j = nlohmann::json::parse(data, data + size, nullptr, false);
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) return;
   int budget = 16;
-  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end() && budget > 0; ++it, --budget) {
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end() && budget > 0;
+       ++it, --budget) {
     ROPESCALE_FUZZ_CHECK(c.contains(it.key()));
     try {
       const st::tensor<double> t = c.read_double(it.key());

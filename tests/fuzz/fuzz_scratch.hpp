@@ -20,8 +20,8 @@ namespace ropescale_fuzz {
 inline const std::filesystem::path& scratch_dir() {
   static const std::filesystem::path dir = [] {
     const char* env = std::getenv("ROPESCALE_TEST_TMPDIR");
-    std::filesystem::path base = env && *env ? std::filesystem::path(env)
-                                             : std::filesystem::temp_directory_path();
+    std::filesystem::path base =
+        env && *env ? std::filesystem::path(env) : std::filesystem::temp_directory_path();
     std::filesystem::path d = base / ("ropescale-fuzz-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
     std::atexit([] {

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Built with `pkg-config --cflags ropescale` only: a full-layer header (Eigen through CLEX) compiles,
-// and the header's version is the one pkg-config reports (PC_* from --modversion).
+// Built with `pkg-config --cflags ropescale` only: a full-layer header (Eigen through CLEX)
+// compiles, and the header's version is the one pkg-config reports (PC_* from --modversion).
 #include <cstdio>
-
 #include <ropescale/config.hpp>
 #include <ropescale/method.hpp>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Independent long-double reference for CLEX (docs/reference.md §4.3/§4.4), written from the spec without
-// the library: plain loops for the row-vector products, the 3/8-rule step, the torchdiffeq grid
-// (N = ceil(span/Δ + 1) points, last one clipped) and linear interpolation of outputs between
+// Independent long-double reference for CLEX (docs/reference.md §4.3/§4.4), written from the spec
+// without the library: plain loops for the row-vector products, the 3/8-rule step, the torchdiffeq
+// grid (N = ceil(span/Δ + 1) points, last one clipped) and linear interpolation of outputs between
 // grid points. The time-embedding base b0 is a parameter so a test can hard-code 10000.
 #ifndef ROPESCALE_TESTS_SUPPORT_CLEX_REFERENCE_HPP
 #define ROPESCALE_TESTS_SUPPORT_CLEX_REFERENCE_HPP

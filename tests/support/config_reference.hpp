@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Long-double reference tables shared by the tests that check a whole loaded config: the loader
 // (test_hf_config.cpp) and the ropescale-inspect CLI (test_inspect_cli.cpp). Written straight
-// from docs/reference.md §1.2, §3.1, §3.5 and §3.7 with std::pow (reference_methods.hpp, used by the method
-// tests, forms powers as exp(−x·ln θ) instead), and independent of the library: nothing here
-// includes a ropescale header. Also expect_table_near, the relative-error check both files use.
+// from docs/reference.md §1.2, §3.1, §3.5 and §3.7 with std::pow (reference_methods.hpp, used by
+// the method tests, forms powers as exp(−x·ln θ) instead), and independent of the library: nothing
+// here includes a ropescale header. Also expect_table_near, the relative-error check both files
+// use.
 #ifndef ROPESCALE_TESTS_SUPPORT_CONFIG_REFERENCE_HPP
 #define ROPESCALE_TESTS_SUPPORT_CONFIG_REFERENCE_HPP
 
@@ -29,8 +30,8 @@ inline std::vector<long double> ref_default(long double theta, std::int64_t d) {
   return w;
 }
 
-/// Llama-3 scaling (docs/reference.md §3.7): by wavelength λ = 2π/ω⁰, ω⁰ below L0/b, ω⁰/s above L0/a, and
-/// the blend (1 − g)·ω⁰/s + g·ω⁰ with g = (L0/λ − a)/(b − a) in between.
+/// Llama-3 scaling (docs/reference.md §3.7): by wavelength λ = 2π/ω⁰, ω⁰ below L0/b, ω⁰/s above
+/// L0/a, and the blend (1 − g)·ω⁰/s + g·ω⁰ with g = (L0/λ − a)/(b − a) in between.
 inline std::vector<long double> ref_llama3(long double theta, std::int64_t d, long double s,
                                            long double a, long double b, long double l0) {
   const long double two_pi = 6.283185307179586476925286766559005768394L;
@@ -74,7 +75,8 @@ inline yarn_bounds ref_yarn_bounds(long double theta, std::int64_t d, long doubl
   return {lo, hi};
 }
 
-/// YaRN table (docs/reference.md §3.5.3): ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo)).
+/// YaRN table (docs/reference.md §3.5.3): ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i −
+/// lo)/(hi − lo)).
 inline std::vector<long double> ref_yarn(long double theta, std::int64_t d, long double s,
                                          long double l0, long double beta_fast,
                                          long double beta_slow, bool truncate) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Independent long-double reference for RoPE cos/sin values (docs/reference.md §5.2, §7). Nothing here is
-// shared with the library: the angle p·ω is formed EXACTLY as a sum of two long doubles (ω is
-// split into a 32-bit head and a tail, so each partial product with an integer p < 2^31 is exact
+// Independent long-double reference for RoPE cos/sin values (docs/reference.md §5.2, §7). Nothing
+// here is shared with the library: the angle p·ω is formed EXACTLY as a sum of two long doubles (ω
+// is split into a 32-bit head and a tail, so each partial product with an integer p < 2^31 is exact
 // in the 64-bit long-double significand), reduced by a three-part split of 2π (31 + 64 + 64 bits,
 // derived offline from 110 decimal digits of π with exact rational arithmetic), and only then
 // handed to cosl/sinl. Error of the reduced angle: about 1e-18 rad for p·ω < 2^31; of the result:
@@ -83,8 +83,8 @@ inline void hf_f32_reference(std::int64_t position, float omega32, double attent
 }
 
 // ---------------------------------------------------------------------------------------------
-// Representative frequency tables, written here from the closed forms of docs/reference.md §3 in long
-// double (independent of the library's method classes) and rounded once to double. They only
+// Representative frequency tables, written here from the closed forms of docs/reference.md §3 in
+// long double (independent of the library's method classes) and rounded once to double. They only
 // need to be realistic inputs for the cos/sin paths: the accuracy reference takes the rounded ω
 // as exact.
 

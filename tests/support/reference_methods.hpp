@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Independent long-double recomputation of every closed-form method of docs/reference.md §3 (and the HF
-// binary32 tables of §5.3), written straight from the spec for the method tests. Nothing here
-// calls the library: powers are formed as expl(−x·logl(θ)) rather than pow, the scaled NTK base
-// θ' is formed explicitly, and the binary32 tables use double pow (the library uses long double),
-// so shared mistakes are unlikely. Also: ulp-distance helpers used to state tolerances.
+// Independent long-double recomputation of every closed-form method of docs/reference.md §3 (and
+// the HF binary32 tables of §5.3), written straight from the spec for the method tests. Nothing
+// here calls the library: powers are formed as expl(−x·logl(θ)) rather than pow, the scaled NTK
+// base θ' is formed explicitly, and the binary32 tables use double pow (the library uses long
+// double), so shared mistakes are unlikely. Also: ulp-distance helpers used to state tolerances.
 #ifndef ROPESCALE_TESTS_SUPPORT_REFERENCE_METHODS_HPP
 #define ROPESCALE_TESTS_SUPPORT_REFERENCE_METHODS_HPP
 

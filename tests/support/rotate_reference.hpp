@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Independent reference for the rotation tests: docs/reference.md §1.3 written directly in double (and the
-// exact cos/sin in long double with a careful mod-2π reduction), sharing no code with the
+// Independent reference for the rotation tests: docs/reference.md §1.3 written directly in double
+// (and the exact cos/sin in long double with a careful mod-2π reduction), sharing no code with the
 // library's kernels. 16-bit storage decoding is also re-derived here from the IEEE formats.
 #ifndef ROPESCALE_TESTS_SUPPORT_ROTATE_REFERENCE_HPP
 #define ROPESCALE_TESTS_SUPPORT_ROTATE_REFERENCE_HPP
@@ -72,9 +72,9 @@ inline void exact_cos_sin(std::int64_t position, double omega, long double& c, l
 inline std::vector<double> default_inv_freq(std::int64_t rotary_dim, double theta) {
   std::vector<double> w(static_cast<std::size_t>(rotary_dim / 2));
   for (std::size_t i = 0; i < w.size(); ++i) {
-    w[i] = static_cast<double>(std::pow(static_cast<long double>(theta),
-                                        -2.0L * static_cast<long double>(i) /
-                                            static_cast<long double>(rotary_dim)));
+    w[i] = static_cast<double>(
+        std::pow(static_cast<long double>(theta),
+                 -2.0L * static_cast<long double>(i) / static_cast<long double>(rotary_dim)));
   }
   return w;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Accurate angle formation (docs/reference.md §5.2): the product p·ω is formed exactly as a double pair
-// (p < 2^53 converts exactly; fma recovers the product's rounding error), then reduced mod 2π with
-// a two-constant Cody–Waite split. Reduction error is about 1e-15 rad for p·ω up to 1e8 rad, far
-// below the 1e-9 the spec allows. Scalar: the cold table path on the scalar target, the HF-f32
+// Accurate angle formation (docs/reference.md §5.2): the product p·ω is formed exactly as a double
+// pair (p < 2^53 converts exactly; fma recovers the product's rounding error), then reduced mod 2π
+// with a two-constant Cody–Waite split. Reduction error is about 1e-15 rad for p·ω up to 1e8 rad,
+// far below the 1e-9 the spec allows. Scalar: the cold table path on the scalar target, the HF-f32
 // mode, and the per-row fallback of the vector paths for |p·ω| >= 2^30 rad or non-finite ω. The
 // vector paths (simd/sincos-inl.hpp) use the same exact product and a two-constant reduction
 // mod π/2 instead.

@@ -21,8 +21,8 @@
 
 namespace ropescale::detail {
 
-/// Angle evaluation of the CLI's cos/sin output: accurate double (docs/reference.md §5.2) or HF's binary32
-/// angle (docs/reference.md §5.3).
+/// Angle evaluation of the CLI's cos/sin output: accurate double (docs/reference.md §5.2) or HF's
+/// binary32 angle (docs/reference.md §5.3).
 enum class cli_angle { f64, f32 };
 
 /// Largest accepted --seq-len (docs/reference.md §2.5: S is an integer in [1, 2^53]).
@@ -43,7 +43,7 @@ struct inspect_args {
   std::optional<std::int64_t> seq_len;                 ///< --seq-len S (absent: HF's initial table)
   std::optional<std::string> weights;                  ///< --weights FILE (CLEX checkpoints)
   std::optional<std::vector<std::int64_t>> positions;  ///< --positions list
-  cli_angle angle = cli_angle::f64;                  ///< --angle
+  cli_angle angle = cli_angle::f64;                    ///< --angle
   bool help = false;                                   ///< -h / --help
 };
 

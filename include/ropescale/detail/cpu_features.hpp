@@ -18,10 +18,10 @@ namespace ropescale::detail {
 
 /// What the running CPU and OS support, as far as ropescale's kernels care.
 struct cpu_feature_set {
-  bool avx2 = false;    ///< AVX + AVX2 + FMA + F16C, with YMM state enabled by the OS
-  bool avx512 = false;  ///< AVX-512 F + BW + VL on top of avx2, with ZMM/opmask state enabled
+  bool avx2 = false;        ///< AVX + AVX2 + FMA + F16C, with YMM state enabled by the OS
+  bool avx512 = false;      ///< AVX-512 F + BW + VL on top of avx2, with ZMM/opmask state enabled
   bool avx512bf16 = false;  ///< avx512 + AVX-512 DQ + AVX512_BF16 (bf16 narrowing instruction)
-  bool neon = false;    ///< AArch64 Advanced SIMD (architecturally mandatory)
+  bool neon = false;        ///< AArch64 Advanced SIMD (architecturally mandatory)
 };
 
 #if ROPESCALE_ARCH_X86_64 && (defined(__GNUC__) || defined(__clang__))
@@ -58,8 +58,8 @@ inline cpu_feature_set detect_cpu_features() noexcept {
   const bool f16c = (l1.ecx >> 29) & 1u;
   if (!osxsave || !avx) return f;
   const std::uint64_t xcr0 = xgetbv0();
-  const bool ymm_state = (xcr0 & 0x6u) == 0x6u;     // SSE + AVX state
-  const bool zmm_state = (xcr0 & 0xE6u) == 0xE6u;   // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool ymm_state = (xcr0 & 0x6u) == 0x6u;    // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xE6u) == 0xE6u;  // + opmask, ZMM_Hi256, Hi16_ZMM
   const cpuid_regs l7 = cpuid(7, 0);
   const bool avx2 = (l7.ebx >> 5) & 1u;
   const bool avx512f = (l7.ebx >> 16) & 1u;

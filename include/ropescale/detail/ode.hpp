@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fixed-step Runge–Kutta solver used by CLEX (docs/reference.md §4.4): Kutta's 3/8 rule (torchdiffeq's
-// method "rk4", which is this variant and not classic RK4) on a grid τ_j = t_a + j·Δ whose last
-// point is clipped to t_b, with outputs at grid points taken as they are and outputs between grid
-// points linearly interpolated in the state. No adaptivity. Vectors are Eigen column vectors of
-// Scalar (double, or long double for long double tables). detail: no API promise.
+// Fixed-step Runge–Kutta solver used by CLEX (docs/reference.md §4.4): Kutta's 3/8 rule
+// (torchdiffeq's method "rk4", which is this variant and not classic RK4) on a grid τ_j = t_a + j·Δ
+// whose last point is clipped to t_b, with outputs at grid points taken as they are and outputs
+// between grid points linearly interpolated in the state. No adaptivity. Vectors are Eigen column
+// vectors of Scalar (double, or long double for long double tables). detail: no API promise.
 #ifndef ROPESCALE_DETAIL_ODE_HPP
 #define ROPESCALE_DETAIL_ODE_HPP
 

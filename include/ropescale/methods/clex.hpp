@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// CLEX, continuous length extrapolation (Chen et al., ICLR 2024; docs/reference.md §4): a neural ODE, whose
-// weights ship in the checkpoint, moves each log-frequency z = ln ω with a scale t ≥ 1:
+// CLEX, continuous length extrapolation (Chen et al., ICLR 2024; docs/reference.md §4): a neural
+// ODE, whose weights ship in the checkpoint, moves each log-frequency z = ln ω with a scale t ≥ 1:
 //   dz/dt = σ((z + e(t))·W_up)·W_down + g(t),  z(1) = ln θ,
 //   e_k(t) = −(2k/d)·ln 10000 − (2k/(d−2))·ln(2t − 1),  g_k(t) = −4k/((d−2)(2t − 1)),
 // solved with the fixed-step 3/8 rule from t = 1 (detail/ode.hpp). The table for every integer
@@ -48,8 +48,9 @@ inline constexpr double clex_max_work = 1073741824.0;  // 2^30
 /// Largest table T·n built at once; a larger T computes each requested row on its own.
 inline constexpr std::int64_t clex_max_table_values = std::int64_t{1} << 20;
 
-/// Parameters of CLEX (config keys verbatim, docs/reference.md §4.1) plus the checkpoint's ODE weights.
-/// rope_theta is b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless. d = int(H × prf) must be >= 4.
+/// Parameters of CLEX (config keys verbatim, docs/reference.md §4.1) plus the checkpoint's ODE
+/// weights. rope_theta is b (θ_k = b^(−2k/d)); e(t) uses 10000 regardless. d = int(H × prf) must be
+/// >= 4.
 struct clex_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;  ///< L, the base model's window (top-level key)
   std::int64_t max_factor = 0;               ///< T, largest scale; trained context L·T
@@ -69,8 +70,8 @@ namespace detail {
 
 enum class clex_activation { tanh, silu };
 
-/// Right-hand side f(t, z) = σ((z + e(t))·W_up)·W_down + g(t) of the CLEX ODE (docs/reference.md §4.3).
-/// Holds per-solve scratch, so one instance per solve (the matrices are shared, read-only).
+/// Right-hand side f(t, z) = σ((z + e(t))·W_up)·W_down + g(t) of the CLEX ODE (docs/reference.md
+/// §4.3). Holds per-solve scratch, so one instance per solve (the matrices are shared, read-only).
 template <class Scalar>
 class clex_field {
  public:
@@ -223,10 +224,10 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
 
   // params() (from detail::method_base) includes the ODE weights.
 
-  /// t(S) = min(T, ⌈S/L⌉) in integer arithmetic (docs/reference.md §4.5); S <= L gives 1. S > L·T keeps T:
-  /// upstream's cos/sin cache has only L·T rows (later positions fail there); ropescale serves
-  /// every position from the t = T frequencies, which lie beyond the trained range.
-  /// Throws if seq_len < 1 (upstream's S = 0 wraps to the last row: dropped, §4.8 #8).
+  /// t(S) = min(T, ⌈S/L⌉) in integer arithmetic (docs/reference.md §4.5); S <= L gives 1. S > L·T
+  /// keeps T: upstream's cos/sin cache has only L·T rows (later positions fail there); ropescale
+  /// serves every position from the t = T frequencies, which lie beyond the trained range. Throws
+  /// if seq_len < 1 (upstream's S = 0 wraps to the last row: dropped, §4.8 #8).
   std::int64_t scale_for(std::int64_t seq_len) const {
     detail::check_seq_len(seq_len);
     const std::int64_t L = p_.max_position_embeddings;
@@ -247,10 +248,10 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
 
   /// ω for sequence length S: row t(S) of the integer table; S absent = HF's initial table
   /// (t = 1, which is θ itself: b^(−2k/d) bit for bit, or the checkpoint's inv_freq).
-  /// S is the total key length (cached + new tokens). KV caches (docs/reference.md §4.5): when S crosses a
-  /// multiple of L, t changes and with it every key's frequencies; upstream caches keys before
-  /// RoPE and re-rotates them all each step, so an engine that caches rotated keys must re-rotate
-  /// (or accept the deviation).
+  /// S is the total key length (cached + new tokens). KV caches (docs/reference.md §4.5): when S
+  /// crosses a multiple of L, t changes and with it every key's frequencies; upstream caches keys
+  /// before RoPE and re-rotates them all each step, so an engine that caches rotated keys must
+  /// re-rotate (or accept the deviation).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     return inv_freq_for_scale(seq_len ? scale_for(*seq_len) : 1);
   }
@@ -273,9 +274,9 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     return detail::round_table<Real>(row_alone(t));
   }
 
-  /// Fractional scale (research API, docs/reference.md §4.4): ω(t) = exp(z(t)) from its own solve with
-  /// outputs [1, t] (grid clipped to end exactly at t, no interpolation); t = 1 gives θ. For an
-  /// integer t and a Δ dividing 1 it equals the table row. Throws unless 1 <= t <= T (t < 1 has
+  /// Fractional scale (research API, docs/reference.md §4.4): ω(t) = exp(z(t)) from its own solve
+  /// with outputs [1, t] (grid clipped to end exactly at t, no interpolation); t = 1 gives θ. For
+  /// an integer t and a Δ dividing 1 it equals the table row. Throws unless 1 <= t <= T (t < 1 has
   /// no α = 2t − 1 >= 1: upstream's α = 1 branch is unreachable, §4.8 #6).
   std::vector<Real> inv_freq_at(double t) const {
     if (!std::isfinite(t) || !(t >= 1.0) || !(t <= static_cast<double>(p_.max_factor)))
@@ -301,8 +302,8 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
     return out;
   }
 
-  /// Query temperature (docs/reference.md §4.6): ln S / ln L if log_scale, else 1; unclamped (below 1 for
-  /// S < L, 0 at S = 1), in double; never folded into cos/sin. Throws if seq_len < 1.
+  /// Query temperature (docs/reference.md §4.6): ln S / ln L if log_scale, else 1; unclamped (below
+  /// 1 for S < L, 0 at S = 1), in double; never folded into cos/sin. Throws if seq_len < 1.
   double query_scale(std::int64_t seq_len) const {
     detail::check_seq_len(seq_len);
     if (!p_.log_scale) return 1.0;
@@ -413,9 +414,9 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
   std::shared_ptr<state> state_;
 };
 
-/// Reads the CLEX tensors of a checkpoint into `p` (docs/reference.md §4.2): `path` is a .safetensors file,
-/// a `model.safetensors.index.json` or a directory holding either. W_up must have shape
-/// [n, p·d] and W_down [p·d, n] (n, d from p's head_dim and partial_rotary_factor, p =
+/// Reads the CLEX tensors of a checkpoint into `p` (docs/reference.md §4.2): `path` is a
+/// .safetensors file, a `model.safetensors.index.json` or a directory holding either. W_up must
+/// have shape [n, p·d] and W_down [p·d, n] (n, d from p's head_dim and partial_rotary_factor, p =
 /// param_factor, so p must match the checkpoint); F32/F16/BF16/F64, converted exactly; every
 /// value finite. The optional `model.clex_layer.inv_freq` ([n]) is taken as θ unless
 /// use_checkpoint_inv_freq is false (the 2^-7 consistency check runs when clex is constructed).

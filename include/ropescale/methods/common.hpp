@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers shared by the closed-form frequency methods (docs/reference.md §1, §2.5, §5.3): the rotary
-// dimension rule d = int(H × prf) as a double product truncated toward zero, the value checks of
-// the §2.5 table (all errors through detail::throw_invalid, "<key>: <expectation>, got <value>"),
-// the unscaled inverse frequency θ^(−2i/d) evaluated in long double and rounded once, and the
-// Hugging Face binary32 base table (e = fl32(2i/d), P = fl32(pow(fl32(θ), e)), ω⁰ = fl32(1/P)).
-// Also the parts every method shares: the public base of every `<name>_params`
+// Helpers shared by the closed-form frequency methods (docs/reference.md §1, §2.5, §5.3): the
+// rotary dimension rule d = int(H × prf) as a double product truncated toward zero, the value
+// checks of the §2.5 table (all errors through detail::throw_invalid, "<key>: <expectation>, got
+// <value>"), the unscaled inverse frequency θ^(−2i/d) evaluated in long double and rounded once,
+// and the Hugging Face binary32 base table (e = fl32(2i/d), P = fl32(pow(fl32(θ), e)), ω⁰ =
+// fl32(1/P)). Also the parts every method shares: the public base of every `<name>_params`
 // (ropescale::rope_base_params: head_dim, rope_theta, partial_rotary_factor) and the base class
 // detail::method_base with the common accessors. Everything else here lives in ropescale::detail
 // and carries no API promise.
@@ -50,8 +50,9 @@ inline constexpr std::int64_t max_integer_key = std::int64_t{1} << 53;
 /// 2π in long double (rounded from a 40-digit literal).
 inline constexpr long double two_pi_ld = 6.283185307179586476925286766559005768394L;
 
-/// d = int(H × prf): the IEEE double product truncated toward zero (Python semantics, docs/reference.md §1.1).
-/// 100 × 0.29 = 28.999999999999996, so d = 28. No long double, no rounding.
+/// d = int(H × prf): the IEEE double product truncated toward zero (Python semantics,
+/// docs/reference.md §1.1). 100 × 0.29 = 28.999999999999996, so d = 28. No long double, no
+/// rounding.
 inline std::int64_t rotary_dim_of(std::int64_t head_dim, double partial_rotary_factor) noexcept {
   const double product = static_cast<double>(head_dim) * partial_rotary_factor;
   return static_cast<std::int64_t>(product);  // conversion truncates toward zero
@@ -151,12 +152,13 @@ inline std::int64_t checked_rotary_dim(const rope_base_params& p, std::int64_t m
   return checked_rotary_dim(p.head_dim, p.rope_theta, p.partial_rotary_factor, min_d);
 }
 
-/// The members every method class shares (docs/reference.md §1.4 contract): the validated parameters, H, the
-/// rotary dim d and the table length d/2, and the neutral values of softmax_scale_multiplier(),
-/// query_scale() and diagnostics(). A method passes its validated parameters and its d (checked
-/// by the method; proportional passes H) and defines a member of the same name to differ
-/// (yarn's softmax multiplier, clex's query temperature, notes). Not polymorphic: nothing is
-/// virtual, and the classes are used by value (ropescale::method holds them in a variant).
+/// The members every method class shares (docs/reference.md §1.4 contract): the validated
+/// parameters, H, the rotary dim d and the table length d/2, and the neutral values of
+/// softmax_scale_multiplier(), query_scale() and diagnostics(). A method passes its validated
+/// parameters and its d (checked by the method; proportional passes H) and defines a member of the
+/// same name to differ (yarn's softmax multiplier, clex's query temperature, notes). Not
+/// polymorphic: nothing is virtual, and the classes are used by value (ropescale::method holds them
+/// in a variant).
 template <class Params>
 class method_base {
  public:
@@ -207,7 +209,8 @@ inline W base_inv_freq(double theta, std::int64_t i, std::int64_t denom) {
 }
 
 /// θ^(−2i/d)·k^(−2i/(d−2)) in long double, rounded once to W: NTK-aware base θ' = θ·k^(d/(d−2))
-/// (docs/reference.md §3.3, §3.4) without forming θ'. For i = n − 1 the second exponent is exactly −1.
+/// (docs/reference.md §3.3, §3.4) without forming θ'. For i = n − 1 the second exponent is exactly
+/// −1.
 template <class W>
 inline W ntk_inv_freq(double theta, long double k, std::int64_t i, std::int64_t d) {
   const long double two_i = 2.0L * static_cast<long double>(i);
@@ -238,8 +241,8 @@ inline std::vector<Real> round_table(const std::vector<W>& w) {
   }
 }
 
-/// HF's binary32 P_i = fl32(pow(fl32(θ), fl32(2i/denom))) (docs/reference.md §5.3): the exponent is a
-/// binary32 division of exact values, the pow is evaluated in long double and rounded once.
+/// HF's binary32 P_i = fl32(pow(fl32(θ), fl32(2i/denom))) (docs/reference.md §5.3): the exponent is
+/// a binary32 division of exact values, the pow is evaluated in long double and rounded once.
 inline float hf_f32_pow(double theta, std::int64_t i, std::int64_t denom) {
   const float theta32 = static_cast<float>(theta);
   const float e = static_cast<float>(2 * i) / static_cast<float>(denom);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dynamic NTK scaling (docs/reference.md §3.4, HF rope_type "dynamic"). Three named policies, none chosen
-// implicitly: the stateless per-length table dynamic::inv_freq(S) (θ' = θ·(s·max(S, L)/L −
+// Dynamic NTK scaling (docs/reference.md §3.4, HF rope_type "dynamic"). Three named policies, none
+// chosen implicitly: the stateless per-length table dynamic::inv_freq(S) (θ' = θ·(s·max(S, L)/L −
 // (s − 1))^(d/(d−2)), the default table for S <= L); HF's stateful cache, a separate explicit
 // object dynamic_hf_cache (the table depends on the call history); and vLLM's static table,
 // dynamic::inv_freq_vllm_static() (the base fixed once at S = s·L: θ·(s² − s + 1)^(d/(d−2))).
@@ -24,7 +24,8 @@ struct dynamic_params : rope_base_params {
   std::int64_t max_position_embeddings = 0;  ///< L (top-level key), required
 };
 
-/// The three ways engines pick a dynamic-NTK table (docs/reference.md §3.4). Never chosen implicitly.
+/// The three ways engines pick a dynamic-NTK table (docs/reference.md §3.4). Never chosen
+/// implicitly.
 enum class dynamic_policy {
   hf_cache,    ///< HF's cache: table of the longest S seen, reset below L (dynamic_hf_cache)
   per_length,  ///< stateless: the table of the current S (dynamic::inv_freq(S))
@@ -113,9 +114,9 @@ class dynamic : public detail::method_base<dynamic_params>,
     return p_.rope_theta * std::pow(k, static_cast<double>(d_) / static_cast<double>(d_ - 2));
   }
 
-  /// HF's binary32 table (docs/reference.md §5.3 "dynamic"): the base table with fl32(scaled_theta(S)).
-  /// (HF's forward evaluates the base in f32 from an int64 tensor; ≤ 1.3e-7 relative, not
-  /// reproduced.)
+  /// HF's binary32 table (docs/reference.md §5.3 "dynamic"): the base table with
+  /// fl32(scaled_theta(S)). (HF's forward evaluates the base in f32 from an int64 tensor; ≤ 1.3e-7
+  /// relative, not reproduced.)
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     return detail::hf_f32_base_table(scaled_theta(seq_len), d_, pairs());
   }
@@ -129,9 +130,9 @@ class dynamic : public detail::method_base<dynamic_params>,
   }
 };
 
-/// HF's dynamic-NTK cache semantics (docs/reference.md §3.4), an explicit stateful object owned by the user.
-/// State: cached_max (initially L) and the current table (initially the default table). Each
-/// forward calls update(S) with S = max(position) + 1:
+/// HF's dynamic-NTK cache semantics (docs/reference.md §3.4), an explicit stateful object owned by
+/// the user. State: cached_max (initially L) and the current table (initially the default table).
+/// Each forward calls update(S) with S = max(position) + 1:
 ///   1. if S > cached_max: table ← dynamic::inv_freq(S), cached_max ← S;
 ///   2. if S < L and cached_max > L: table ← default, cached_max ← L.
 /// So for L <= S <= cached_max the longest S's table is kept, and the reset happens only strictly

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Linear scaling / Position Interpolation (docs/reference.md §3.2, HF rope_type "linear"): ω_i = ω⁰_i / s
-// with ω⁰_i = θ^(−2i/d) and s = factor; A = 1. Equivalent to feeding positions p/s.
+// Linear scaling / Position Interpolation (docs/reference.md §3.2, HF rope_type "linear"): ω_i =
+// ω⁰_i / s with ω⁰_i = θ^(−2i/d) and s = factor; A = 1. Equivalent to feeding positions p/s.
 #ifndef ROPESCALE_METHODS_LINEAR_HPP
 #define ROPESCALE_METHODS_LINEAR_HPP
 

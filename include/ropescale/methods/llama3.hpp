@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Llama-3.1 frequency scaling (docs/reference.md §3.7, HF rope_type "llama3"): by wavelength λ_i = 2π/ω⁰_i,
-// high-frequency pairs (λ < L0/b) keep ω⁰, low-frequency pairs (λ > L0/a) get ω⁰/s, and the band
-// in between blends the two with g = (L0/λ − a)/(b − a). A = 1. The map is continuous at both
-// edges; a == b is accepted and uses g = 0 (as vLLM) where HF would compute 0/0.
+// Llama-3.1 frequency scaling (docs/reference.md §3.7, HF rope_type "llama3"): by wavelength λ_i =
+// 2π/ω⁰_i, high-frequency pairs (λ < L0/b) keep ω⁰, low-frequency pairs (λ > L0/a) get ω⁰/s, and
+// the band in between blends the two with g = (L0/λ − a)/(b − a). A = 1. The map is continuous at
+// both edges; a == b is accepted and uses g = 0 (as vLLM) where HF would compute 0/0.
 #ifndef ROPESCALE_METHODS_LLAMA3_HPP
 #define ROPESCALE_METHODS_LLAMA3_HPP
 
@@ -24,7 +24,8 @@ struct llama3_params : rope_base_params {
   std::int64_t original_max_position_embeddings = 0;  ///< L0, required
 };
 
-/// Llama-3 scaling (docs/reference.md §3.7). Real = float, double or long double. Const members thread-safe.
+/// Llama-3 scaling (docs/reference.md §3.7). Real = float, double or long double. Const members
+/// thread-safe.
 template <class Real = double>
 class llama3 : public detail::method_base<llama3_params>,
                public detail::unit_attention_factor<Real> {
@@ -34,9 +35,9 @@ class llama3 : public detail::method_base<llama3_params>,
   static constexpr const char* type_name = "llama3";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates (docs/reference.md §2.5): common keys; factor >= 1; 0 < low_freq_factor <= high_freq_factor;
-  /// L0 in [1, 2^53]. (L0 >= L is the loader's diagnostic: L is not a parameter here.)
-  /// Throws invalid_parameter.
+  /// Validates (docs/reference.md §2.5): common keys; factor >= 1; 0 < low_freq_factor <=
+  /// high_freq_factor; L0 in [1, 2^53]. (L0 >= L is the loader's diagnostic: L is not a parameter
+  /// here.) Throws invalid_parameter.
   explicit llama3(const llama3_params& p)
       : detail::method_base<llama3_params>(p, detail::checked_rotary_dim(p)) {
     detail::check_factor("factor", p_.factor);
@@ -85,8 +86,8 @@ class llama3 : public detail::method_base<llama3_params>,
     return out;
   }
 
-  /// HF's binary32 table (docs/reference.md §5.3 "llama3"): ω⁰ = base table, λ = fl32(fl32(2π)/ω⁰); band
-  /// tests against fl32(L0/a), fl32(L0/b); g = fl32(fl32(fl32(L0)/λ) − fl32(a)) / fl32(b − a)
+  /// HF's binary32 table (docs/reference.md §5.3 "llama3"): ω⁰ = base table, λ = fl32(fl32(2π)/ω⁰);
+  /// band tests against fl32(L0/a), fl32(L0/b); g = fl32(fl32(fl32(L0)/λ) − fl32(a)) / fl32(b − a)
   /// (0 if a == b); ω = fl32(fl32(fl32(fl32(1 − g)·ω⁰)/fl32(s)) + fl32(g·ω⁰)).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// LongRoPE (docs/reference.md §3.6, HF rope_type "longrope"; Phi-3's legacy "su" is renamed by the loader):
-// per-pair rescale factors ω_i = 1/(ext_i·θ^(2i/d)) with ext = long_factor when S > L0, else
-// short_factor, and A = √(1 + ln s / ln L0) for s > 1 (s = factor, or L/L0), the same A for both
-// tables. Switching tables changes the rotation at every position: an engine that caches rotated
-// keys must re-rotate (or drop the cache) when S first crosses L0, or choose once with
+// LongRoPE (docs/reference.md §3.6, HF rope_type "longrope"; Phi-3's legacy "su" is renamed by the
+// loader): per-pair rescale factors ω_i = 1/(ext_i·θ^(2i/d)) with ext = long_factor when S > L0,
+// else short_factor, and A = √(1 + ln s / ln L0) for s > 1 (s = factor, or L/L0), the same A for
+// both tables. Switching tables changes the rotation at every position: an engine that caches
+// rotated keys must re-rotate (or drop the cache) when S first crosses L0, or choose once with
 // inv_freq_fixed(max_context) as vLLM (max_model_len > L0) and llama.cpp (context size) do.
 #ifndef ROPESCALE_METHODS_LONGROPE_HPP
 #define ROPESCALE_METHODS_LONGROPE_HPP
@@ -39,8 +39,8 @@ class longrope : public detail::method_base<longrope_params> {
   static constexpr const char* type_name = "longrope";
   static constexpr bool depends_on_seq_len = true;
 
-  /// Validates (docs/reference.md §2.5): common keys; short_factor and long_factor of exactly d/2 finite
-  /// numbers > 0; factor >= 1 if given; attention_factor > 0 if given; L0 in [1, 2^53]; L in
+  /// Validates (docs/reference.md §2.5): common keys; short_factor and long_factor of exactly d/2
+  /// finite numbers > 0; factor >= 1 if given; attention_factor > 0 if given; L0 in [1, 2^53]; L in
   /// [1, 2^53] when given or needed (factor absent). When A must be computed with s > 1, L0 must
   /// be >= 2 (ln L0 is a denominator). Throws invalid_parameter.
   explicit longrope(const longrope_params& p)

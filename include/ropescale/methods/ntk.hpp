@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Static NTK-aware scaling (docs/reference.md §3.3, ropescale's own rope_type "ntk"; HF only has the dynamic
-// variant): the base becomes θ' = θ·s^(d/(d−2)), so ω_i = θ'^(−2i/d) = ω⁰_i·s^(−2i/(d−2)); A = 1.
-// ω_0 = 1 is kept and ω_{n−1} = ω⁰_{n−1}/s. vLLM's "ntk" is a different formula and is not this.
+// Static NTK-aware scaling (docs/reference.md §3.3, ropescale's own rope_type "ntk"; HF only has
+// the dynamic variant): the base becomes θ' = θ·s^(d/(d−2)), so ω_i = θ'^(−2i/d) =
+// ω⁰_i·s^(−2i/(d−2)); A = 1. ω_0 = 1 is kept and ω_{n−1} = ω⁰_{n−1}/s. vLLM's "ntk" is a different
+// formula and is not this.
 #ifndef ROPESCALE_METHODS_NTK_HPP
 #define ROPESCALE_METHODS_NTK_HPP
 
@@ -20,8 +21,8 @@ struct ntk_params : rope_base_params {
   double factor = 1.0;  ///< s >= 1
 };
 
-/// Static NTK-aware scaling: ω_i = (θ·s^(d/(d−2)))^(−2i/d), A = 1 (docs/reference.md §3.3; bloc97 2023).
-/// Real = float, double or long double. Const members are thread-safe.
+/// Static NTK-aware scaling: ω_i = (θ·s^(d/(d−2)))^(−2i/d), A = 1 (docs/reference.md §3.3; bloc97
+/// 2023). Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
 class ntk : public detail::method_base<ntk_params>, public detail::unit_attention_factor<Real> {
  public:
@@ -30,7 +31,8 @@ class ntk : public detail::method_base<ntk_params>, public detail::unit_attentio
   static constexpr const char* type_name = "ntk";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates the common keys, d >= 4 and factor >= 1 (docs/reference.md §2.5). Throws invalid_parameter.
+  /// Validates the common keys, d >= 4 and factor >= 1 (docs/reference.md §2.5). Throws
+  /// invalid_parameter.
   explicit ntk(const ntk_params& p)
       : detail::method_base<ntk_params>(p, detail::checked_rotary_dim(p, 4)) {
     detail::check_factor("factor", p_.factor);
@@ -56,8 +58,8 @@ class ntk : public detail::method_base<ntk_params>, public detail::unit_attentio
     return out;
   }
 
-  /// HF-style binary32 table (docs/reference.md §5.3 "ntk"): the base table with θ' = scaled_theta() computed
-  /// in double, then fl32(θ').
+  /// HF-style binary32 table (docs/reference.md §5.3 "ntk"): the base table with θ' =
+  /// scaled_theta() computed in double, then fl32(θ').
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     return detail::hf_f32_base_table(scaled_theta(), d_, pairs());

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Proportional RoPE (docs/reference.md §3.8, HF v5 rope_type "proportional", Gemma-4 global layers): the
-// table covers the FULL head, H/2 pairs (i, i + H/2); the first n_rot = ⌊(prf·H)/2⌋ pairs get
-// ω_i = θ^(−2i/H)/s (denominator H, not d) and the rest have frequency 0 (identity rotation).
-// This is not ordinary partial rotary (pairs (i, i + d/2), exponent 2i/d).
+// Proportional RoPE (docs/reference.md §3.8, HF v5 rope_type "proportional", Gemma-4 global
+// layers): the table covers the FULL head, H/2 pairs (i, i + H/2); the first n_rot = ⌊(prf·H)/2⌋
+// pairs get ω_i = θ^(−2i/H)/s (denominator H, not d) and the rest have frequency 0 (identity
+// rotation). This is not ordinary partial rotary (pairs (i, i + d/2), exponent 2i/d).
 #ifndef ROPESCALE_METHODS_PROPORTIONAL_HPP
 #define ROPESCALE_METHODS_PROPORTIONAL_HPP
 
@@ -22,7 +22,8 @@ struct proportional_params : rope_base_params {
   double factor = 1.0;  ///< s >= 1 (default 1)
 };
 
-/// Proportional RoPE (docs/reference.md §3.8). Real = float, double or long double. Const members thread-safe.
+/// Proportional RoPE (docs/reference.md §3.8). Real = float, double or long double. Const members
+/// thread-safe.
 template <class Real = double>
 class proportional : public detail::method_base<proportional_params>,
                      public detail::unit_attention_factor<Real> {
@@ -62,8 +63,8 @@ class proportional : public detail::method_base<proportional_params>,
     return out;
   }
 
-  /// HF's binary32 table (docs/reference.md §5.3 "proportional"): the base table with denominator H for
-  /// i < n_rot, then fl32(·/fl32(s)); zeros beyond.
+  /// HF's binary32 table (docs/reference.md §5.3 "proportional"): the base table with denominator H
+  /// for i < n_rot, then fl32(·/fl32(s)); zeros beyond.
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     std::vector<float> out(static_cast<std::size_t>(pairs()), 0.0f);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// YaRN (docs/reference.md §3.5, HF rope_type "yarn"; Peng et al. 2023): a ramp in the pair index between
-// the correction bounds blends the unscaled frequency (high-frequency pairs) with the
+// YaRN (docs/reference.md §3.5, HF rope_type "yarn"; Peng et al. 2023): a ramp in the pair index
+// between the correction bounds blends the unscaled frequency (high-frequency pairs) with the
 // interpolated one ω⁰/s (low-frequency pairs), plus an attention factor A on cos/sin and, for
 // DeepSeek-style configs, a separate softmax-scale multiplier. Static: S is ignored.
 #ifndef ROPESCALE_METHODS_YARN_HPP
@@ -36,8 +36,8 @@ inline double yarn_get_mscale(double scale, double mscale = 1.0) {
   return 0.1 * mscale * std::log(scale) + 1.0;
 }
 
-/// YaRN: ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo), 0, 1) (docs/reference.md §3.5).
-/// Real = float, double or long double. Const members are thread-safe.
+/// YaRN: ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i), r_i = clamp((i − lo)/(hi − lo), 0, 1)
+/// (docs/reference.md §3.5). Real = float, double or long double. Const members are thread-safe.
 template <class Real = double>
 class yarn : public detail::method_base<yarn_params> {
  public:
@@ -46,8 +46,8 @@ class yarn : public detail::method_base<yarn_params> {
   static constexpr const char* type_name = "yarn";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates (docs/reference.md §2.5): common keys; factor >= 1; L0 in [1, 2^53]; attention_factor > 0;
-  /// mscale, mscale_all_dim >= 0; betas >= 0 with 0 meaning the default, then
+  /// Validates (docs/reference.md §2.5): common keys; factor >= 1; L0 in [1, 2^53];
+  /// attention_factor > 0; mscale, mscale_all_dim >= 0; betas >= 0 with 0 meaning the default, then
   /// beta_fast >= beta_slow. Computes the correction range and A. Throws invalid_parameter.
   explicit yarn(const yarn_params& p)
       : detail::method_base<yarn_params>(p, detail::checked_rotary_dim(p)) {
@@ -116,10 +116,10 @@ class yarn : public detail::method_base<yarn_params> {
   double correction_high() const noexcept { return high_; }
 
   /// ω_i = (ω⁰_i/s)·r_i + ω⁰_i·(1 − r_i) with r_i = clamp((i − lo)/(hi − lo), 0, 1) and lo, hi
-  /// from double (docs/reference.md §3.5.2). r = 0 (and s = 1) gives the default table's value exactly, r = 1
-  /// the linear table's (ω⁰/s in the working type); ramp pairs are blended in long double from the
-  /// long-double ω⁰ and rounded once (the blend amplifies an error in r by up to s, so double
-  /// would cost ~s ulps). Error: <= 1 ulp of Real. S is ignored (>= 1 if given).
+  /// from double (docs/reference.md §3.5.2). r = 0 (and s = 1) gives the default table's value
+  /// exactly, r = 1 the linear table's (ω⁰/s in the working type); ramp pairs are blended in long
+  /// double from the long-double ω⁰ and rounded once (the blend amplifies an error in r by up to s,
+  /// so double would cost ~s ulps). Error: <= 1 ulp of Real. S is ignored (>= 1 if given).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     using W = detail::work_t<Real>;
@@ -157,9 +157,9 @@ class yarn : public detail::method_base<yarn_params> {
     return static_cast<Real>(attention_factor_);
   }
 
-  /// HF's binary32 table (docs/reference.md §5.3 "yarn"): ω_ext = fl32(1/P), ω_int = fl32(1/fl32(fl32(s)·P)),
-  /// r = clamp(fl32(fl32(i − fl32(lo)) / fl32(hi − lo)), 0, 1), w = fl32(1 − r),
-  /// ω = fl32(fl32(ω_int·fl32(1 − w)) + fl32(ω_ext·w)).
+  /// HF's binary32 table (docs/reference.md §5.3 "yarn"): ω_ext = fl32(1/P), ω_int =
+  /// fl32(1/fl32(fl32(s)·P)), r = clamp(fl32(fl32(i − fl32(lo)) / fl32(hi − lo)), 0, 1), w = fl32(1
+  /// − r), ω = fl32(fl32(ω_int·fl32(1 − w)) + fl32(ω_ext·w)).
   std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
     detail::check_seq_len(seq_len);
     std::vector<float> out(static_cast<std::size_t>(pairs()));
@@ -180,9 +180,9 @@ class yarn : public detail::method_base<yarn_params> {
     return out;
   }
 
-  /// DeepSeek softmax term (docs/reference.md §3.5.5): m(s, mscale_all_dim)² when mscale_all_dim is set
-  /// (non-null, non-zero), else 1. Never folded into cos/sin; engines whose attention applies it
-  /// multiply the softmax scale 1/√qk_head_dim by it.
+  /// DeepSeek softmax term (docs/reference.md §3.5.5): m(s, mscale_all_dim)² when mscale_all_dim is
+  /// set (non-null, non-zero), else 1. Never folded into cos/sin; engines whose attention applies
+  /// it multiply the softmax scale 1/√qk_head_dim by it.
   double softmax_scale_multiplier() const noexcept { return softmax_multiplier_; }
   /// Non-fatal notes: "mscale is ignored" when mscale is set without mscale_all_dim (and no
   /// explicit attention_factor), as HF does.

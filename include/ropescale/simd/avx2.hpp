@@ -53,7 +53,8 @@ struct ops {
     const __m256i u = _mm256_castps_si256(v);
     const __m256i hi = _mm256_srli_epi32(u, 16);
     const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
     const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
     const __m128i packed =
@@ -92,7 +93,8 @@ struct ops {
   static void split_bf16(const bf16* p, __m256& even, __m256& odd) noexcept {
     const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     even = _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
-    odd = _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    odd =
+        _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
   }
   static __m256i round_bf16_hi(__m256 v) noexcept {  // bf16 bits in the upper 16 bits
     const __m256i u = _mm256_castps_si256(v);
@@ -118,7 +120,8 @@ struct ops {
   ROPESCALE_INLINE static void merge_bf16_n(bf16* const* p, const __m256* r) noexcept {
     __m256 nan = _mm256_cmp_ps(r[0], r[1], _CMP_UNORD_Q);
     ROPESCALE_UNROLL
-    for (int i = 1; i < N; ++i) nan = _mm256_or_ps(nan, _mm256_cmp_ps(r[2 * i], r[2 * i + 1], _CMP_UNORD_Q));
+    for (int i = 1; i < N; ++i)
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(r[2 * i], r[2 * i + 1], _CMP_UNORD_Q));
     if (_mm256_movemask_ps(nan) != 0) {
       ROPESCALE_UNROLL
       for (int i = 0; i < N; ++i) merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
@@ -200,9 +203,7 @@ struct ops {
   static bool dany(__m256d bad) noexcept { return _mm256_movemask_pd(bad) != 0; }
   static __m256d dzero() noexcept { return _mm256_setzero_pd(); }
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m256d sign bits.
-  static __m256d dfma(__m256d a, __m256d b, __m256d c) noexcept {
-    return _mm256_fmadd_pd(a, b, c);
-  }
+  static __m256d dfma(__m256d a, __m256d b, __m256d c) noexcept { return _mm256_fmadd_pd(a, b, c); }
   /// b where mask's sign bit is set, else a
   static __m256d dsel(__m256d mask, __m256d a, __m256d b) noexcept {
     return _mm256_blendv_pd(a, b, mask);
@@ -222,9 +223,9 @@ struct ops {
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 #include "ropescale/simd/rotate-inl.hpp"
 #include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
-#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 
 }  // namespace ropescale::simd::avx2
 ROPESCALE_END_TARGET

@@ -81,8 +81,7 @@ struct ops {
   static __m512 swap_pairs(__m512 v) noexcept { return _mm512_permute_ps(v, 0xB1); }
   /// lo = [v0 v0 v1 v1 … v7 v7], hi = [v8 v8 … v15 v15]
   static void dup_pairs(__m512 v, __m512& lo, __m512& hi) noexcept {
-    lo = _mm512_permutexvar_ps(
-        _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), v);
+    lo = _mm512_permutexvar_ps(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), v);
     hi = _mm512_permutexvar_ps(
         _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), v);
   }
@@ -91,7 +90,8 @@ struct ops {
   static void split_bf16(const bf16* p, __m512& even, __m512& odd) noexcept {
     const __m512i u = _mm512_loadu_si512(p);
     even = _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
-    odd = _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    odd =
+        _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
   }
   /// Rounds both to bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and stores them interleaved.
   static __m512i round_bf16_hi(__m512 v) noexcept {  // bf16 bits in the upper 16 bits
@@ -105,7 +105,8 @@ struct ops {
     const __m512i e = _mm512_srli_epi32(round_bf16_hi(even), 16);
     const __m512i o = round_bf16_hi(odd);
     // (o & 0xFFFF0000) | e
-    _mm512_storeu_si512(p, _mm512_ternarylogic_epi32(o, e, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)), 0xEC));
+    _mm512_storeu_si512(
+        p, _mm512_ternarylogic_epi32(o, e, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)), 0xEC));
   }
   /// even = [v0_0 v0_2 … v0_14 v1_0 … v1_14], odd = [v0_1 … v1_15]
   static void deinterleave(__m512 v0, __m512 v1, __m512& even, __m512& odd) noexcept {
@@ -139,8 +140,7 @@ struct ops {
   /// [d0 lanes, d1 lanes] as floats
   static __m512 narrow(const __m512d* d) noexcept {
     const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(d[0])));
-    return _mm512_castpd_ps(
-        _mm512_insertf64x4(lo, _mm256_castps_pd(_mm512_cvtpd_ps(d[1])), 1));
+    return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm512_cvtpd_ps(d[1])), 1));
   }
   /// k exact integers, |k| < 2^30: sign-bit masks for k odd, bit 1 of k, bit 1 of k + 1.
   static void quadrant_masks(const __m512d* k, __m512& swap, __m512& sin_flip,
@@ -172,8 +172,8 @@ struct ops {
   static __m512 ffnma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
   /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
   static __m512d dbad_or(__m512d bad, __m512d v, __m512d limit) noexcept {
-    const __m512i abs = _mm512_and_si512(_mm512_castpd_si512(v),
-                                         _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF));
+    const __m512i abs =
+        _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF));
     const __mmask8 m = _mm512_cmp_pd_mask(_mm512_castsi512_pd(abs), limit, _CMP_NLT_UQ);
     return _mm512_castsi512_pd(_mm512_mask_set1_epi64(_mm512_castpd_si512(bad), m, -1));
   }
@@ -182,13 +182,11 @@ struct ops {
   }
   static __m512d dzero() noexcept { return _mm512_setzero_pd(); }
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m512d sign bits.
-  static __m512d dfma(__m512d a, __m512d b, __m512d c) noexcept {
-    return _mm512_fmadd_pd(a, b, c);
-  }
+  static __m512d dfma(__m512d a, __m512d b, __m512d c) noexcept { return _mm512_fmadd_pd(a, b, c); }
   /// b where mask's sign bit is set, else a
   static __m512d dsel(__m512d mask, __m512d a, __m512d b) noexcept {
-    const __mmask8 m = _mm512_test_epi64_mask(_mm512_castpd_si512(mask),
-                                              _mm512_set1_epi64(INT64_MIN));
+    const __mmask8 m =
+        _mm512_test_epi64_mask(_mm512_castpd_si512(mask), _mm512_set1_epi64(INT64_MIN));
     return _mm512_mask_blend_pd(m, a, b);
   }
   static __m512d dflip(__m512d v, __m512d mask) noexcept {
@@ -210,9 +208,9 @@ struct ops {
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 #include "ropescale/simd/rotate-inl.hpp"
 #include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
-#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 
 }  // namespace ropescale::simd::avx512
 ROPESCALE_END_TARGET
@@ -245,8 +243,8 @@ struct ops : avx512::ops {
   /// vpermw each puts word i into the upper half of 32-bit lane i.
   static void widen_bf16(const bf16* p, __m512& first, __m512& second) noexcept {
     const __m512i u = _mm512_loadu_si512(p);
-    const __m512i lo = _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8, 0, 7,
-                                        0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0, 0);
+    const __m512i lo = _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8, 0, 7, 0,
+                                        6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0, 0);
     const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi32(16 << 16));
     constexpr __mmask32 upper_words = 0xAAAAAAAAu;
     first = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(upper_words, lo, u));
@@ -271,7 +269,8 @@ struct ops : avx512::ops {
     if (nonzero != ~__mmask32{0}) {
       __mmask16 sub = 0;
       ROPESCALE_UNROLL
-      for (int i = 0; i < 2 * N; ++i) sub = static_cast<__mmask16>(sub | _mm512_fpclass_ps_mask(r[i], 0x20));
+      for (int i = 0; i < 2 * N; ++i)
+        sub = static_cast<__mmask16>(sub | _mm512_fpclass_ps_mask(r[i], 0x20));
       if (sub != 0) {
         ROPESCALE_UNROLL
         for (int i = 0; i < N; ++i) {
@@ -290,9 +289,9 @@ struct ops : avx512::ops {
       for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], h[i]);
     } else {
       // interleaved to e0 o0 e1 o1 …
-      const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                           24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                           16, 0);
+      const __m512i idx =
+          _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                           6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
       ROPESCALE_UNROLL
       for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], _mm512_permutexvar_epi16(idx, h[i]));
     }

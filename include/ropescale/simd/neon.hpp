@@ -163,9 +163,7 @@ struct ops {
   static uint64x2_t vmvnq_u64_compat(uint64x2_t v) noexcept {
     return veorq_u64(v, vdupq_n_u64(~0ull));
   }
-  static bool dany(float64x2_t bad) noexcept {
-    return vmaxvq_u32(vreinterpretq_u32_f64(bad)) != 0;
-  }
+  static bool dany(float64x2_t bad) noexcept { return vmaxvq_u32(vreinterpretq_u32_f64(bad)) != 0; }
   static float64x2_t dzero() noexcept { return vdupq_n_f64(0.0); }
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are float64x2_t sign bits.
   static float64x2_t dfma(float64x2_t a, float64x2_t b, float64x2_t c) noexcept {
@@ -193,9 +191,9 @@ struct ops {
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 #include "ropescale/simd/rotate-inl.hpp"
 #include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
-#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 
 }  // namespace ropescale::simd::neon
 

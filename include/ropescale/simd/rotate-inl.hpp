@@ -38,8 +38,8 @@ inline void neox_block(T* pa, T* pb, typename ops::vec cv, typename ops::vec sv)
 
 /// GPT-J: L interleaved pairs (2L elements) at p.
 template <class T, bool Inverse>
-inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi,
-                       typename ops::vec s_lo, typename ops::vec s_hi) noexcept {
+inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi, typename ops::vec s_lo,
+                       typename ops::vec s_hi) noexcept {
   constexpr std::int64_t L = ops::lanes;
   auto v0 = ops::load(p);
   auto v1 = ops::load(p + L);
@@ -116,14 +116,16 @@ inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, st
       T* x = q + h * q_hs;
       T* xp = x + 2 * i0;
       ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
+      for (int b = 0; b < NB; ++b)
+        gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
       rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
     }
     for (std::int64_t h = 0; h < k_heads; ++h) {
       T* x = k + h * k_hs;
       T* xp = x + 2 * i0;
       ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
+      for (int b = 0; b < NB; ++b)
+        gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
       rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
     }
   }
@@ -132,13 +134,13 @@ inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, st
 /// Maximum blocks per chunk: the row registers (ops::row_regs) hold 2 vectors per block for
 /// NeoX (cos, sin) and 4 for GPT-J (duplicated cos and sin halves).
 template <layout Layout>
-inline constexpr int max_chunk_blocks = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
+inline constexpr int max_chunk_blocks =
+    Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
 
 template <class T, layout Layout, bool Inverse, int NB>
 inline void rotate_chunk_n(int nb, T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                           std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                           const float* s, std::int64_t n, std::int64_t i0,
-                           std::int64_t tail_from) noexcept {
+                           std::int64_t k_heads, std::int64_t k_hs, const float* c, const float* s,
+                           std::int64_t n, std::int64_t i0, std::int64_t tail_from) noexcept {
   if constexpr (NB >= 1) {
     if (nb == NB) {
       rotate_chunk<T, Layout, Inverse, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0,
@@ -200,8 +202,8 @@ ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r)
 /// (load_row_bf16_neox); the rotated a goes to r[0], r[1] and b to r[2], r[3] (not stored).
 template <bool Inverse, class O = ops>
 ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
-                           typename O::vec co, typename O::vec se, typename O::vec so,
-                           typename O::vec* r) noexcept {
+                                     typename O::vec co, typename O::vec se, typename O::vec so,
+                                     typename O::vec* r) noexcept {
   typename O::vec ae, ao, be, bo;
   if constexpr (has_bf16_neox_in_order<O>::value) {
     O::widen_bf16(pa, ae, ao);
@@ -226,7 +228,7 @@ ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O:
 /// GPT-J bf16: lanes interleaved pairs at p (a = even, b = odd), row (cv, sv); result in r[0..1].
 template <bool Inverse, class O = ops>
 ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename O::vec sv,
-                           typename O::vec* r) noexcept {
+                                     typename O::vec* r) noexcept {
   typename O::vec a, b;
   O::split_bf16(p, a, b);
   if constexpr (!Inverse) {
@@ -294,16 +296,15 @@ inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, 
 }
 
 template <layout Layout, bool Inverse, int NB>
-inline void rotate_chunk_bf16_n(int nb, bf16* q, std::int64_t q_heads, std::int64_t q_hs,
-                                bf16* k, std::int64_t k_heads, std::int64_t k_hs,
-                                const float* c, const float* s, std::int64_t n,
-                                std::int64_t i0) noexcept {
+inline void rotate_chunk_bf16_n(int nb, bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
+                                std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                                const float* s, std::int64_t n, std::int64_t i0) noexcept {
   if constexpr (NB >= 1) {
     if (nb == NB) {
       rotate_chunk_bf16<Layout, Inverse, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0);
     } else {
-      rotate_chunk_bf16_n<Layout, Inverse, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s,
-                                                   n, i0);
+      rotate_chunk_bf16_n<Layout, Inverse, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
+                                                   i0);
     }
   }
 }
@@ -320,15 +321,14 @@ inline void rotate_token_from(T* q, std::int64_t q_heads, std::int64_t q_hs, T* 
   const std::int64_t tail = from + full * L;
   if (full == 0) {
     if (from < n) {
-      rotate_chunk<T, Layout, Inverse, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from,
-                                          from);
+      rotate_chunk<T, Layout, Inverse, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from, from);
     }
     return;
   }
   std::int64_t b = 0;
   for (; full - b > K; b += K) {
-    rotate_chunk<T, Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                        from + b * L, n);
+    rotate_chunk<T, Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from + b * L,
+                                        n);
   }
   rotate_chunk_n<T, Layout, Inverse, K>(static_cast<int>(full - b), q, q_heads, q_hs, k, k_heads,
                                         k_hs, c, s, n, from + b * L, tail);
@@ -338,8 +338,8 @@ inline void rotate_token_from(T* q, std::int64_t q_heads, std::int64_t q_hs, T* 
 /// row's vector blocks are processed in chunks that fit the row registers, each chunk sweeping
 /// all heads in address order. Either tensor may have zero heads (its pointer is then unused).
 template <class T, layout Layout, bool Inverse>
-inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                         std::int64_t k_heads, std::int64_t k_hs, const float* c, const float* s,
+inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
+                         std::int64_t k_hs, const float* c, const float* s,
                          std::int64_t n) noexcept {
   if constexpr (ops::lanes == 1) {
     for (std::int64_t h = 0; h < q_heads; ++h) {
@@ -362,8 +362,7 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
                                               k_heads, k_hs, c, s, n, u * U);
     }
     if (units * U < n) {
-      rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                            units * U);
+      rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, units * U);
     }
   } else {
     rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, 0);
@@ -377,9 +376,9 @@ inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
 template <class T, layout Layout, bool Inverse>
 inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n) noexcept {
   if constexpr (Layout == layout::deinterleaved) {
-    // DeepSeek de-interleaved (docs/reference.md §1.3): literally the even/odd de-interleave of the first
-    // 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The permutation
-    // is exact (storage type) and goes through a scratch copy in L1.
+    // DeepSeek de-interleaved (docs/reference.md §1.3): literally the even/odd de-interleave of the
+    // first 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The
+    // permutation is exact (storage type) and goes through a scratch copy in L1.
     T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
     if constexpr (Inverse) rotate_head_stream<T, layout::neox, true>(x, c, s, n);
     for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
@@ -498,7 +497,8 @@ inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
   T* const q = j.q;
   T* const k = j.k;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t r = (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
+    const std::int64_t r =
+        (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
     ROPESCALE_UNROLL
     for (int chunk = 0; chunk < Chunks; ++chunk) {
       constexpr std::int64_t chunk_pairs = NB * L;
@@ -584,19 +584,26 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
           // duplicated cos/sin need twice the registers).
           if (full % K == 0 && full / K <= 4) {
             switch (full / K) {
-              case 2: rotate_tokens_resident<T, Layout, Inverse, K, 2>(j); return;
-              case 3: rotate_tokens_resident<T, Layout, Inverse, K, 3>(j); return;
-              case 4: rotate_tokens_resident<T, Layout, Inverse, K, 4>(j); return;
-              default: break;
+              case 2:
+                rotate_tokens_resident<T, Layout, Inverse, K, 2>(j);
+                return;
+              case 3:
+                rotate_tokens_resident<T, Layout, Inverse, K, 3>(j);
+                return;
+              case 4:
+                rotate_tokens_resident<T, Layout, Inverse, K, 4>(j);
+                return;
+              default:
+                break;
             }
           }
         }
         if (full >= 1 && full <= K) {
           with_blocks<K>(static_cast<int>(full), [&](auto nb) {
             for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-              rotate_chunk<T, Layout, Inverse, decltype(nb)::value>(
-                  q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0,
-                  full * L);
+              rotate_chunk<T, Layout, Inverse, decltype(nb)::value>(q, j.q_heads, j.q_head_stride,
+                                                                    k, j.k_heads, j.k_head_stride,
+                                                                    c, s, n, 0, full * L);
             });
           });
           return;
@@ -604,8 +611,8 @@ inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
       }
     }
     for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-      rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads,
-                                       j.k_head_stride, c, s, n);
+      rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride,
+                                       c, s, n);
     });
   }
 }
@@ -617,8 +624,8 @@ template <class T, layout Layout>
 inline bool streams(const rotate_job<T>& j) noexcept {
   if constexpr (ops::lanes > 1) {
     if (j.pairs > resident_pairs<T, Layout>) {
-      const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) *
-                                 j.pairs * 2 * static_cast<std::int64_t>(sizeof(T));
+      const std::int64_t bytes = (j.token_end - j.token_begin) * (j.q_heads + j.k_heads) * j.pairs *
+                                 2 * static_cast<std::int64_t>(sizeof(T));
       return bytes >= stream_min_bytes();
     }
   }
@@ -679,7 +686,8 @@ inline void scale_in_place(T* x, std::int64_t count, float f) noexcept {
   std::int64_t i = 0;
   if constexpr (ops::lanes > 1) {
     const auto fv = ops::set1(f);
-    for (; i + ops::lanes <= count; i += ops::lanes) ops::store(x + i, ops::mul(ops::load(x + i), fv));
+    for (; i + ops::lanes <= count; i += ops::lanes)
+      ops::store(x + i, ops::mul(ops::load(x + i), fv));
   }
   for (; i < count; ++i) x[i] = store_from_float<T>(load_as_float(x[i]) * f);
 }

@@ -118,8 +118,7 @@ struct ops {
     return std::signbit(mask) ? b : a;
   }
   static double dflip(double v, double mask) noexcept { return std::signbit(mask) ? -v : v; }
-  static void dquadrant_masks(double k, double& swap, double& sin_flip,
-                              double& cos_flip) noexcept {
+  static void dquadrant_masks(double k, double& swap, double& sin_flip, double& cos_flip) noexcept {
     const auto q = static_cast<std::int64_t>(std::fabs(k) < 1073741824.0 ? k : 0.0);
     swap = (q & 1) != 0 ? -0.0 : 0.0;
     sin_flip = (q & 2) != 0 ? -0.0 : 0.0;
@@ -129,9 +128,9 @@ struct ops {
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 #include "ropescale/simd/rotate-inl.hpp"
 #include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
-#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
 
 }  // namespace ropescale::simd::scalar
 

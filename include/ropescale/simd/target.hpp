@@ -26,7 +26,7 @@
 #endif
 
 #if defined(__clang__)
-#define ROPESCALE_BEGIN_AVX2                                                              \
+#define ROPESCALE_BEGIN_AVX2 \
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
 // _Pragma takes a single string literal (no concatenation), hence the long line.
 // clang-format off
@@ -37,8 +37,7 @@
 #elif defined(__GNUC__)
 #define ROPESCALE_BEGIN_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
 #define ROPESCALE_BEGIN_AVX512 \
-  _Pragma("GCC push_options")  \
-      _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\")")
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl\")")
 #define ROPESCALE_BEGIN_AVX512BF16 \
   _Pragma("GCC push_options")      \
       _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16\")")

@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
   if (failed != 0) return 1;
 
 #if KERNEL_ONLY_HAS_TRY
-  // The non-throwing form: an odd rotary_dim comes back as an error naming the key, nothing written.
+  // The non-throwing form: an odd rotary_dim comes back as an error naming the key, nothing
+  // written.
   const std::vector<float> q_before = q;
   const ropescale::error e = ropescale::try_apply_rotary(
       ropescale::dense_view(q.data(), kTokens, 4, kHeadDim), ropescale::tensor_view<float>{}, *rows,
