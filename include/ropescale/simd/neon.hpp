@@ -191,9 +191,12 @@ struct ops {
   // --- end ops added by the cos/sin table helper (D) ---
 };
 
-#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
+// Order matters: each body uses the ones above it.
+// clang-format off
 #include "ropescale/simd/rotate-inl.hpp"
-#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body (helper D)
+#include "ropescale/simd/sincos-inl.hpp"  // cos/sin rows + on-the-fly body
+#include "ropescale/simd/append-inl.hpp"  // out-of-place rotation, paged KV append
+// clang-format on
 
 }  // namespace ropescale::simd::neon
 
