@@ -60,6 +60,14 @@ constexpr bool sanitized = false;
 // docs/limits.md: 10 s and 1 GiB on one core. Sanitizer builds run the same cases with room for
 // their own slowdown and shadow memory (the plain build is the one that enforces the budget).
 constexpr double budget_seconds = sanitized ? 60.0 : 10.0;
+#if defined(__OPTIMIZE__)
+constexpr bool optimized = true;
+#else
+constexpr bool optimized = false;
+#endif
+/// The largest accepted workloads are sized to the plain budget; only an optimized, unsanitized
+/// build can say anything about their time (the README's Release build runs them).
+constexpr bool runs_full_work = optimized && !sanitized;
 constexpr long budget_rss_kib = sanitized ? 3L << 20 : 1L << 20;
 
 struct run_result {
@@ -397,17 +405,23 @@ TEST(BoundedBudget, ClexTableAndSolverWork) {
       {dir + "/clex_t2e6.json", "--weights", dir + "/clex_d8.safetensors", "--seq-len", "64000"});
   expect_bounded(r, "clex max_factor 2e6, row t = 1000");
   EXPECT_EQ(r.status, 0) << r.err;
-  r = inspect({dir + "/clex_t2e6.json", "--weights", dir + "/clex_d8.safetensors", "--seq-len",
-               "128000000"});
-  expect_bounded(r, "clex max_factor 2e6, row t = 2e6");
-  EXPECT_EQ(r.status, 0) << r.err;
-  // A 7B-sized network (d = 128) at the largest T the work cap allows for Δ = 0.01.
-  write_clex_weights(dir + "/clex_d128.safetensors", 128, 1);
-  write_file(dir + "/clex_7b.json", clex_config(128, R"("max_factor": 1300, "time_dt": 0.01)"));
-  r = inspect(
-      {dir + "/clex_7b.json", "--weights", dir + "/clex_d128.safetensors", "--seq-len", "83200"});
-  expect_bounded(r, "clex d 128, max_factor 1300, time_dt 0.01 (whole table)");
-  EXPECT_EQ(r.status, 0) << r.err;
+  if (runs_full_work) {
+    r = inspect({dir + "/clex_t2e6.json", "--weights", dir + "/clex_d8.safetensors", "--seq-len",
+                 "128000000"});
+    expect_bounded(r, "clex max_factor 2e6, row t = 2e6");
+    EXPECT_EQ(r.status, 0) << r.err;
+    // A 7B-sized network (d = 128) at the largest T the work cap allows for Δ = 0.01.
+    write_clex_weights(dir + "/clex_d128.safetensors", 128, 1);
+    write_file(dir + "/clex_7b.json", clex_config(128, R"("max_factor": 1300, "time_dt": 0.01)"));
+    r = inspect(
+        {dir + "/clex_7b.json", "--weights", dir + "/clex_d128.safetensors", "--seq-len", "83200"});
+    expect_bounded(r, "clex d 128, max_factor 1300, time_dt 0.01 (whole table)");
+    EXPECT_EQ(r.status, 0) << r.err;
+  } else {
+    std::printf(
+        "[ skipped  ] clex row t = 2e6 and d 128 whole table: full-size accepted work is "
+        "timed only in optimized, unsanitized builds\n");
+  }
   // Small Δ with a large network (was ~48 minutes): refused before the checkpoint is read.
   write_file(dir + "/clex_work.json",
              clex_config(128, R"("max_factor": 64, "time_dt": 0.0001, "param_factor": 8)"));
