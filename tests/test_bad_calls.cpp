@@ -363,6 +363,9 @@ TEST_F(BadCalls, BadEnumsTokenRangesAndIsa) {
                     "isa", [&] { apply(q_, k_, r0, kRot, layout::neox, f); });
     expect_rejected(std::string("set_isa(") + ropescale::name(i) + ") on a CPU/build without it",
                     "isa", [&] { ropescale::set_isa(i); });
+    // Which ISA is missing, and the best one named in the message, depend on the machine.
+    for (std::size_t n = rows_out().size(), j = n - 2; j < n; ++j)
+      rows_out()[j].machine_dependent = true;
     break;  // one row is enough for the table
   }
 }

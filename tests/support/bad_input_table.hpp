@@ -23,6 +23,9 @@ struct table_row {
   std::string input;
   std::string behaviour;
   std::string message;
+  /// The message names this machine's ISAs (e.g. "best available: avx512"): written to the
+  /// table, but not compared with README, which was generated on one particular machine.
+  bool machine_dependent = false;
 };
 
 /// The rows collected by this test executable.
@@ -53,17 +56,17 @@ class table_writer : public ::testing::Environment {
       : file_(std::move(file)), check_readme_(check_readme) {}
   void TearDown() override {
     std::vector<std::string> lines;
+    std::ifstream readme(std::string(ROPESCALE_SOURCE_DIR) + "/README.md");
+    const std::string text((std::istreambuf_iterator<char>(readme)),
+                           std::istreambuf_iterator<char>());
     for (const table_row& r : rows_out()) {
       lines.push_back("| " + md_escape(r.input) + " | " + md_escape(r.behaviour) + " | " +
                       (r.message.empty() ? std::string("–") : "`" + md_escape(r.message) + "`") +
                       " |");
-    }
-    std::ifstream readme(std::string(ROPESCALE_SOURCE_DIR) + "/README.md");
-    const std::string text((std::istreambuf_iterator<char>(readme)),
-                           std::istreambuf_iterator<char>());
-    for (const std::string& line : lines) {
-      if (check_readme_ && text.find("\n" + line + "\n") == std::string::npos)
-        ADD_FAILURE() << "README.md lacks this bad-input row (README and code drifted):\n" << line;
+      if (check_readme_ && !r.machine_dependent &&
+          text.find("\n" + lines.back() + "\n") == std::string::npos)
+        ADD_FAILURE() << "README.md lacks this bad-input row (README and code drifted):\n"
+                      << lines.back();
     }
     const char* dir = std::getenv("ROPESCALE_BAD_INPUT_TABLE_DIR");
     if (dir == nullptr || *dir == '\0') return;
