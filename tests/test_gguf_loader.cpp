@@ -285,6 +285,54 @@ TEST(GgufLoader, GptNeoxPartialRotary) {
   EXPECT_TRUE(noted);
 }
 
+// llama.cpp's llama_model_rope_type, row by row for a sample of each group (NORM → gptj,
+// NEOX → neox, M-RoPE → neox with a note, unknown → neox with a note), plus glm4's
+// sections-dependent rule.
+TEST(GgufLoader, PairingByArchitecture) {
+  struct row {
+    const char* arch;
+    bool sections;
+    ropescale::layout want;
+    const char* note;  // a diagnostic containing this, or nullptr for none about pairing
+  };
+  const row rows[] = {
+      {"llama", false, ropescale::layout::gptj, nullptr},
+      {"llada", false, ropescale::layout::gptj, nullptr},
+      {"granitehybrid", false, ropescale::layout::gptj, nullptr},
+      {"smollm3", false, ropescale::layout::gptj, nullptr},
+      {"ernie4_5-moe", false, ropescale::layout::gptj, nullptr},
+      {"glm4", false, ropescale::layout::gptj, nullptr},
+      {"glm4", true, ropescale::layout::neox, "M-RoPE"},
+      {"glm4moe", false, ropescale::layout::neox, nullptr},
+      {"qwen3next", false, ropescale::layout::neox, nullptr},
+      {"gemma3n", false, ropescale::layout::neox, nullptr},
+      {"plamo", false, ropescale::layout::neox, nullptr},
+      {"orion", false, ropescale::layout::neox, nullptr},
+      {"qwen2vl", false, ropescale::layout::neox, "M-RoPE"},
+      {"qwen35moe", false, ropescale::layout::neox, "M-RoPE"},
+      {"no-such-arch", false, ropescale::layout::neox, "pairing table"},
+  };
+  for (const row& r : rows) {
+    SCOPED_TRACE(std::string(r.arch) + (r.sections ? " with sections" : ""));
+    gguf_writer w = model(r.arch, 4096, 32, 4096);
+    w.kv_u32(std::string(r.arch) + ".rope.dimension_count", 128);
+    w.kv_f32(std::string(r.arch) + ".rope.freq_base", 10000.0f);
+    if (r.sections)
+      w.kv_u32_array(std::string(r.arch) + ".rope.dimension_sections", {8, 12, 12, 0});
+    const auto c = load(w);
+    EXPECT_EQ(c.layout, r.want);
+    int pairing_notes = 0, matching = 0;
+    for (const auto& d : c.diagnostics) {
+      const bool about_pairing =
+          d.find("M-RoPE") != std::string::npos || d.find("pairing table") != std::string::npos;
+      pairing_notes += about_pairing;
+      matching += r.note != nullptr && d.find(r.note) != std::string::npos;
+    }
+    EXPECT_EQ(pairing_notes, r.note != nullptr ? 1 : 0);
+    EXPECT_EQ(matching, r.note != nullptr ? 1 : 0);
+  }
+}
+
 TEST(GgufLoader, LinearAbsentTypeLegacyNoneAndZero) {
   struct row {
     std::function<void(gguf_writer&)> keys;

@@ -815,18 +815,35 @@ inline bool has_gguf_magic(const std::filesystem::path& path) noexcept {
 namespace gguf {
 namespace detail {
 
-/// Architectures llama.cpp rotates with GPT-J pairs (LLAMA_ROPE_TYPE_NORM; a llama GGUF holds Q/K
-/// weights permuted by the converter). Others known to ropescale use NeoX pairs.
+/// Architectures llama.cpp rotates with GPT-J pairs (LLAMA_ROPE_TYPE_NORM in its
+/// llama_model_rope_type; a llama GGUF holds Q/K weights permuted by the converter). glm4 is
+/// NORM unless the file declares M-RoPE sections (then, like the M-RoPE archs below, NeoX).
 inline constexpr const char* norm_pairing_archs[] = {
-    "llama",   "llama4",    "deci",       "baichuan",  "starcoder", "internlm2", "minicpm",
-    "xverse",  "command-r", "cohere2",    "olmo",      "arctic",    "deepseek",  "deepseek2",
-    "chatglm", "granite",   "granitemoe", "chameleon", "mistral3"};
+    "llama",         "llada",         "llama4",       "deci",       "baichuan",      "starcoder",
+    "internlm2",     "minicpm",       "xverse",       "command-r",  "cohere2",       "cohere2moe",
+    "olmo",          "arctic",        "deepseek",     "deepseek2",  "deepseek2-ocr", "deepseek32",
+    "deepseek4",     "muse-glimmer",  "plm",          "chatglm",    "granite",       "granitemoe",
+    "granitehybrid", "graniteswitch", "chameleon",    "bailingmoe", "neo-bert",      "smollm3",
+    "arcee",         "ernie4_5",      "ernie4_5-moe", "mistral3",   "eagle3",        "mistral4",
+    "llama-embed",   "maincoder",     "glm-dsa",      "nanbeige",   "glm4"};
+/// Architectures llama.cpp rotates with NeoX pairs (LLAMA_ROPE_TYPE_NEOX).
+// clang-format off
 inline constexpr const char* neox_pairing_archs[] = {
-    "falcon",   "grok",       "dbrx",     "bert",     "nomic-bert", "stablelm",
-    "bitnet",   "qwen",       "qwen2",    "qwen2moe", "qwen3",      "qwen3moe",
-    "phi2",     "phi3",       "phimoe",   "plamo",    "gemma",      "gemma2",
-    "gemma3",   "starcoder2", "openelm",  "gptneox",  "codeshell",  "orion",
-    "nemotron", "exaone",     "minicpm3", "olmo2",    "olmoe",      "gpt-oss"};
+    "falcon", "falcon-h1", "grok", "dbrx", "bert", "jina-bert-v3", "modern-bert", "nomic-bert",
+    "nomic-bert-moe", "eurobert", "stablelm", "bitnet", "qwen", "qwen2", "dream", "qwen2moe",
+    "qwen3", "qwen3moe", "llada-moe", "rnd1", "olmo2", "olmoe", "phi2", "phi3", "phimoe", "plamo",
+    "plamo2", "plamo3", "gemma", "gemma2", "gemma3", "gemma3n", "gemma4", "gemma4-assistant",
+    "gemma-embedding", "starcoder2", "openelm", "gptneox", "codeshell", "orion", "nemotron",
+    "exaone", "exaone4", "exaone-moe", "minicpm3", "bailingmoe2", "dots1", "hunyuan-moe", "jais2",
+    "gpt-oss", "hunyuan-dense", "hy_v3", "lfm2", "lfm2moe", "smallthinker", "seed_oss", "grovemoe",
+    "apertus", "minimax-m2", "minimax-m3", "cogvlm", "pangu-embedded", "afmoe", "laguna",
+    "qwen3next", "mimo2", "step35", "talkie", "mellum", "glm4moe", "hunyuan_vl"};
+// clang-format on
+/// Architectures llama.cpp rotates with multi-section RoPE (LLAMA_ROPE_TYPE_MROPE / IMROPE). Its
+/// pairs are NeoX's, and for text positions (every section at the same position) the rotation
+/// is NeoX's; ropescale encodes that and says so in a diagnostic.
+inline constexpr const char* mrope_archs[] = {"qwen2vl", "paddleocr", "qwen3vl", "qwen3vlmoe",
+                                              "qwen35",  "qwen35moe", "qwen3tts"};
 
 inline bool in_list(std::string_view arch, const char* const* begin, const char* const* end) {
   return std::any_of(begin, end, [arch](const char* a) { return arch == a; });
@@ -968,13 +985,20 @@ inline loaded_config load_gguf(const gguf::file& f) {
   const std::string pre = arch + ".";
   const bool deepseek2 = arch == "deepseek2";
 
-  // Pairing.
+  // Pairing (llama_model_rope_type).
   using gguf::detail::in_list;
-  if (in_list(arch, std::begin(gguf::detail::norm_pairing_archs),
-              std::end(gguf::detail::norm_pairing_archs))) {
+  const auto listed = [&](const auto& list) {
+    return in_list(arch, std::begin(list), std::end(list));
+  };
+  const bool sections = (arch == "glm4" || arch == "glm4moe" || arch == "hunyuan_vl") &&
+                        f.find(pre + "rope.dimension_sections") != nullptr;
+  if (sections || listed(gguf::detail::mrope_archs)) {
+    diag.push_back("general.architecture " + gguf::detail::quote_name(arch) +
+                   " uses multi-section RoPE (M-RoPE): NeoX pairs, text positions only "
+                   "(docs/gguf.md §2)");
+  } else if (listed(gguf::detail::norm_pairing_archs)) {
     out.layout = layout::gptj;
-  } else if (!in_list(arch, std::begin(gguf::detail::neox_pairing_archs),
-                      std::end(gguf::detail::neox_pairing_archs))) {
+  } else if (!listed(gguf::detail::neox_pairing_archs)) {
     diag.push_back("general.architecture " + gguf::detail::quote_name(arch) +
                    " is not in ropescale's pairing table; NeoX pairs assumed (docs/gguf.md §2)");
   }
