@@ -329,12 +329,8 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   }
   // Layout, rotary_dim, table or frequencies, positions: apply_rotary's own checks.
   simd::rotate_job<E> rj;
-  rj.positions = nullptr;
-  rj.row_offset = 0;
-  rj.range_row0 = 0;
-  rj.cos = nullptr;
-  rj.sin = nullptr;
-  rj.row_stride = 0;
+  simd::row_args& rows_of = rj;  // (every field set: the job takes them whole below)
+  rows_of = simd::row_args{0, 0, 0, nullptr, nullptr, 0, nullptr, 0, 0, lay, false};
   if (rotating && (has_q || has_k)) {
     const tensor_view<E> qv = has_q ? mutable_view(q) : tensor_view<E>{};
     const tensor_view<E> kv = has_k ? mutable_view(k) : tensor_view<E>{};
@@ -391,12 +387,7 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     job.slots = nullptr;
   }
   job.page_size = page_size;
-  job.cos = rj.cos;
-  job.sin = rj.sin;
-  job.row_stride = rj.row_stride;
-  job.positions = rj.positions;
-  job.row_offset = rj.row_offset;
-  job.range_row0 = rj.range_row0;
+  static_cast<simd::row_args&>(job) = rows_of;
   job.inv_freq = rotating ? rows->inv_freq : nullptr;
   job.attention = rotating ? rows->attention : 1.0;
   job.row = nullptr;

@@ -11,12 +11,6 @@
 
 namespace ropescale::simd {
 
-/// One in-place rotation call over tokens [token_begin, token_end) of Q and (optionally) K.
-/// Token t uses table row r(t) = positions[t] - row_offset, or range_row0 + t when positions is
-/// null; the row's cos values are cos[r·row_stride + i] and its sin values sin[r·row_stride + i],
-/// i < pairs. Only channels [0, 2·pairs) of each head are read or written.
-/// A plain aggregate without default member initialisers on purpose: detail::make_rotate_job
-/// assigns every field (zero-initialising it first cost ~10 ns per call, a tenth of a decode).
 /// Calls moving at least this many bytes of rotated channels stream a token's heads in one
 /// sequential sweep even when its cos/sin row does not fit the vector registers (see
 /// rotate-inl.hpp); smaller calls, which run from cache, keep the row in registers. One
@@ -34,16 +28,14 @@ inline void set_stream_min_bytes(std::int64_t bytes) noexcept {
 /// kernel's stack (rotate-inl.hpp), so its rotary_dim is bounded (apply.hpp checks it).
 inline constexpr std::int64_t max_deinterleaved_rotary_dim = 2048;
 
-template <class T>
-struct rotate_job {
-  T* q;
-  std::int64_t q_heads;
-  std::int64_t q_token_stride;
-  std::int64_t q_head_stride;
-  T* k;
-  std::int64_t k_heads;
-  std::int64_t k_token_stride;
-  std::int64_t k_head_stride;
+/// What every kernel job shares: the token range [token_begin, token_end), the rotated pairs
+/// per head, where token t's cos/sin row is, the layout and the direction. Token t uses table
+/// row r(t) = positions[t] - row_offset, or range_row0 + t when positions is null; the row's cos
+/// values are cos[r·row_stride + i] and its sin values sin[r·row_stride + i], i < pairs.
+/// The jobs are plain aggregates without default member initialisers on purpose: the entry
+/// points assign every field (zero-initialising a job first cost ~10 ns per call, a tenth of a
+/// decode).
+struct row_args {
   std::int64_t token_begin;
   std::int64_t token_end;
   std::int64_t pairs;
@@ -55,6 +47,20 @@ struct rotate_job {
   std::int64_t range_row0;
   layout lay;
   bool inverse;
+};
+
+/// One in-place rotation call over tokens [token_begin, token_end) of Q and (optionally) K, with
+/// the rows of row_args. Only channels [0, 2·pairs) of each head are read or written.
+template <class T>
+struct rotate_job : row_args {
+  T* q;
+  std::int64_t q_heads;
+  std::int64_t q_token_stride;
+  std::int64_t q_head_stride;
+  T* k;
+  std::int64_t k_heads;
+  std::int64_t k_token_stride;
+  std::int64_t k_head_stride;
 };
 
 /// One tensor written out of place by an append job: element (t, h, c) of the source,
@@ -80,28 +86,17 @@ struct append_tensor {
 /// Q is rotated into q.dst (q.dst == q.src: in place) at d(t) = t·dst_token_stride; K is rotated
 /// and V copied into their destinations at the token's slot (slots[t] < 0: K and V skipped), or
 /// at t·dst_token_stride when slots is null. pairs == 0 copies K like V. Rows come from the table
-/// (as rotate_job) or, when inv_freq is set, are computed per token into row (2·pairs floats).
+/// (row_args) or, when inv_freq is set, are computed per token into row (2·pairs floats).
 template <class S, class QD, class C>
-struct append_job {
+struct append_job : row_args {
   append_tensor<S, QD> q;
   append_tensor<S, C> k;
   append_tensor<S, C> v;
   const std::int64_t* slots;
   std::int64_t page_size;
-  const float* cos;
-  const float* sin;
-  std::int64_t row_stride;
-  const std::int64_t* positions;
-  std::int64_t row_offset;
-  std::int64_t range_row0;
   const double* inv_freq;
   double attention;
   float* row;
-  std::int64_t pairs;
-  std::int64_t token_begin;
-  std::int64_t token_end;
-  layout lay;
-  bool inverse;
 };
 
 }  // namespace ropescale::simd
