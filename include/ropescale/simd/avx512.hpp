@@ -59,8 +59,11 @@ struct ops {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
   }
   static void store(f16* p, __m512 v) noexcept {
+    // The maskz form with an explicit all-ones mask: g++ -O0 defines _mm512_cvtps_ph as a macro
+    // whose (-1) mask argument trips -Wsign-conversion in our code. Same instruction.
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                        _mm512_maskz_cvtps_ph(static_cast<__mmask16>(0xFFFF), v,
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 
   static __m512 set1(float f) noexcept { return _mm512_set1_ps(f); }
@@ -134,9 +137,18 @@ struct ops {
     return _mm512_fnmadd_pd(a, b, c);
   }
   /// nearest integer, ties to even
+// g++ -O0 has only a macro form of every vrndscalepd intrinsic, passing an all-ones __mmask8
+// to a char builtin parameter (-Wsign-conversion in our code whatever mask we pass).
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
   static __m512d dround(__m512d a) noexcept {
     return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+#pragma GCC diagnostic pop
+#endif
   /// [d0 lanes, d1 lanes] as floats
   static __m512 narrow(const __m512d* d) noexcept {
     const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(d[0])));
