@@ -51,7 +51,7 @@ template <class S, class D, bool Inverse>
 inline void rotate_pair_to(const S* xa, const S* xb, D* ya, D* yb, float c, float s) noexcept {
   S a = *xa;
   S b = *xb;
-  scalar::rotate_pair<S, Inverse>(&a, &b, c, s);
+  scalar::rotate_pair(&a, &b, c, Inverse ? -s : s);
   *ya = convert_to<D>(a);
   *yb = convert_to<D>(b);
 }
@@ -100,7 +100,9 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
       for (; i + L <= n; i += L) {
         typename ops::vec r[2];
         D* p = y + 2 * i;
-        gptj_unit_bf16<Inverse>(x + 2 * i, ops::load(c + i), ops::load(s + i), r);
+        const auto sv = ops::load(s + i);
+        gptj_unit_bf16(x + 2 * i, ops::load(c + i), Inverse ? ops::mul(sv, ops::set1(-1.0f)) : sv,
+                       r);
         merge_bf16_group<1>(&p, r);
       }
     } else if constexpr (L > 1) {
@@ -305,7 +307,11 @@ inline void append_tokens_for(const append_job<S, QD, C>& j) noexcept {
 /// Types: S float with QD, C in {float, bf16, f16}; or S == QD == C (bf16, f16).
 template <class S, class QD, class C>
 inline void append(const append_job<S, QD, C>& j) noexcept {
-  with_layout(j, [&](auto lay, auto inverse) {
-    append_tokens_for<S, QD, C, decltype(lay)::value, decltype(inverse)::value>(j);
+  with_layout(j, [&](auto lay) {
+    if (j.inverse) {
+      append_tokens_for<S, QD, C, decltype(lay)::value, true>(j);
+    } else {
+      append_tokens_for<S, QD, C, decltype(lay)::value, false>(j);
+    }
   });
 }

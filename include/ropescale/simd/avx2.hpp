@@ -193,8 +193,6 @@ struct ops {
     d[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
     d[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
   }
-  static __m256 ffma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fmadd_ps(a, b, c); }
-  static __m256 ffnma(__m256 a, __m256 b, __m256 c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
   /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
   static __m256d dbad_or(__m256d bad, __m256d v, __m256d limit) noexcept {
     const __m256d abs = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
@@ -205,10 +203,10 @@ struct ops {
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m256d sign bits.
   static __m256d dfma(__m256d a, __m256d b, __m256d c) noexcept { return _mm256_fmadd_pd(a, b, c); }
   /// b where mask's sign bit is set, else a
-  static __m256d dsel(__m256d mask, __m256d a, __m256d b) noexcept {
+  static __m256d select_sign(__m256d mask, __m256d a, __m256d b) noexcept {
     return _mm256_blendv_pd(a, b, mask);
   }
-  static __m256d dflip(__m256d v, __m256d mask) noexcept { return _mm256_xor_pd(v, mask); }
+  static __m256d flip_sign(__m256d v, __m256d mask) noexcept { return _mm256_xor_pd(v, mask); }
   /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.
   static void dquadrant_masks(__m256d k, __m256d& swap, __m256d& sin_flip,
                               __m256d& cos_flip) noexcept {

@@ -180,8 +180,6 @@ struct ops {
     d[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
     d[1] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
   }
-  static __m512 ffma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fmadd_ps(a, b, c); }
-  static __m512 ffnma(__m512 a, __m512 b, __m512 c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
   /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
   static __m512d dbad_or(__m512d bad, __m512d v, __m512d limit) noexcept {
     const __m512i abs =
@@ -196,12 +194,12 @@ struct ops {
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double): masks are __m512d sign bits.
   static __m512d dfma(__m512d a, __m512d b, __m512d c) noexcept { return _mm512_fmadd_pd(a, b, c); }
   /// b where mask's sign bit is set, else a
-  static __m512d dsel(__m512d mask, __m512d a, __m512d b) noexcept {
+  static __m512d select_sign(__m512d mask, __m512d a, __m512d b) noexcept {
     const __mmask8 m =
         _mm512_test_epi64_mask(_mm512_castpd_si512(mask), _mm512_set1_epi64(INT64_MIN));
     return _mm512_mask_blend_pd(m, a, b);
   }
-  static __m512d dflip(__m512d v, __m512d mask) noexcept {
+  static __m512d flip_sign(__m512d v, __m512d mask) noexcept {
     return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_castpd_si512(mask)));
   }
   /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.

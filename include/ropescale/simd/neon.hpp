@@ -149,12 +149,6 @@ struct ops {
     d[0] = vcvt_f64_f32(vget_low_f32(x));
     d[1] = vcvt_high_f64_f32(x);
   }
-  static float32x4_t ffma(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
-    return vfmaq_f32(c, a, b);
-  }
-  static float32x4_t ffnma(float32x4_t a, float32x4_t b, float32x4_t c) noexcept {
-    return vfmsq_f32(c, a, b);
-  }
   /// bad | (lanes of v that are NaN or have |v| >= limit): all-ones lanes
   static float64x2_t dbad_or(float64x2_t bad, float64x2_t v, float64x2_t limit) noexcept {
     const uint64x2_t ok = vcltq_f64(vabsq_f64(v), limit);  // false for NaN
@@ -170,11 +164,11 @@ struct ops {
     return vfmaq_f64(c, a, b);
   }
   /// b where mask's sign bit is set, else a
-  static float64x2_t dsel(float64x2_t mask, float64x2_t a, float64x2_t b) noexcept {
+  static float64x2_t select_sign(float64x2_t mask, float64x2_t a, float64x2_t b) noexcept {
     const uint64x2_t m = vreinterpretq_u64_s64(vshrq_n_s64(vreinterpretq_s64_f64(mask), 63));
     return vbslq_f64(m, b, a);
   }
-  static float64x2_t dflip(float64x2_t v, float64x2_t mask) noexcept {
+  static float64x2_t flip_sign(float64x2_t v, float64x2_t mask) noexcept {
     return vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(v), vreinterpretq_u64_f64(mask)));
   }
   /// k exact integers, |k| < 2^30: k + 1.5·2^52 holds k's low bits in its mantissa.

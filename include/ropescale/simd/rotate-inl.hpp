@@ -2,155 +2,69 @@
 // The rotation kernel bodies, written once against the `ops` vocabulary and included inside each
 // ISA's namespace and target region (simd/scalar.hpp, avx2.hpp, avx512.hpp, neon.hpp). One body
 // per layout serves float, bf16 and f16: ops::load widens to float lanes, ops::store rounds back
-// (RNE). Remainders shorter than a vector go through scalar::rotate_pair, so every combination
-// shares one body. No include guard and no #includes: the including file provides everything.
+// (RNE). Remainders shorter than a vector go through scalar::rotate_pair. Read top-down: the
+// entry point, the once-per-call choices, the token loops, the per-token row routines, the blocks.
+// No include guard and no #includes: the including file provides everything.
 //
 // Loop order: token → chunk of the row's vector blocks → (Q heads, then K heads) → blocks. A
 // chunk's cos/sin vectors are loaded once per token and kept in registers while every head of Q
-// and K reuses them (ops::row_regs says how many registers the row may take). For the usual
-// head_dim the whole row fits in one chunk, so each token's heads are streamed once in address
-// order with no table loads in the head loop: that keeps the hardware prefetchers effective for
-// out-of-cache prefill and halves the loads of in-cache decode. Rows too long for the registers
-// take several sweeps per token in cache, and one streaming sweep (row reloaded from L1 per head)
-// for DRAM-sized calls. docs/architecture.md has the trace of a call and the measurements behind
-// these choices ("What was tried").
-//
-// bf16 has its own fast path (ops::split_bf16 / merge_bf16: the two halves of a 32-bit lane),
-// see rotate_chunk_bf16. Kernels are noexcept, allocate nothing and trust apply.hpp's checks.
+// and K reuses them (ops::row_regs says how many registers the row may take); for the usual
+// head_dim the whole row is one chunk, so each token's heads are swept once in address order with
+// no table loads in the head loop. Rows too long for the registers take several sweeps per token
+// in cache, and one streaming sweep (row reloaded from L1 per head) for DRAM-sized calls.
+// The direction is a runtime sign applied to the sin values as they are loaded (inverse: sn → −sn,
+// exact), so each body is compiled once, not once per direction. docs/architecture.md has the
+// trace of a call and the measurements behind these choices.
 
-/// One vector block (L pairs) of one head, with the block's cos/sin already in registers
-/// (NeoX: cv/sv; GPT-J: the duplicated c_lo/c_hi/s_lo/s_hi). Callers pass per-head base pointers
-/// plus compile-time block offsets, so an unrolled chunk addresses every block as base +
-/// displacement (per-block index registers spilled at NB = 4 on AVX-512).
-/// NeoX: a at pa, b at pb (= pa + n).
-template <class T, bool Inverse>
-inline void neox_block(T* pa, T* pb, typename ops::vec cv, typename ops::vec sv) noexcept {
-  const auto a = ops::load(pa);
-  const auto b = ops::load(pb);
-  if constexpr (!Inverse) {
-    ops::store(pa, ops::fnmadd(b, sv, ops::mul(a, cv)));  // a·c − b·s
-    ops::store(pb, ops::fmadd(a, sv, ops::mul(b, cv)));   // b·c + a·s
-  } else {
-    ops::store(pa, ops::fmadd(b, sv, ops::mul(a, cv)));   // a·c + b·s
-    ops::store(pb, ops::fnmadd(a, sv, ops::mul(b, cv)));  // b·c − a·s
-  }
-}
-
-/// GPT-J: L interleaved pairs (2L elements) at p.
-template <class T, bool Inverse>
-inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi, typename ops::vec s_lo,
-                       typename ops::vec s_hi) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  auto v0 = ops::load(p);
-  auto v1 = ops::load(p + L);
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(_M_X64))
-  // Keep each data vector in a register: g++ otherwise folds the load into both the vpermilps
-  // and the vfmaddsub, loading every vector twice.
-  if constexpr (ops::lanes > 1) {
-    __asm__("" : "+v"(v0), "+v"(v1));
-  }
-#endif
-  if constexpr (!Inverse) {
-    ops::store(p, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-    ops::store(p + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
-  } else {
-    ops::store(p, ops::fmsubadd(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-    ops::store(p + L, ops::fmsubadd(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
-  }
-}
-
-/// Scalar remainder pairs [from, n) of one head.
-template <class T, layout Layout, bool Inverse>
-inline void rotate_pairs_scalar(T* x, const float* c, const float* s, std::int64_t from,
-                                std::int64_t n) noexcept {
-  for (std::int64_t p = from; p < n; ++p) {
-    if constexpr (Layout == layout::neox) {
-      scalar::rotate_pair<T, Inverse>(x + p, x + n + p, c[p], s[p]);
-    } else {
-      scalar::rotate_pair<T, Inverse>(x + 2 * p, x + 2 * p + 1, c[p], s[p]);
-    }
-  }
-}
-
-/// NB vector blocks starting at pair i0, for every head of Q then K, with the blocks' cos/sin
-/// held in registers across all heads. Heads are visited in address order, so for the usual
-/// head_dim (NeoX n <= 8·lanes, GPT-J n <= 4·lanes with 16 row registers) a token is one
-/// sequential sweep with no table loads inside it. Pairs [tail_from, n) of each head are done by
-/// the scalar per-pair function right after its blocks (tail_from = n: none).
-template <class T, layout Layout, bool Inverse, int NB>
+// ---- contents (declared first so the file reads top-down) ----
+template <class T, layout Layout>
+inline void rotate_tokens(const rotate_job<T>& j) noexcept;
+template <class T, layout Layout>
+inline bool streams(const rotate_job<T>& j) noexcept;
+template <class T, layout Layout>
+inline void rotate_tokens_streaming(const rotate_job<T>& j) noexcept;
+template <class T, layout Layout>
+inline void rotate_tokens_resident_any(const rotate_job<T>& j) noexcept;
+template <class T, layout Layout, int NB, int Chunks = 1>
+inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept;
+template <class T, layout Layout>
+inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
+                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
+                         float sign) noexcept;
+template <class T, layout Layout>
+inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n,
+                               float sign) noexcept;
+template <class T, layout Layout, int NB>
 inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
                          std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
-                         std::int64_t i0, std::int64_t tail_from) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  if constexpr (Layout == layout::neox) {
-    typename ops::vec cr[slots<NB>], sr[slots<NB>];
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      cr[b] = ops::load(c + i0 + b * L);
-      sr[b] = ops::load(s + i0 + b * L);
-    }
-    for (std::int64_t h = 0; h < q_heads; ++h) {
-      T* x = q + h * q_hs;
-      T* xa = x + i0;
-      T* xb = x + n + i0;
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) neox_block<T, Inverse>(xa + b * L, xb + b * L, cr[b], sr[b]);
-      rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
-    }
-    for (std::int64_t h = 0; h < k_heads; ++h) {
-      T* x = k + h * k_hs;
-      T* xa = x + i0;
-      T* xb = x + n + i0;
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) neox_block<T, Inverse>(xa + b * L, xb + b * L, cr[b], sr[b]);
-      rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
-    }
-  } else {
-    typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      ops::dup_pairs(ops::load(c + i0 + b * L), cl[b], ch[b]);
-      ops::dup_pairs(ops::load(s + i0 + b * L), sl[b], sh[b]);
-    }
-    for (std::int64_t h = 0; h < q_heads; ++h) {
-      T* x = q + h * q_hs;
-      T* xp = x + 2 * i0;
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b)
-        gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
-      rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
-    }
-    for (std::int64_t h = 0; h < k_heads; ++h) {
-      T* x = k + h * k_hs;
-      T* xp = x + 2 * i0;
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b)
-        gptj_block<T, Inverse>(xp + 2 * b * L, cl[b], ch[b], sl[b], sh[b]);
-      rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, tail_from, n);
-    }
-  }
-}
+                         std::int64_t i0, std::int64_t tail_from, float sign) noexcept;
+template <layout Layout, int NB>
+inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
+                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                              const float* s, std::int64_t n, std::int64_t i0, float sign) noexcept;
+template <class T, layout Layout>
+inline void rotate_pairs_scalar(T* x, const float* c, const float* s, std::int64_t from,
+                                std::int64_t n, float sign) noexcept;
 
-/// Maximum blocks per chunk: the row registers (ops::row_regs) hold 2 vectors per block for
-/// NeoX (cos, sin) and 4 for GPT-J (duplicated cos and sin halves).
-template <layout Layout>
-inline constexpr int max_chunk_blocks =
-    Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
+template <class T>
+inline void neox_block(T* pa, T* pb, typename ops::vec cv, typename ops::vec sv) noexcept;
+template <class T>
+inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi, typename ops::vec s_lo,
+                       typename ops::vec s_hi) noexcept;
+template <class O = ops>
+ROPESCALE_INLINE void load_row_bf16_neox(const float* p, typename O::vec& first,
+                                         typename O::vec& second) noexcept;
+template <int N, bool InOrder = false, class O = ops>
+ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept;
+template <class O = ops>
+ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
+                                     typename O::vec co, typename O::vec se, typename O::vec so,
+                                     typename O::vec* r) noexcept;
+template <class O = ops>
+ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename O::vec sv,
+                                     typename O::vec* r) noexcept;
 
-template <class T, layout Layout, bool Inverse, int NB>
-inline void rotate_chunk_n(int nb, T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                           std::int64_t k_heads, std::int64_t k_hs, const float* c, const float* s,
-                           std::int64_t n, std::int64_t i0, std::int64_t tail_from) noexcept {
-  if constexpr (NB >= 1) {
-    if (nb == NB) {
-      rotate_chunk<T, Layout, Inverse, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0,
-                                           tail_from);
-    } else {
-      rotate_chunk_n<T, Layout, Inverse, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                                 i0, tail_from);
-    }
-  }
-}
+// Optional ops capabilities (bf16 paired-lane units, below).
 
 /// Grouped bf16 narrowing. An ops type may narrow several (even, odd) vector pairs at once:
 /// `static constexpr bool merge_bf16_grouped = true` plus `template <int N> merge_bf16_n(p, r)`
@@ -173,260 +87,61 @@ template <class O>
 struct has_bf16_neox_in_order<O, std::void_t<decltype(O::bf16_neox_in_order)>>
     : std::bool_constant<O::bf16_neox_in_order> {};
 
-/// The NeoX row's 2·lanes cos (or sin) values at p, in the order neox_unit_bf16 needs them.
-template <class O = ops>
-ROPESCALE_INLINE void load_row_bf16_neox(const float* p, typename O::vec& first,
-                                         typename O::vec& second) noexcept {
-  if constexpr (has_bf16_neox_in_order<O>::value) {
-    first = O::load(p);
-    second = O::load(p + O::lanes);
-  } else {
-    O::deinterleave(O::load(p), O::load(p + O::lanes), first, second);
+/// f(integral_constant<layout, L>) for the job's layout: the one runtime layout switch of rotate(),
+/// rotate_on_the_fly() (sincos-inl.hpp) and append() (append-inl.hpp).
+template <class Job, class F>
+inline void with_layout(const Job& j, F&& f) noexcept {
+  switch (j.lay) {
+    case layout::neox:
+      f(std::integral_constant<layout, layout::neox>{});
+      return;
+    case layout::gptj:
+      f(std::integral_constant<layout, layout::gptj>{});
+      return;
+    case layout::deinterleaved:
+      f(std::integral_constant<layout, layout::deinterleaved>{});
+      return;
   }
 }
 
-template <int N, bool InOrder = false, class O = ops>
-ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept {
-  if constexpr (InOrder) {
-    O::template merge_bf16_n<N, true>(p, r);
-  } else if constexpr (has_merge_bf16_n<O>::value) {
-    O::template merge_bf16_n<N>(p, r);
-  } else {
-    ROPESCALE_UNROLL
-    for (int i = 0; i < N; ++i) O::merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
-  }
+/// +1 or −1: multiplies every sin value as it is loaded (inverse rotation: sn → −sn).
+template <class Job>
+inline float direction_sign(const Job& j) noexcept {
+  return j.inverse ? -1.0f : 1.0f;
 }
 
-/// NeoX bf16: 2·lanes pairs, a at pa and b at pb, split even/odd (or in element order, see
-/// has_bf16_neox_in_order) with the row halves (ce, co) / (se, so) loaded to match
-/// (load_row_bf16_neox); the rotated a goes to r[0], r[1] and b to r[2], r[3] (not stored).
-template <bool Inverse, class O = ops>
-ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
-                                     typename O::vec co, typename O::vec se, typename O::vec so,
-                                     typename O::vec* r) noexcept {
-  typename O::vec ae, ao, be, bo;
-  if constexpr (has_bf16_neox_in_order<O>::value) {
-    O::widen_bf16(pa, ae, ao);
-    O::widen_bf16(pb, be, bo);
-  } else {
-    O::split_bf16(pa, ae, ao);
-    O::split_bf16(pb, be, bo);
-  }
-  if constexpr (!Inverse) {
-    r[0] = O::fnmadd(be, se, O::mul(ae, ce));
-    r[1] = O::fnmadd(bo, so, O::mul(ao, co));
-    r[2] = O::fmadd(ae, se, O::mul(be, ce));
-    r[3] = O::fmadd(ao, so, O::mul(bo, co));
-  } else {
-    r[0] = O::fmadd(be, se, O::mul(ae, ce));
-    r[1] = O::fmadd(bo, so, O::mul(ao, co));
-    r[2] = O::fnmadd(ae, se, O::mul(be, ce));
-    r[3] = O::fnmadd(ao, so, O::mul(bo, co));
-  }
+/// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
+template <class T>
+inline void rotate(const rotate_job<T>& j) noexcept {
+  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j); });
 }
 
-/// GPT-J bf16: lanes interleaved pairs at p (a = even, b = odd), row (cv, sv); result in r[0..1].
-template <bool Inverse, class O = ops>
-ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename O::vec sv,
-                                     typename O::vec* r) noexcept {
-  typename O::vec a, b;
-  O::split_bf16(p, a, b);
-  if constexpr (!Inverse) {
-    r[0] = O::fnmadd(b, sv, O::mul(a, cv));
-    r[1] = O::fmadd(a, sv, O::mul(b, cv));
-  } else {
-    r[0] = O::fmadd(b, sv, O::mul(a, cv));
-    r[1] = O::fnmadd(a, sv, O::mul(b, cv));
+/// x[i] ← x[i]·f for i < count: the memory floor benchmarks compare against (same target
+/// region and vector width as rotate()).
+template <class T>
+inline void scale_in_place(T* x, std::int64_t count, float f) noexcept {
+  std::int64_t i = 0;
+  if constexpr (ops::lanes > 1) {
+    const auto fv = ops::set1(f);
+    for (; i + ops::lanes <= count; i += ops::lanes) {
+      ops::store(x + i, ops::mul(ops::load(x + i), fv));
+    }
   }
+  for (; i < count; ++i) x[i] = store_from_float<T>(load_as_float(x[i]) * f);
 }
 
-/// bf16 fast path. A 32-bit lane holding two adjacent bf16 values x_{2j} (low half) and
-/// x_{2j+1} (high half) gives both as floats with one op each (shift left 16 / mask the high
-/// half), and the two rounded results go back with one shift and one merge: ops::split_bf16 /
-/// merge_bf16. That halves the conversion work against widening and narrowing each vector, and
-/// it lands GPT-J pairs directly in two vectors (a = even, b = odd), so bf16 GPT-J needs neither
-/// swaps nor duplicated cos/sin. NeoX uses it with the row deinterleaved into even/odd pairs,
-/// once per token. Units: NeoX 2·lanes pairs (4 row registers), GPT-J lanes pairs (2).
-template <layout Layout, bool Inverse, int NB>
-inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
-                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                              const float* s, std::int64_t n, std::int64_t i0) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  if constexpr (Layout == layout::neox) {
-    typename ops::vec ce[slots<NB>], co[slots<NB>], se[slots<NB>], so[slots<NB>];
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      const std::int64_t i = i0 + 2 * b * L;
-      load_row_bf16_neox(c + i, ce[b], co[b]);
-      load_row_bf16_neox(s + i, se[b], so[b]);
-    }
-    auto head = [&](bf16* x) {
-      bf16* p[slots<2 * NB>];
-      typename ops::vec r[slots<4 * NB>];
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) {
-        p[2 * b] = x + i0 + 2 * b * L;
-        p[2 * b + 1] = x + n + i0 + 2 * b * L;
-        neox_unit_bf16<Inverse>(p[2 * b], p[2 * b + 1], ce[b], co[b], se[b], so[b], r + 4 * b);
-      }
-      merge_bf16_group<2 * NB, has_bf16_neox_in_order<ops>::value>(p, r);
-    };
-    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
-    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
-  } else {
-    typename ops::vec cr[slots<NB>], sr[slots<NB>];
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      cr[b] = ops::load(c + i0 + b * L);
-      sr[b] = ops::load(s + i0 + b * L);
-    }
-    auto head = [&](bf16* x) {
-      bf16* p[slots<NB>];
-      typename ops::vec r[slots<2 * NB>];
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) {
-        p[b] = x + 2 * i0 + 2 * b * L;
-        gptj_unit_bf16<Inverse>(p[b], cr[b], sr[b], r + 2 * b);
-      }
-      merge_bf16_group<NB>(p, r);
-    };
-    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
-    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
-  }
-}
+// ---- once per call: which sweep ----
 
-template <layout Layout, bool Inverse, int NB>
-inline void rotate_chunk_bf16_n(int nb, bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
-                                std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                                const float* s, std::int64_t n, std::int64_t i0) noexcept {
-  if constexpr (NB >= 1) {
-    if (nb == NB) {
-      rotate_chunk_bf16<Layout, Inverse, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0);
-    } else {
-      rotate_chunk_bf16_n<Layout, Inverse, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                                   i0);
-    }
-  }
-}
-
-/// Blocks from pair `from` on (full vector blocks in register-resident chunks, then the scalar
-/// remainder), for every head of Q and K.
-template <class T, layout Layout, bool Inverse>
-inline void rotate_token_from(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                              const float* s, std::int64_t n, std::int64_t from) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  constexpr int K = max_chunk_blocks<Layout>;
-  const std::int64_t full = (n - from) / L;  // full vector blocks
-  const std::int64_t tail = from + full * L;
-  if (full == 0) {
-    if (from < n) {
-      rotate_chunk<T, Layout, Inverse, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from, from);
-    }
-    return;
-  }
-  std::int64_t b = 0;
-  for (; full - b > K; b += K) {
-    rotate_chunk<T, Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from + b * L,
-                                        n);
-  }
-  rotate_chunk_n<T, Layout, Inverse, K>(static_cast<int>(full - b), q, q_heads, q_hs, k, k_heads,
-                                        k_hs, c, s, n, from + b * L, tail);
-}
-
-/// Every head of Q (q_heads at stride q_hs) and K of one token with one cos/sin row: the
-/// row's vector blocks are processed in chunks that fit the row registers, each chunk sweeping
-/// all heads in address order. Either tensor may have zero heads (its pointer is then unused).
-template <class T, layout Layout, bool Inverse>
-inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
-                         std::int64_t k_hs, const float* c, const float* s,
-                         std::int64_t n) noexcept {
-  if constexpr (ops::lanes == 1) {
-    for (std::int64_t h = 0; h < q_heads; ++h) {
-      rotate_pairs_scalar<T, Layout, Inverse>(q + h * q_hs, c, s, 0, n);
-    }
-    for (std::int64_t h = 0; h < k_heads; ++h) {
-      rotate_pairs_scalar<T, Layout, Inverse>(k + h * k_hs, c, s, 0, n);
-    }
-  } else if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
-    constexpr std::int64_t L = ops::lanes;
-    constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
-    constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
-    const std::int64_t units = n / U;
-    std::int64_t u = 0;
-    for (; units - u > K; u += K) {
-      rotate_chunk_bf16<Layout, Inverse, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, u * U);
-    }
-    if (units > u) {
-      rotate_chunk_bf16_n<Layout, Inverse, K>(static_cast<int>(units - u), q, q_heads, q_hs, k,
-                                              k_heads, k_hs, c, s, n, u * U);
-    }
-    if (units * U < n) {
-      rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, units * U);
-    }
-  } else {
-    rotate_token_from<T, Layout, Inverse>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, 0);
-  }
-}
-
-/// Streaming form for rows that do not fit the row registers: one head at a time, in address
-/// order, reloading (and for GPT-J re-duplicating) the row's blocks from L1 for every head. Used
-/// only when the call moves at least stream_min_bytes(), where the data comes from DRAM and a
-/// single sequential sweep per token matters more than the extra row loads.
-template <class T, layout Layout, bool Inverse>
-inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n) noexcept {
+/// The de-interleaved layout and DRAM-sized calls whose row does not fit the registers stream one
+/// head at a time; everything else keeps each token's row in registers.
+template <class T, layout Layout>
+inline void rotate_tokens(const rotate_job<T>& j) noexcept {
   if constexpr (Layout == layout::deinterleaved) {
-    // DeepSeek de-interleaved (docs/reference.md §1.3): literally the even/odd de-interleave of the
-    // first 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The
-    // permutation is exact (storage type) and goes through a scratch copy in L1.
-    T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
-    if constexpr (Inverse) rotate_head_stream<T, layout::neox, true>(x, c, s, n);
-    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
-    for (std::int64_t p = 0; p < n; ++p) {
-      if constexpr (Inverse) {
-        x[2 * p] = tmp[p];
-        x[2 * p + 1] = tmp[n + p];
-      } else {
-        x[p] = tmp[2 * p];
-        x[n + p] = tmp[2 * p + 1];
-      }
-    }
-    if constexpr (!Inverse) rotate_head_stream<T, layout::neox, false>(x, c, s, n);
+    rotate_tokens_streaming<T, Layout>(j);  // permutes each head through a scratch copy
+  } else if (streams<T, Layout>(j)) {
+    rotate_tokens_streaming<T, Layout>(j);
   } else {
-    constexpr std::int64_t L = ops::lanes;
-    std::int64_t i = 0;
-    if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
-      if constexpr (Layout == layout::neox) {
-        for (; i + 2 * L <= n; i += 2 * L) {
-          typename ops::vec ce, co, se, so, r[4];
-          load_row_bf16_neox(c + i, ce, co);
-          load_row_bf16_neox(s + i, se, so);
-          bf16* p[2] = {x + i, x + n + i};
-          neox_unit_bf16<Inverse>(p[0], p[1], ce, co, se, so, r);
-          merge_bf16_group<2, has_bf16_neox_in_order<ops>::value>(p, r);
-        }
-      } else {
-        for (; i + L <= n; i += L) {
-          typename ops::vec r[2];
-          bf16* p = x + 2 * i;
-          gptj_unit_bf16<Inverse>(p, ops::load(c + i), ops::load(s + i), r);
-          merge_bf16_group<1>(&p, r);
-        }
-      }
-    }
-    if constexpr (ops::lanes > 1) {
-      for (; i + L <= n; i += L) {
-        if constexpr (Layout == layout::neox) {
-          neox_block<T, Inverse>(x + i, x + n + i, ops::load(c + i), ops::load(s + i));
-        } else {
-          typename ops::vec c_lo, c_hi, s_lo, s_hi;
-          ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
-          ops::dup_pairs(ops::load(s + i), s_lo, s_hi);
-          gptj_block<T, Inverse>(x + 2 * i, c_lo, c_hi, s_lo, s_hi);
-        }
-      }
-    }
-    rotate_pairs_scalar<T, Layout, Inverse>(x, c, s, i, n);
+    rotate_tokens_resident_any<T, Layout>(j);
   }
 }
 
@@ -436,190 +151,11 @@ inline constexpr std::int64_t resident_pairs =
     (std::is_same_v<T, bf16> && ops::has_bf16_split)
         ? (Layout == layout::neox ? ops::row_regs / 4 * 2 * ops::lanes
                                   : ops::row_regs / 2 * ops::lanes)
-        : static_cast<std::int64_t>(max_chunk_blocks<Layout>) * ops::lanes;
+        : (Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4) * ops::lanes;
 
-/// Calls f(q, k, c, s) for every token of the job with its Q/K base pointers (null when that
-/// tensor has no heads) and its cos/sin row, prefetching the next token's row (unless Prefetch
-/// is false).
-template <bool Prefetch = true, class T, class PerToken>
-inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
-  const std::int64_t n = j.pairs;
-  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t row =
-        j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
-    const float* c = j.cos + row * j.row_stride;
-    const float* s = j.sin + row * j.row_stride;
-    T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
-    T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
-    if (Prefetch && t + 1 < j.token_end) {
-      // The next token's row is loaded at the start of its sweep, on the critical path; fetch
-      // it now.
-      const std::int64_t next =
-          j.positions != nullptr ? j.positions[t + 1] - j.row_offset : j.range_row0 + t + 1;
-      const float* cn = j.cos + next * j.row_stride;
-      const float* sn = j.sin + next * j.row_stride;
-      for (std::int64_t i = 0; i < n; i += 16) {
-        ROPESCALE_PREFETCH(cn + i);
-        ROPESCALE_PREFETCH(sn + i);
-      }
-    }
-    f(q, k, c, s);
-  }
-}
-
-/// f(std::integral_constant<int, nb>) for a runtime nb in [1, K].
-template <int K, class F>
-inline void with_blocks(int nb, F&& f) noexcept {
-  if constexpr (K >= 1) {
-    if (nb == K) {
-      f(std::integral_constant<int, K>{});
-    } else {
-      with_blocks<K - 1>(nb, f);
-    }
-  }
-}
-
-/// Rows of exactly Chunks × NB vector blocks (no scalar tail): the whole token loop of a call in
-/// one function, job fields in locals. Each token's row is taken in Chunks register-resident
-/// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
-/// AVX-512; two for NeoX on AVX2, whose 16 registers hold half a row).
-/// (One function per call, not a call per token: docs/architecture.md, "What was tried".)
-template <class T, layout Layout, bool Inverse, int NB, int Chunks = 1>
-inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  constexpr std::int64_t n = Chunks * NB * L;  // == j.pairs: the b half is a displacement away
-  const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
-  const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
-  const std::int64_t row_stride = j.row_stride, row_offset = j.row_offset, row0 = j.range_row0;
-  const std::int64_t* const positions = j.positions;
-  const float* const cos = j.cos;
-  const float* const sin = j.sin;
-  T* const q = j.q;
-  T* const k = j.k;
-  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t r =
-        (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
-    ROPESCALE_UNROLL
-    for (int chunk = 0; chunk < Chunks; ++chunk) {
-      constexpr std::int64_t chunk_pairs = NB * L;
-      const std::int64_t i0 = chunk * chunk_pairs;
-      if constexpr (Layout == layout::neox) {
-        typename ops::vec cr[slots<NB>], sr[slots<NB>];
-        ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) {
-          cr[b] = ops::load(cos + r + i0 + b * L);
-          sr[b] = ops::load(sin + r + i0 + b * L);
-        }
-        auto head = [&](T* x) {
-          ROPESCALE_UNROLL
-          for (int b = 0; b < NB; ++b) {
-            neox_block<T, Inverse>(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
-          }
-        };
-        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
-      } else {
-        typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
-        ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) {
-          ops::dup_pairs(ops::load(cos + r + i0 + b * L), cl[b], ch[b]);
-          ops::dup_pairs(ops::load(sin + r + i0 + b * L), sl[b], sh[b]);
-        }
-        auto head = [&](T* x) {
-          ROPESCALE_UNROLL
-          for (int b = 0; b < NB; ++b) {
-            gptj_block<T, Inverse>(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
-          }
-        };
-        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
-      }
-    }
-  }
-}
-
-template <class T, layout Layout, bool Inverse, bool Stream>
-inline void rotate_tokens_impl(const rotate_job<T>& j) noexcept {
-  const std::int64_t n = j.pairs;
-  if constexpr (Stream) {
-    for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-      for (std::int64_t h = 0; h < j.q_heads; ++h) {
-        rotate_head_stream<T, Layout, Inverse>(q + h * j.q_head_stride, c, s, n);
-      }
-      for (std::int64_t h = 0; h < j.k_heads; ++h) {
-        rotate_head_stream<T, Layout, Inverse>(k + h * j.k_head_stride, c, s, n);
-      }
-    });
-    return;
-  } else {
-    // The usual case, a row of whole vector blocks that fits 1–4 register-resident chunks: pick
-    // the kernel once per call, not once per token (512×8×128 has 512 tokens of 8 heads each).
-    if constexpr (ops::lanes > 1) {
-      constexpr std::int64_t L = ops::lanes;
-      if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
-        constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;
-        constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
-        const std::int64_t units = n / U;
-        if (units >= 1 && units <= K && units * U == n) {
-          with_blocks<K>(static_cast<int>(units), [&](auto nb) {
-            // no next-row prefetch (it did not help the f32 loop, see rotate_tokens_resident)
-            for_each_token<false>(j, [&](bf16* q, bf16* k, const float* c, const float* s) {
-              rotate_chunk_bf16<Layout, Inverse, decltype(nb)::value>(
-                  q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0);
-            });
-          });
-          return;
-        }
-      } else {
-        constexpr int K = max_chunk_blocks<Layout>;
-        const std::int64_t full = n / L;
-        if (full * L == n) {
-          if (full >= 1 && full <= K) {
-            with_blocks<K>(static_cast<int>(full), [&](auto nb) {
-              rotate_tokens_resident<T, Layout, Inverse, decltype(nb)::value>(j);
-            });
-            return;
-          }
-          // Rows of 2–4 full chunks (AVX2: NeoX 128-dim takes 2, GPT-J 128-dim 4, as its
-          // duplicated cos/sin need twice the registers).
-          if (full % K == 0 && full / K <= 4) {
-            switch (full / K) {
-              case 2:
-                rotate_tokens_resident<T, Layout, Inverse, K, 2>(j);
-                return;
-              case 3:
-                rotate_tokens_resident<T, Layout, Inverse, K, 3>(j);
-                return;
-              case 4:
-                rotate_tokens_resident<T, Layout, Inverse, K, 4>(j);
-                return;
-              default:
-                break;
-            }
-          }
-        }
-        if (full >= 1 && full <= K) {
-          with_blocks<K>(static_cast<int>(full), [&](auto nb) {
-            for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-              rotate_chunk<T, Layout, Inverse, decltype(nb)::value>(q, j.q_heads, j.q_head_stride,
-                                                                    k, j.k_heads, j.k_head_stride,
-                                                                    c, s, n, 0, full * L);
-            });
-          });
-          return;
-        }
-      }
-    }
-    for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-      rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride,
-                                       c, s, n);
-    });
-  }
-}
-
-/// Once per call: a row that needs several register-resident sweeps per token is streamed
-/// instead (one head at a time) when the call is large enough to come from DRAM. Shared by the
-/// table path (rotate_tokens) and the on-the-fly path (sincos-inl.hpp).
+/// True when a row longer than one register-resident sweep belongs to a call moving at least
+/// stream_min_bytes(): the data then comes from DRAM, and one sequential sweep per token matters
+/// more than the row reloads. Shared by the table and on-the-fly paths (sincos-inl.hpp).
 template <class T, layout Layout>
 inline bool streams(const rotate_job<T>& j) noexcept {
   if constexpr (ops::lanes > 1) {
@@ -632,62 +168,513 @@ inline bool streams(const rotate_job<T>& j) noexcept {
   return false;
 }
 
-template <class T, layout Layout, bool Inverse>
-inline void rotate_tokens(const rotate_job<T>& j) noexcept {
-  if constexpr (Layout == layout::deinterleaved) {
-    // one head at a time (rotate_head_stream permutes through a scratch row)
-    rotate_tokens_impl<T, Layout, Inverse, true>(j);
-  } else {
-    if (streams<T, Layout>(j)) {
-      rotate_tokens_impl<T, Layout, Inverse, true>(j);
-    } else {
-      rotate_tokens_impl<T, Layout, Inverse, false>(j);
+// ---- token loops ----
+
+/// Calls f(q, k, c, s) for every token of the job with its Q/K base pointers (null when that
+/// tensor has no heads) and its cos/sin row, prefetching the next token's row (unless Prefetch
+/// is false: it did not help the register-resident loops).
+template <bool Prefetch = true, class T, class PerToken>
+inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
+  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+    const std::int64_t row =
+        j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
+    T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
+    T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
+    if (Prefetch && t + 1 < j.token_end) {
+      // The next token's row is loaded at the start of its sweep, on the critical path.
+      const std::int64_t next =
+          j.positions != nullptr ? j.positions[t + 1] - j.row_offset : j.range_row0 + t + 1;
+      for (std::int64_t i = 0; i < j.pairs; i += 16) {
+        ROPESCALE_PREFETCH(j.cos + next * j.row_stride + i);
+        ROPESCALE_PREFETCH(j.sin + next * j.row_stride + i);
+      }
     }
+    f(q, k, j.cos + row * j.row_stride, j.sin + row * j.row_stride);
   }
 }
 
-/// f(integral_constant<layout, L>, bool_constant<Inverse>) for the job's layout and direction:
-/// the one runtime switch of rotate(), rotate_on_the_fly() (sincos-inl.hpp) and append()
-/// (append-inl.hpp).
-template <class Job, class F>
-inline void with_layout(const Job& j, F&& f) noexcept {
-  auto direction = [&](auto lay) {
-    if (j.inverse) {
-      f(lay, std::true_type{});
-    } else {
-      f(lay, std::false_type{});
+/// The streaming sweep: per token, each head of Q then K in address order, the row reloaded from
+/// L1 per head.
+template <class T, layout Layout>
+inline void rotate_tokens_streaming(const rotate_job<T>& j) noexcept {
+  const float sign = direction_sign(j);
+  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
+    for (std::int64_t h = 0; h < j.q_heads; ++h) {
+      rotate_head_stream<T, Layout>(q + h * j.q_head_stride, c, s, j.pairs, sign);
     }
-  };
-  switch (j.lay) {
-    case layout::neox:
-      direction(std::integral_constant<layout, layout::neox>{});
-      return;
-    case layout::gptj:
-      direction(std::integral_constant<layout, layout::gptj>{});
-      return;
-    case layout::deinterleaved:
-      direction(std::integral_constant<layout, layout::deinterleaved>{});
-      return;
-  }
-}
-
-/// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
-template <class T>
-inline void rotate(const rotate_job<T>& j) noexcept {
-  with_layout(j, [&](auto lay, auto inverse) {
-    rotate_tokens<T, decltype(lay)::value, decltype(inverse)::value>(j);
+    for (std::int64_t h = 0; h < j.k_heads; ++h) {
+      rotate_head_stream<T, Layout>(k + h * j.k_head_stride, c, s, j.pairs, sign);
+    }
   });
 }
 
-/// x[i] ← x[i]·f for i < count: the memory floor benchmarks compare against (same target
-/// region and vector width as rotate()).
-template <class T>
-inline void scale_in_place(T* x, std::int64_t count, float f) noexcept {
-  std::int64_t i = 0;
-  if constexpr (ops::lanes > 1) {
-    const auto fv = ops::set1(f);
-    for (; i + ops::lanes <= count; i += ops::lanes)
-      ops::store(x + i, ops::mul(ops::load(x + i), fv));
+/// f(std::integral_constant<int, nb>) for a runtime nb in [1, K].
+template <int K, class F>
+inline void with_blocks(std::int64_t nb, F&& f) noexcept {
+  if constexpr (K >= 1) {
+    if (nb == K) {
+      f(std::integral_constant<int, K>{});
+    } else {
+      with_blocks<K - 1>(nb, f);
+    }
   }
-  for (; i < count; ++i) x[i] = store_from_float<T>(load_as_float(x[i]) * f);
+}
+
+/// The register-resident sweeps. The kernel is picked once per call, not once per token
+/// (512×8×128 has 512 tokens of 8 heads each): rows of whole vector blocks that fit 1–4 chunks
+/// run the whole token loop in one function (rotate_tokens_resident; bf16 rows of whole units
+/// likewise through rotate_chunk_bf16); any other row goes through rotate_token per token.
+template <class T, layout Layout>
+inline void rotate_tokens_resident_any(const rotate_job<T>& j) noexcept {
+  const std::int64_t n = j.pairs;
+  const float sign = direction_sign(j);
+  if constexpr (ops::lanes > 1) {
+    constexpr std::int64_t L = ops::lanes;
+    if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
+      constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
+      constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
+      const std::int64_t units = n / U;
+      if (units >= 1 && units <= K && units * U == n) {
+        with_blocks<K>(units, [&](auto nb) {
+          for_each_token<false>(j, [&](bf16* q, bf16* k, const float* c, const float* s) {
+            rotate_chunk_bf16<Layout, decltype(nb)::value>(
+                q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0, sign);
+          });
+        });
+        return;
+      }
+    } else {
+      constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
+      const std::int64_t full = n / L;
+      if (full * L == n) {
+        if (full >= 1 && full <= K) {
+          with_blocks<K>(
+              full, [&](auto nb) { rotate_tokens_resident<T, Layout, decltype(nb)::value>(j); });
+          return;
+        }
+        // Rows of 2–4 full chunks (AVX2: NeoX 128-dim takes 2, GPT-J 128-dim 4, as its
+        // duplicated cos/sin need twice the registers).
+        if (full % K == 0) {
+          switch (full / K) {
+            case 2:
+              rotate_tokens_resident<T, Layout, K, 2>(j);
+              return;
+            case 3:
+              rotate_tokens_resident<T, Layout, K, 3>(j);
+              return;
+            case 4:
+              rotate_tokens_resident<T, Layout, K, 4>(j);
+              return;
+            default:
+              break;
+          }
+        }
+      }
+    }
+  }
+  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
+    rotate_token<T, Layout>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n,
+                            sign);
+  });
+}
+
+/// Rows of exactly Chunks × NB vector blocks (no scalar tail): the whole token loop of a call in
+/// one function, job fields in locals. Each token's row is taken in Chunks register-resident
+/// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
+/// AVX-512; two for NeoX on AVX2, whose 16 registers hold half a row).
+template <class T, layout Layout, int NB, int Chunks>
+inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  constexpr std::int64_t n = Chunks * NB * L;  // == j.pairs: the b half is a displacement away
+  const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
+  const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
+  const std::int64_t row_stride = j.row_stride, row_offset = j.row_offset, row0 = j.range_row0;
+  const std::int64_t* const positions = j.positions;
+  const float* const cos = j.cos;
+  const float* const sin = j.sin;
+  T* const q = j.q;
+  T* const k = j.k;
+  const auto sign = ops::set1(direction_sign(j));
+  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+    const std::int64_t r =
+        (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
+    ROPESCALE_UNROLL
+    for (std::int64_t chunk = 0; chunk < Chunks; ++chunk) {
+      const std::int64_t i0 = chunk * NB * L;
+      if constexpr (Layout == layout::neox) {
+        typename ops::vec cr[slots<NB>], sr[slots<NB>];
+        ROPESCALE_UNROLL
+        for (std::int64_t b = 0; b < NB; ++b) {
+          cr[b] = ops::load(cos + r + i0 + b * L);
+          sr[b] = ops::mul(ops::load(sin + r + i0 + b * L), sign);
+        }
+        auto head = [&](T* x) {
+          ROPESCALE_UNROLL
+          for (std::int64_t b = 0; b < NB; ++b) {
+            neox_block(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
+          }
+        };
+        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
+        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
+      } else {
+        typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
+        ROPESCALE_UNROLL
+        for (std::int64_t b = 0; b < NB; ++b) {
+          ops::dup_pairs(ops::load(cos + r + i0 + b * L), cl[b], ch[b]);
+          ops::dup_pairs(ops::mul(ops::load(sin + r + i0 + b * L), sign), sl[b], sh[b]);
+        }
+        auto head = [&](T* x) {
+          ROPESCALE_UNROLL
+          for (std::int64_t b = 0; b < NB; ++b) {
+            gptj_block(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
+          }
+        };
+        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
+        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
+      }
+    }
+  }
+}
+
+// ---- one token: every head of Q and K with one cos/sin row ----
+
+/// f(integral_constant<int, nb>) style ladder for rotate_chunk: nb runtime in [0, K].
+template <class T, layout Layout, int NB>
+inline void rotate_chunk_n(std::int64_t nb, T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
+                           std::int64_t k_heads, std::int64_t k_hs, const float* c, const float* s,
+                           std::int64_t n, std::int64_t i0, std::int64_t tail_from,
+                           float sign) noexcept {
+  if constexpr (NB >= 1) {
+    if (nb == NB) {
+      rotate_chunk<T, Layout, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0, tail_from, sign);
+    } else {
+      rotate_chunk_n<T, Layout, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0,
+                                        tail_from, sign);
+    }
+  }
+}
+
+/// The general per-token routine (any pair count): the row's full vector blocks in chunks that
+/// fit the row registers, each chunk sweeping all heads in address order, then the scalar
+/// remainder. bf16 takes its paired-lane units first (rotate_chunk_bf16). Either tensor may have
+/// zero heads (its pointer is then unused).
+template <class T, layout Layout>
+inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
+                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
+                         float sign) noexcept {
+  std::int64_t from = 0;
+  if constexpr (ops::lanes > 1 && std::is_same_v<T, bf16> && ops::has_bf16_split) {
+    constexpr std::int64_t L = ops::lanes;
+    constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
+    constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
+    const std::int64_t units = n / U;
+    std::int64_t u = 0;
+    for (; units - u > K; u += K) {
+      rotate_chunk_bf16<Layout, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, u * U, sign);
+    }
+    if (units > u) {
+      with_blocks<K>(units - u, [&](auto nb) {
+        rotate_chunk_bf16<Layout, decltype(nb)::value>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
+                                                       u * U, sign);
+      });
+    }
+    from = units * U;
+  }
+  if constexpr (ops::lanes == 1) {
+    for (std::int64_t h = 0; h < q_heads; ++h) {
+      rotate_pairs_scalar<T, Layout>(q + h * q_hs, c, s, 0, n, sign);
+    }
+    for (std::int64_t h = 0; h < k_heads; ++h) {
+      rotate_pairs_scalar<T, Layout>(k + h * k_hs, c, s, 0, n, sign);
+    }
+  } else {
+    constexpr std::int64_t L = ops::lanes;
+    constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
+    const std::int64_t full = (n - from) / L;  // full vector blocks
+    const std::int64_t tail = from + full * L;
+    if (full == 0) {
+      if (from < n) {
+        rotate_chunk<T, Layout, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from, from, sign);
+      }
+      return;
+    }
+    std::int64_t b = 0;
+    for (; full - b > K; b += K) {
+      rotate_chunk<T, Layout, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from + b * L, n,
+                                 sign);
+    }
+    rotate_chunk_n<T, Layout, K>(full - b, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
+                                 from + b * L, tail, sign);
+  }
+}
+
+/// NB vector blocks starting at pair i0, for every head of Q then K, with the blocks' cos/sin
+/// held in registers across all heads; pairs [tail_from, n) of each head are done by the scalar
+/// per-pair function right after its blocks (tail_from = n: none).
+template <class T, layout Layout, int NB>
+inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
+                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
+                         std::int64_t i0, std::int64_t tail_from, float sign) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  const auto sg = ops::set1(sign);
+  if constexpr (Layout == layout::neox) {
+    typename ops::vec cr[slots<NB>], sr[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      cr[b] = ops::load(c + i0 + b * L);
+      sr[b] = ops::mul(ops::load(s + i0 + b * L), sg);
+    }
+    auto head = [&](T* x) {
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        neox_block(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
+      }
+      rotate_pairs_scalar<T, Layout>(x, c, s, tail_from, n, sign);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  } else {
+    typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      ops::dup_pairs(ops::load(c + i0 + b * L), cl[b], ch[b]);
+      ops::dup_pairs(ops::mul(ops::load(s + i0 + b * L), sg), sl[b], sh[b]);
+    }
+    auto head = [&](T* x) {
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        gptj_block(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
+      }
+      rotate_pairs_scalar<T, Layout>(x, c, s, tail_from, n, sign);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  }
+}
+
+/// The streaming form of one head: in address order, the row's blocks reloaded (and for GPT-J
+/// re-duplicated) from L1, then the scalar remainder.
+template <class T, layout Layout>
+inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n,
+                               float sign) noexcept {
+  if constexpr (Layout == layout::deinterleaved) {
+    // DeepSeek de-interleaved (docs/reference.md §1.3): the even/odd de-interleave of the first
+    // 2n channels, then NeoX (inverse: NeoX un-rotation, then interleave back). The permutation
+    // is exact (storage type) and goes through a scratch copy in L1.
+    T tmp[max_deinterleaved_rotary_dim];  // 2n <= this (apply.hpp)
+    const bool inverse = sign < 0.0f;
+    if (inverse) rotate_head_stream<T, layout::neox>(x, c, s, n, sign);
+    for (std::int64_t i = 0; i < 2 * n; ++i) tmp[i] = x[i];
+    for (std::int64_t p = 0; p < n; ++p) {
+      if (inverse) {
+        x[2 * p] = tmp[p];
+        x[2 * p + 1] = tmp[n + p];
+      } else {
+        x[p] = tmp[2 * p];
+        x[n + p] = tmp[2 * p + 1];
+      }
+    }
+    if (!inverse) rotate_head_stream<T, layout::neox>(x, c, s, n, sign);
+  } else {
+    constexpr std::int64_t L = ops::lanes;
+    std::int64_t i = 0;
+    if constexpr (ops::lanes > 1) {
+      const auto sg = ops::set1(sign);
+      if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
+        if constexpr (Layout == layout::neox) {
+          for (; i + 2 * L <= n; i += 2 * L) {
+            typename ops::vec ce, co, se, so, r[4];
+            load_row_bf16_neox(c + i, ce, co);
+            load_row_bf16_neox(s + i, se, so);
+            bf16* p[2] = {x + i, x + n + i};
+            neox_unit_bf16(p[0], p[1], ce, co, ops::mul(se, sg), ops::mul(so, sg), r);
+            merge_bf16_group<2, has_bf16_neox_in_order<ops>::value>(p, r);
+          }
+        } else {
+          for (; i + L <= n; i += L) {
+            typename ops::vec r[2];
+            bf16* p = x + 2 * i;
+            gptj_unit_bf16(p, ops::load(c + i), ops::mul(ops::load(s + i), sg), r);
+            merge_bf16_group<1>(&p, r);
+          }
+        }
+      }
+      for (; i + L <= n; i += L) {
+        if constexpr (Layout == layout::neox) {
+          neox_block(x + i, x + n + i, ops::load(c + i), ops::mul(ops::load(s + i), sg));
+        } else {
+          typename ops::vec c_lo, c_hi, s_lo, s_hi;
+          ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
+          ops::dup_pairs(ops::mul(ops::load(s + i), sg), s_lo, s_hi);
+          gptj_block(x + 2 * i, c_lo, c_hi, s_lo, s_hi);
+        }
+      }
+    }
+    rotate_pairs_scalar<T, Layout>(x, c, s, i, n, sign);
+  }
+}
+
+// ---- bf16 paired-lane units ----
+//
+// A 32-bit lane holding two adjacent bf16 values x_{2j} (low half) and x_{2j+1} (high half) gives
+// both as floats with one op each (shift left 16 / mask the high half), and the two rounded results
+// go back with one shift and one merge: ops::split_bf16 / merge_bf16. That halves the conversion
+// work against widening and narrowing each vector, and it lands GPT-J pairs directly in two
+// vectors (a = even, b = odd), so bf16 GPT-J needs neither swaps nor duplicated cos/sin. NeoX uses
+// it with the row deinterleaved into even/odd pairs, once per token. Units: NeoX 2·lanes pairs
+// (4 row registers), GPT-J lanes pairs (2).
+
+/// The NeoX row's 2·lanes cos (or sin) values at p, in the order neox_unit_bf16 needs them.
+template <class O>
+ROPESCALE_INLINE void load_row_bf16_neox(const float* p, typename O::vec& first,
+                                         typename O::vec& second) noexcept {
+  if constexpr (has_bf16_neox_in_order<O>::value) {
+    first = O::load(p);
+    second = O::load(p + O::lanes);
+  } else {
+    O::deinterleave(O::load(p), O::load(p + O::lanes), first, second);
+  }
+}
+
+template <int N, bool InOrder, class O>
+ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept {
+  if constexpr (InOrder) {
+    O::template merge_bf16_n<N, true>(p, r);
+  } else if constexpr (has_merge_bf16_n<O>::value) {
+    O::template merge_bf16_n<N>(p, r);
+  } else {
+    ROPESCALE_UNROLL
+    for (std::size_t i = 0; i < static_cast<std::size_t>(N); ++i) {
+      O::merge_bf16(p[i], r[2 * i], r[2 * i + 1]);
+    }
+  }
+}
+
+/// NeoX bf16: 2·lanes pairs, a at pa and b at pb, split even/odd (or in element order, see
+/// has_bf16_neox_in_order) with the row halves (ce, co) / (se, so) loaded to match
+/// (load_row_bf16_neox); the rotated a goes to r[0], r[1] and b to r[2], r[3] (not stored).
+template <class O>
+ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
+                                     typename O::vec co, typename O::vec se, typename O::vec so,
+                                     typename O::vec* r) noexcept {
+  typename O::vec ae, ao, be, bo;
+  if constexpr (has_bf16_neox_in_order<O>::value) {
+    O::widen_bf16(pa, ae, ao);
+    O::widen_bf16(pb, be, bo);
+  } else {
+    O::split_bf16(pa, ae, ao);
+    O::split_bf16(pb, be, bo);
+  }
+  r[0] = O::fnmadd(be, se, O::mul(ae, ce));
+  r[1] = O::fnmadd(bo, so, O::mul(ao, co));
+  r[2] = O::fmadd(ae, se, O::mul(be, ce));
+  r[3] = O::fmadd(ao, so, O::mul(bo, co));
+}
+
+/// GPT-J bf16: lanes interleaved pairs at p (a = even, b = odd), row (cv, sv); result in r[0..1].
+template <class O>
+ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename O::vec sv,
+                                     typename O::vec* r) noexcept {
+  typename O::vec a, b;
+  O::split_bf16(p, a, b);
+  r[0] = O::fnmadd(b, sv, O::mul(a, cv));
+  r[1] = O::fmadd(a, sv, O::mul(b, cv));
+}
+
+/// NB units of bf16 starting at pair i0 (NeoX: 2·lanes pairs per unit, GPT-J: lanes), for every
+/// head of Q then K, the row's units held in registers; each head's results are narrowed as one
+/// group (merge_bf16_group).
+template <layout Layout, int NB>
+inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
+                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                              const float* s, std::int64_t n, std::int64_t i0,
+                              float sign) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  const auto sg = ops::set1(sign);
+  if constexpr (Layout == layout::neox) {
+    typename ops::vec ce[slots<NB>], co[slots<NB>], se[slots<NB>], so[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      const std::int64_t i = i0 + 2 * b * L;
+      load_row_bf16_neox(c + i, ce[b], co[b]);
+      load_row_bf16_neox(s + i, se[b], so[b]);
+      se[b] = ops::mul(se[b], sg);
+      so[b] = ops::mul(so[b], sg);
+    }
+    auto head = [&](bf16* x) {
+      bf16* p[slots<2 * NB>];
+      typename ops::vec r[slots<4 * NB>];
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        p[2 * b] = x + i0 + 2 * b * L;
+        p[2 * b + 1] = x + n + i0 + 2 * b * L;
+        neox_unit_bf16(p[2 * b], p[2 * b + 1], ce[b], co[b], se[b], so[b], r + 4 * b);
+      }
+      merge_bf16_group<2 * NB, has_bf16_neox_in_order<ops>::value>(p, r);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  } else {
+    typename ops::vec cr[slots<NB>], sr[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      cr[b] = ops::load(c + i0 + b * L);
+      sr[b] = ops::mul(ops::load(s + i0 + b * L), sg);
+    }
+    auto head = [&](bf16* x) {
+      bf16* p[slots<NB>];
+      typename ops::vec r[slots<2 * NB>];
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        p[b] = x + 2 * i0 + 2 * b * L;
+        gptj_unit_bf16(p[b], cr[b], sr[b], r + 2 * b);
+      }
+      merge_bf16_group<NB>(p, r);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  }
+}
+
+// ---- blocks: one vector of pairs, the row already in registers (sin already signed) ----
+
+/// NeoX: lanes pairs, a at pa and b at pb (= pa + n). Callers pass per-head base pointers plus
+/// compile-time block offsets, so an unrolled chunk addresses every block as base + displacement.
+template <class T>
+inline void neox_block(T* pa, T* pb, typename ops::vec cv, typename ops::vec sv) noexcept {
+  const auto a = ops::load(pa);
+  const auto b = ops::load(pb);
+  ops::store(pa, ops::fnmadd(b, sv, ops::mul(a, cv)));  // a·c − b·s
+  ops::store(pb, ops::fmadd(a, sv, ops::mul(b, cv)));   // b·c + a·s
+}
+
+/// GPT-J: lanes interleaved pairs (2·lanes elements) at p, with the duplicated row halves.
+template <class T>
+inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi, typename ops::vec s_lo,
+                       typename ops::vec s_hi) noexcept {
+  constexpr std::int64_t L = ops::lanes;
+  auto v0 = ops::load(p);
+  auto v1 = ops::load(p + L);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(_M_X64))
+  // Keep each data vector in a register: g++ otherwise folds the load into both the vpermilps
+  // and the vfmaddsub, loading every vector twice.
+  if constexpr (ops::lanes > 1) {
+    __asm__("" : "+v"(v0), "+v"(v1));
+  }
+#endif
+  ops::store(p, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+  ops::store(p + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
+}
+
+/// Scalar remainder pairs [from, n) of one head.
+template <class T, layout Layout>
+inline void rotate_pairs_scalar(T* x, const float* c, const float* s, std::int64_t from,
+                                std::int64_t n, float sign) noexcept {
+  for (std::int64_t p = from; p < n; ++p) {
+    if constexpr (Layout == layout::neox) {
+      scalar::rotate_pair(x + p, x + n + p, c[p], s[p] * sign);
+    } else {
+      scalar::rotate_pair(x + 2 * p, x + 2 * p + 1, c[p], s[p] * sign);
+    }
+  }
 }

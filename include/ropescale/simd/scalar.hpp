@@ -18,19 +18,14 @@
 
 namespace ropescale::simd::scalar {
 
-/// Rotates one pair in float: a ← a·c − b·s, b ← b·c + a·s (Inverse: sin → −sin), each result
-/// rounded once to T.
-template <class T, bool Inverse>
+/// Rotates one pair in float: a ← a·c − b·s, b ← b·c + a·s, each result rounded once to T
+/// (callers pass −s for the inverse rotation; the negation is exact).
+template <class T>
 inline void rotate_pair(T* pa, T* pb, float c, float s) noexcept {
   const float a = load_as_float(*pa);
   const float b = load_as_float(*pb);
-  if constexpr (!Inverse) {
-    *pa = store_from_float<T>(a * c - b * s);
-    *pb = store_from_float<T>(b * c + a * s);
-  } else {
-    *pa = store_from_float<T>(a * c + b * s);
-    *pb = store_from_float<T>(b * c - a * s);
-  }
+  *pa = store_from_float<T>(a * c - b * s);
+  *pb = store_from_float<T>(b * c + a * s);
 }
 
 /// One-lane vocabulary (the vector-only members exist so the shared bodies compile; they are
@@ -50,6 +45,8 @@ struct ops {
   }
   static float set1(float f) noexcept { return f; }
   static float mul(float a, float b) noexcept { return a * b; }
+  /// a·b + c, unfused (fused would be a libm call at the baseline ISA; the scalar target never
+  /// runs the vector sincos polynomials, which use it fused on the vector targets)
   static float fmadd(float a, float b, float c) noexcept { return a * b + c; }
   static float fnmadd(float a, float b, float c) noexcept { return c - a * b; }
   static float fmaddsub(float a, float b, float c) noexcept { return a * b - c; }
@@ -102,10 +99,6 @@ struct ops {
   static float flip_sign(float v, float mask) noexcept { return std::signbit(mask) ? -v : v; }
   static double dsub(double a, double b) noexcept { return a - b; }
   static void widen(float x, double* d) noexcept { d[0] = static_cast<double>(x); }
-  /// fused a·b + c and c − a·b (std::fma: one rounding, as on the vector targets; the sincos
-  /// correction terms and the A = a_hi + a_lo product need it)
-  static float ffma(float a, float b, float c) noexcept { return std::fma(a, b, c); }
-  static float ffnma(float a, float b, float c) noexcept { return std::fma(-a, b, c); }
   /// accumulates "some lane is not finite-and-below limit" into bad
   static double dbad_or(double bad, double v, double limit) noexcept {
     return std::fabs(v) < limit ? bad : 1.0;
@@ -114,10 +107,10 @@ struct ops {
   static double dzero() noexcept { return 0.0; }
   // Double-lane sincos (sincos-inl.hpp's cos_sin_row_double); never reached with one lane.
   static double dfma(double a, double b, double c) noexcept { return std::fma(a, b, c); }
-  static double dsel(double mask, double a, double b) noexcept {
+  static double select_sign(double mask, double a, double b) noexcept {
     return std::signbit(mask) ? b : a;
   }
-  static double dflip(double v, double mask) noexcept { return std::signbit(mask) ? -v : v; }
+  static double flip_sign(double v, double mask) noexcept { return std::signbit(mask) ? -v : v; }
   static void dquadrant_masks(double k, double& swap, double& sin_flip, double& cos_flip) noexcept {
     const auto q = static_cast<std::int64_t>(std::fabs(k) < 1073741824.0 ? k : 0.0);
     swap = (q & 1) != 0 ? -0.0 : 0.0;

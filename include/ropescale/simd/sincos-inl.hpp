@@ -16,7 +16,7 @@
 //      sign and bit 1 of k + 1 flips cos's sign.
 //   3. float Taylor polynomials on |x| <= π/4 (truncation < 2e-9 for sin to x^9, < 1.2e-10 for
 //      cos to x^10; coefficients 1/n! rounded to float), Horner with fused multiply-adds
-//      (ops::ffma: std::fma on the scalar target), then the first-order
+//      (ops::fmadd, fused on every vector target), then the first-order
 //      correction sin(x + δ) = sin x + δ·cos x, cos(x + δ) = cos x − δ·sin x (δ² < 1e-15), which
 //      removes the argument rounding (without it the worst error measured 1.38e-7; with it see
 //      below).
@@ -105,21 +105,21 @@ inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t pos
     typename ops::vec swap, sin_flip, cos_flip;
     ops::quadrant_masks(k, swap, sin_flip, cos_flip);
     const auto x2 = ops::mul(x, x);
-    auto ps = ops::ffma(x2, s9, s7);
-    ps = ops::ffma(x2, ps, s5);
-    ps = ops::ffma(x2, ps, s3);
-    const auto sin_x = ops::ffma(ops::mul(x, x2), ps, x);
-    auto pc = ops::ffma(x2, c10, c8);
-    pc = ops::ffma(x2, pc, c6);
-    pc = ops::ffma(x2, pc, c4);
-    pc = ops::ffma(x2, pc, c2);
-    const auto cos_x = ops::ffma(x2, pc, one);
-    const auto sin_r = ops::ffma(dx, cos_x, sin_x);
-    const auto cos_r = ops::ffnma(dx, sin_x, cos_x);
+    auto ps = ops::fmadd(x2, s9, s7);
+    ps = ops::fmadd(x2, ps, s5);
+    ps = ops::fmadd(x2, ps, s3);
+    const auto sin_x = ops::fmadd(ops::mul(x, x2), ps, x);
+    auto pc = ops::fmadd(x2, c10, c8);
+    pc = ops::fmadd(x2, pc, c6);
+    pc = ops::fmadd(x2, pc, c4);
+    pc = ops::fmadd(x2, pc, c2);
+    const auto cos_x = ops::fmadd(x2, pc, one);
+    const auto sin_r = ops::fmadd(dx, cos_x, sin_x);
+    const auto cos_r = ops::fnmadd(dx, sin_x, cos_x);
     const auto cv = ops::flip_sign(ops::select_sign(swap, cos_r, sin_r), cos_flip);
     const auto sv = ops::flip_sign(ops::select_sign(swap, sin_r, cos_r), sin_flip);
-    ops::store(c + i, ops::ffma(cv, a_hi, ops::mul(cv, a_lo)));
-    ops::store(s + i, ops::ffma(sv, a_hi, ops::mul(sv, a_lo)));
+    ops::store(c + i, ops::fmadd(cv, a_hi, ops::mul(cv, a_lo)));
+    ops::store(s + i, ops::fmadd(sv, a_hi, ops::mul(sv, a_lo)));
   }
   if constexpr (L > 1) {
     if (i < n) scalar::cos_sin_row(w + i, n - i, position, attention, c + i, s + i);
@@ -190,8 +190,8 @@ inline void cos_sin_row_double(const double* w, std::int64_t n, std::int64_t pos
       const auto cos_r = ops::dfma(r2, pc, one);
       typename ops::dvec swap, sin_flip, cos_flip;
       ops::dquadrant_masks(k, swap, sin_flip, cos_flip);
-      const auto cv = ops::dflip(ops::dsel(swap, cos_r, sin_r), cos_flip);
-      const auto sv = ops::dflip(ops::dsel(swap, sin_r, cos_r), sin_flip);
+      const auto cv = ops::flip_sign(ops::select_sign(swap, cos_r, sin_r), cos_flip);
+      const auto sv = ops::flip_sign(ops::select_sign(swap, sin_r, cos_r), sin_flip);
       ops::dstore_float(c + i, ops::dmul(cv, a));
       ops::dstore_float(s + i, ops::dmul(sv, a));
     }
@@ -207,12 +207,16 @@ inline void cos_sin_row_double(const double* w, std::int64_t n, std::int64_t pos
 /// No-table rotation (on_the_fly.hpp): for each token t of the validated job, the row of its
 /// position (job.positions[t] when positions is given, else job.range_row0 + t; row_offset is 0)
 /// is computed into `row` (2·job.pairs floats: n cos then n sin) with cos_sin_row, then every
-/// head of Q and K is rotated with it by the table path's rotate_token (row held in registers
-/// across all heads).
-template <class T, layout Layout, bool Inverse, bool Stream>
-inline void rotate_tokens_on_the_fly_impl(const rotate_job<T>& j, const double* inv_freq,
-                                          double attention, float* row) noexcept {
+/// head of Q and K is rotated with it by the table path's per-token routines: streamed head by
+/// head (rotate_head_stream) where the table path streams (rotate-inl.hpp streams(); without it
+/// AVX2 4096×32×128 ran at 0.50 of the floor instead of ~0.9), else register-resident
+/// (rotate_token).
+template <class T, layout Layout>
+inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
+                                     double attention, float* row) noexcept {
   const std::int64_t n = j.pairs;
+  const float sign = direction_sign(j);
+  const bool stream = Layout == layout::deinterleaved || streams<T, Layout>(j);
   float* c = row;
   float* s = row + n;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
@@ -221,34 +225,18 @@ inline void rotate_tokens_on_the_fly_impl(const rotate_job<T>& j, const double* 
     cos_sin_row(inv_freq, n, position, attention, c, s);
     T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
     T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
-    if constexpr (Stream) {
-      for (std::int64_t h = 0; h < j.q_heads; ++h) {
-        rotate_head_stream<T, Layout, Inverse>(q + h * j.q_head_stride, c, s, n);
+    if constexpr (Layout != layout::deinterleaved) {
+      if (!stream) {
+        rotate_token<T, Layout>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s,
+                                n, sign);
+        continue;
       }
-      for (std::int64_t h = 0; h < j.k_heads; ++h) {
-        rotate_head_stream<T, Layout, Inverse>(k + h * j.k_head_stride, c, s, n);
-      }
-    } else {
-      rotate_token<T, Layout, Inverse>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride,
-                                       c, s, n);
     }
-  }
-}
-
-/// The table path's sweep choice (rotate-inl.hpp rotate_tokens): a row longer than the row
-/// registers hold is streamed once per token (rotate_head_stream) when the call is DRAM-sized,
-/// else swept register-resident (rotate_token). Without it, AVX2 4096×32×128 ran at 0.50 of the
-/// floor (two resident sweeps per token) instead of ~0.9.
-template <class T, layout Layout, bool Inverse>
-inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
-                                     double attention, float* row) noexcept {
-  if constexpr (Layout == layout::deinterleaved) {  // per head, as in rotate_tokens
-    rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
-  } else {
-    if (streams<T, Layout>(j)) {
-      rotate_tokens_on_the_fly_impl<T, Layout, Inverse, true>(j, inv_freq, attention, row);
-    } else {
-      rotate_tokens_on_the_fly_impl<T, Layout, Inverse, false>(j, inv_freq, attention, row);
+    for (std::int64_t h = 0; h < j.q_heads; ++h) {
+      rotate_head_stream<T, Layout>(q + h * j.q_head_stride, c, s, n, sign);
+    }
+    for (std::int64_t h = 0; h < j.k_heads; ++h) {
+      rotate_head_stream<T, Layout>(k + h * j.k_head_stride, c, s, n, sign);
     }
   }
 }
@@ -257,8 +245,7 @@ inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_f
 template <class T>
 inline void rotate_on_the_fly(const rotate_job<T>& j, const double* inv_freq, double attention,
                               float* row) noexcept {
-  with_layout(j, [&](auto lay, auto inverse) {
-    rotate_tokens_on_the_fly<T, decltype(lay)::value, decltype(inverse)::value>(j, inv_freq,
-                                                                                attention, row);
+  with_layout(j, [&](auto lay) {
+    rotate_tokens_on_the_fly<T, decltype(lay)::value>(j, inv_freq, attention, row);
   });
 }
