@@ -49,7 +49,8 @@ struct ops {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static void store(float* p, __m256 v) noexcept { _mm256_storeu_ps(p, v); }
-  static void store(bf16* p, __m256 v) noexcept {
+  /// v as bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and as f16 (RNE)
+  static __m128i narrow_bf16(__m256 v) noexcept {
     const __m256i u = _mm256_castps_si256(v);
     const __m256i hi = _mm256_srli_epi32(u, 16);
     const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
@@ -57,13 +58,28 @@ struct ops {
         _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
     const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
-    const __m128i packed =
-        _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+    return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  }
+  static __m128i narrow_f16(__m256 v) noexcept {
+    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+  }
+  static void store(bf16* p, __m256 v) noexcept {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow_bf16(v));
   }
   static void store(f16* p, __m256 v) noexcept {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), narrow_f16(v));
   }
+  /// Non-temporal stores of what store() writes (simd/append-inl.hpp, DRAM-sized KV appends):
+  /// p aligned to lanes·sizeof(T) bytes; a call that streams ends with stream_fence().
+  static constexpr bool has_stream = true;
+  static void stream(float* p, __m256 v) noexcept { _mm256_stream_ps(p, v); }
+  static void stream(bf16* p, __m256 v) noexcept {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(p), narrow_bf16(v));
+  }
+  static void stream(f16* p, __m256 v) noexcept {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(p), narrow_f16(v));
+  }
+  static void stream_fence() noexcept { _mm_sfence(); }
 
   static __m256 set1(float f) noexcept { return _mm256_set1_ps(f); }
   static __m256 mul(__m256 a, __m256 b) noexcept { return _mm256_mul_ps(a, b); }

@@ -48,7 +48,8 @@ struct ops {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   static void store(float* p, __m512 v) noexcept { _mm512_storeu_ps(p, v); }
-  static void store(bf16* p, __m512 v) noexcept {
+  /// v as bf16 (RNE; a NaN stays a quiet NaN, as to_bf16) and as f16 (RNE)
+  static __m256i narrow_bf16(__m512 v) noexcept {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i hi = _mm512_srli_epi32(u, 16);
     const __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
@@ -56,15 +57,31 @@ struct ops {
         _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+    return _mm512_cvtepi32_epi16(r);
   }
-  static void store(f16* p, __m512 v) noexcept {
+  static __m256i narrow_f16(__m512 v) noexcept {
     // The maskz form with an explicit all-ones mask: g++ -O0 defines _mm512_cvtps_ph as a macro
     // whose (-1) mask argument trips -Wsign-conversion in our code. Same instruction.
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                        _mm512_maskz_cvtps_ph(static_cast<__mmask16>(0xFFFF), v,
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    return _mm512_maskz_cvtps_ph(static_cast<__mmask16>(0xFFFF), v,
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
+  static void store(bf16* p, __m512 v) noexcept {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow_bf16(v));
+  }
+  static void store(f16* p, __m512 v) noexcept {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow_f16(v));
+  }
+  /// Non-temporal stores of what store() writes (simd/append-inl.hpp, DRAM-sized KV appends):
+  /// p aligned to lanes·sizeof(T) bytes; a call that streams ends with stream_fence().
+  static constexpr bool has_stream = true;
+  static void stream(float* p, __m512 v) noexcept { _mm512_stream_ps(p, v); }
+  static void stream(bf16* p, __m512 v) noexcept {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow_bf16(v));
+  }
+  static void stream(f16* p, __m512 v) noexcept {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow_f16(v));
+  }
+  static void stream_fence() noexcept { _mm_sfence(); }
 
   static __m512 set1(float f) noexcept { return _mm512_set1_ps(f); }
   static __m512 mul(__m512 a, __m512 b) noexcept { return _mm512_mul_ps(a, b); }
