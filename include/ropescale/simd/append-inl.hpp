@@ -16,7 +16,9 @@
 // head one sequential pass from source to destination (destinations written in address order;
 // the page scatter costs one division per token). For the usual rows (a whole number of vector
 // blocks that fits the row registers, e.g. 128-dim heads) the row stays in registers across the
-// token's Q and K heads; other rows are reloaded from L1 per vector block.
+// token's Q and K heads; other rows are reloaded from L1 per vector block. bf16 NeoX rows use
+// the in-place kernel's paired-lane units (bf16_units). DRAM-sized calls store K and V into the
+// caches with non-temporal stores (append_streams), the plain append (the floor) as the fused one.
 
 /// x converted from S to D (identity when equal; RNE otherwise).
 template <class D, class S>
@@ -28,10 +30,37 @@ inline D convert_to(S x) noexcept {
   }
 }
 
-/// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D).
-template <class S, class D>
+/// Whether the ops type has non-temporal stores: `static constexpr bool has_stream = true`,
+/// `stream(p, v)` (as store, p aligned to the vector's width) and `stream_fence()`.
+template <class O, class = void>
+struct has_stream_stores : std::false_type {};
+template <class O>
+struct has_stream_stores<O, std::void_t<decltype(O::has_stream)>>
+    : std::bool_constant<O::has_stream> {};
+
+/// ops::store, or (NT) the non-temporal ops::stream: p is then aligned to the vector's width.
+template <bool NT, class D, class O = ops>
+ROPESCALE_INLINE void put(D* p, typename O::vec v) noexcept {
+  if constexpr (NT) {
+    O::stream(p, v);
+  } else {
+    O::store(p, v);
+  }
+}
+
+/// Orders a call's non-temporal stores before whatever follows it (ops::stream_fence).
+template <class O = ops>
+ROPESCALE_INLINE void end_streaming() noexcept {
+  O::stream_fence();
+}
+
+/// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D). NT:
+/// y + from is aligned to the vector's width and the vector part is stored non-temporally.
+template <class S, class D, bool NT = false>
 inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
   if (count <= from) return;
+  // (A 16-bit copy stays a byte copy even when streaming: a widen/narrow round trip would quiet
+  // a signalling NaN.)
   if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
     std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
   } else {
@@ -39,7 +68,7 @@ inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t cou
     // inline instead of a library call per token and head run.
     std::int64_t i = from;
     if constexpr (ops::lanes > 1) {
-      for (; i + ops::lanes <= count; i += ops::lanes) ops::store(y + i, ops::load(x + i));
+      for (; i + ops::lanes <= count; i += ops::lanes) put<NT>(y + i, ops::load(x + i));
     }
     for (; i < count; ++i) y[i] = convert_to<D>(x[i]);
   }
@@ -57,8 +86,10 @@ inline void rotate_pair_to(const S* xa, const S* xb, D* ya, D* yb, float c, floa
 }
 
 /// One head: the 2n rotated channels of x (layout Layout, row c/s) into y, then channels
-/// [2n, head_dim) copied. y may equal x (in place); otherwise they must not overlap.
-template <class S, class D, layout Layout, bool Inverse>
+/// [2n, head_dim) copied. y may equal x (in place); otherwise they must not overlap. NT: y is
+/// aligned to the vector's width, n is a multiple of lanes, and the vector stores of NeoX and
+/// GPT-J are non-temporal.
+template <class S, class D, layout Layout, bool Inverse, bool NT = false>
 inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std::int64_t n,
                            std::int64_t head_dim) noexcept {
   constexpr std::int64_t L = ops::lanes;
@@ -88,11 +119,11 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
         const auto cv = ops::load(c + i);
         const auto sv = ops::load(s + i);
         if constexpr (!Inverse) {
-          ops::store(y + i, ops::fnmadd(b, sv, ops::mul(a, cv)));
-          ops::store(y + n + i, ops::fmadd(a, sv, ops::mul(b, cv)));
+          put<NT>(y + i, ops::fnmadd(b, sv, ops::mul(a, cv)));
+          put<NT>(y + n + i, ops::fmadd(a, sv, ops::mul(b, cv)));
         } else {
-          ops::store(y + i, ops::fmadd(b, sv, ops::mul(a, cv)));
-          ops::store(y + n + i, ops::fnmadd(a, sv, ops::mul(b, cv)));
+          put<NT>(y + i, ops::fmadd(b, sv, ops::mul(a, cv)));
+          put<NT>(y + n + i, ops::fnmadd(a, sv, ops::mul(b, cv)));
         }
       }
     } else if constexpr (L > 1 && std::is_same_v<S, bf16> && ops::has_bf16_split) {
@@ -113,11 +144,11 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
         const auto v0 = ops::load(x + 2 * i);
         const auto v1 = ops::load(x + 2 * i + L);
         if constexpr (!Inverse) {
-          ops::store(y + 2 * i, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-          ops::store(y + 2 * i + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
+          put<NT>(y + 2 * i, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+          put<NT>(y + 2 * i + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
         } else {
-          ops::store(y + 2 * i, ops::fmsubadd(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-          ops::store(y + 2 * i + L, ops::fmsubadd(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
+          put<NT>(y + 2 * i, ops::fmsubadd(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+          put<NT>(y + 2 * i + L, ops::fmsubadd(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
         }
       }
     }
@@ -131,36 +162,47 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
     }
   }
   if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
-    copy_converted(x, y, 2 * n, head_dim);
+    copy_converted<S, D, NT>(x, y, 2 * n, head_dim);
   }
 }
 
 /// Every head of one token of `a` from src_t to dst_t: rotated with the row (n > 0) or copied
-/// (n == 0; heads that are contiguous on both sides as one run).
-template <class S, class D, layout Layout, bool Inverse>
+/// (n == 0; heads that are contiguous on both sides as one run). NT as rotate_head_to.
+template <class S, class D, layout Layout, bool Inverse, bool NT>
 inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t, const float* c,
                          const float* s, std::int64_t n) noexcept {
   if (n == 0) {
     if (a.src_head_stride == a.head_dim && a.dst_head_stride == a.head_dim) {
-      copy_converted(src_t, dst_t, 0, a.heads * a.head_dim);
+      copy_converted<S, D, NT>(src_t, dst_t, 0, a.heads * a.head_dim);
       return;
     }
     for (std::int64_t h = 0; h < a.heads; ++h) {
-      copy_converted(src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, 0, a.head_dim);
+      copy_converted<S, D, NT>(src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, 0,
+                               a.head_dim);
     }
     return;
   }
   for (std::int64_t h = 0; h < a.heads; ++h) {
-    rotate_head_to<S, D, Layout, Inverse>(src_t + h * a.src_head_stride,
-                                          dst_t + h * a.dst_head_stride, c, s, n, a.head_dim);
+    rotate_head_to<S, D, Layout, Inverse, NT && Layout != layout::deinterleaved>(
+        src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, c, s, n, a.head_dim);
   }
 }
+
+/// bf16 NeoX on targets with paired-lane bf16 (ops::has_bf16_split) takes the in-place kernel's
+/// units (neox_unit_bf16 + merge_bf16_group, rotate-inl.hpp) in the register-resident loop:
+/// two source vectors widen with one op each and two results narrow together, instead of a
+/// widen and a narrow per vector. Same formula per element, so the same bits.
+template <class S, layout Layout>
+inline constexpr bool bf16_units =
+    Layout == layout::neox&& std::is_same_v<S, bf16>&& ops::has_bf16_split&& ops::lanes > 1;
 
 /// Every head of `a` for one token with the row's NB vector blocks held in registers (rows of
 /// exactly NB·lanes pairs, NeoX or GPT-J): cr/sr are the cos/sin blocks (GPT-J: cr[2b], cr[2b+1]
 /// and sr[2b], sr[2b+1] the duplicated halves), loaded once per token for all Q and K heads.
-/// The formulas are rotate_head_to's.
-template <class S, class D, layout Layout, bool Inverse, int NB>
+/// The formulas are rotate_head_to's; NT as there. bf16 NeoX (bf16_units) goes through the
+/// in-place kernel's paired-lane units instead: cr[2u], cr[2u+1] / sr[2u], sr[2u+1] are unit
+/// u's row halves as load_row_bf16_neox gives them, sin already negated for the inverse.
+template <class S, class D, layout Layout, bool Inverse, int NB, bool NT>
 ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
                                             const typename ops::vec* cr,
                                             const typename ops::vec* sr) noexcept {
@@ -169,6 +211,45 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
   for (std::int64_t h = 0; h < a.heads; ++h) {
     const S* x = src_t + h * a.src_head_stride;
     D* y = dst_t + h * a.dst_head_stride;
+    if constexpr (bf16_units<S, Layout>) {
+      static_assert(NB % 2 == 0, "bf16 NeoX units are two vector blocks");
+      bf16* p[slots<NB>];
+      typename ops::vec r[slots<2 * NB>];
+      ROPESCALE_UNROLL
+      for (int u = 0; u < NB / 2; ++u) {
+        const std::int64_t i = 2 * u * L;
+        p[2 * u] = y + i;
+        p[2 * u + 1] = y + n + i;
+        neox_unit_bf16(x + i, x + n + i, cr[2 * u], cr[2 * u + 1], sr[2 * u], sr[2 * u + 1],
+                       r + 4 * u);
+      }
+      merge_bf16_group<NB, has_bf16_neox_in_order<ops>::value>(p, r);
+      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      continue;
+    } else if constexpr (Layout == layout::neox && NT && sizeof(D) < sizeof(float)) {
+      // Both halves computed first, then stored in address order: a narrowed vector fills half
+      // a line, and non-temporal stores combine into whole lines only when a line's stores are
+      // consecutive (alternating halves measured ~25% slower than the floor's copy).
+      typename ops::vec lo[slots<NB>], hi[slots<NB>];
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) {
+        const auto va = ops::load(x + b * L);
+        const auto vb = ops::load(x + n + b * L);
+        if constexpr (!Inverse) {
+          lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
+          hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
+        } else {
+          lo[b] = ops::fmadd(vb, sr[b], ops::mul(va, cr[b]));
+          hi[b] = ops::fnmadd(va, sr[b], ops::mul(vb, cr[b]));
+        }
+      }
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) put<NT>(y + n + b * L, hi[b]);
+      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      continue;
+    }
     ROPESCALE_UNROLL
     for (int b = 0; b < NB; ++b) {
       const std::int64_t i = b * L;
@@ -176,38 +257,38 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
         const auto va = ops::load(x + i);
         const auto vb = ops::load(x + n + i);
         if constexpr (!Inverse) {
-          ops::store(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
-          ops::store(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
+          put<NT>(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
+          put<NT>(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
         } else {
-          ops::store(y + i, ops::fmadd(vb, sr[b], ops::mul(va, cr[b])));
-          ops::store(y + n + i, ops::fnmadd(va, sr[b], ops::mul(vb, cr[b])));
+          put<NT>(y + i, ops::fmadd(vb, sr[b], ops::mul(va, cr[b])));
+          put<NT>(y + n + i, ops::fnmadd(va, sr[b], ops::mul(vb, cr[b])));
         }
       } else {
         const auto v0 = ops::load(x + 2 * i);
         const auto v1 = ops::load(x + 2 * i + L);
         if constexpr (!Inverse) {
-          ops::store(y + 2 * i,
-                     ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
-          ops::store(y + 2 * i + L, ops::fmaddsub(v1, cr[2 * b + 1],
-                                                  ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
+          put<NT>(y + 2 * i,
+                  ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+          put<NT>(y + 2 * i + L,
+                  ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
         } else {
-          ops::store(y + 2 * i,
-                     ops::fmsubadd(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
-          ops::store(y + 2 * i + L, ops::fmsubadd(v1, cr[2 * b + 1],
-                                                  ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
+          put<NT>(y + 2 * i,
+                  ops::fmsubadd(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+          put<NT>(y + 2 * i + L,
+                  ops::fmsubadd(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
         }
       }
     }
     if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
-      copy_converted(x, y, 2 * n, a.head_dim);
+      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
     }
   }
 }
 
 /// The token loop. NB > 0: rows of exactly NB vector blocks, kept in registers across the
 /// token's Q and K heads (rotate_heads_resident); NB == 0: any row, reloaded per block from L1
-/// (rotate_head_to).
-template <class S, class QD, class C, layout Layout, bool Inverse, int NB>
+/// (rotate_head_to). NT: K and V go to their caches with non-temporal stores (append_streams).
+template <class S, class QD, class C, layout Layout, bool Inverse, int NB, bool NT>
 inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const std::int64_t n = j.pairs;
   const bool rotate_k = n > 0;
@@ -240,14 +321,24 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
       }
     }
     if constexpr (NB > 0) {
-      constexpr std::size_t R = Layout == layout::neox ? slots<NB> : slots<2 * NB>;
+      constexpr bool units = bf16_units<S, Layout>;
+      constexpr std::size_t R = Layout == layout::neox && !units ? slots<NB> : slots<2 * NB>;
       typename ops::vec cr[R], sr[R];
       for (std::size_t b = 0; b < R; ++b)
         cr[b] = sr[b] = ops::set1(0.0f);  // (unused when c is null)
       if (c != nullptr) {
         ROPESCALE_UNROLL
         for (int b = 0; b < NB; ++b) {
-          if constexpr (Layout == layout::neox) {
+          if constexpr (units) {
+            if (b % 2 == 0) {
+              load_row_bf16_neox(c + b * ops::lanes, cr[b], cr[b + 1]);
+              load_row_bf16_neox(s + b * ops::lanes, sr[b], sr[b + 1]);
+              if constexpr (Inverse) {  // the units rotate forward; the inverse is sin → −sin
+                sr[b] = ops::mul(sr[b], ops::set1(-1.0f));
+                sr[b + 1] = ops::mul(sr[b + 1], ops::set1(-1.0f));
+              }
+            }
+          } else if constexpr (Layout == layout::neox) {
             cr[b] = ops::load(c + b * ops::lanes);
             sr[b] = ops::load(s + b * ops::lanes);
           } else {
@@ -257,27 +348,57 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
         }
       }
       if (j.q.heads > 0) {
-        rotate_heads_resident<S, QD, Layout, Inverse, NB>(
+        rotate_heads_resident<S, QD, Layout, Inverse, NB, false>(
             j.q, j.q.src + t * j.q.src_token_stride, j.q.dst + t * j.q.dst_token_stride, cr, sr);
       }
       if (kv && j.k.heads > 0) {
-        rotate_heads_resident<S, C, Layout, Inverse, NB>(j.k, j.k.src + t * j.k.src_token_stride,
-                                                         j.k.dst + kd, cr, sr);
+        rotate_heads_resident<S, C, Layout, Inverse, NB, NT>(
+            j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, cr, sr);
       }
     } else {
       if (j.q.heads > 0) {
-        append_heads<S, QD, Layout, Inverse>(j.q, j.q.src + t * j.q.src_token_stride,
-                                             j.q.dst + t * j.q.dst_token_stride, c, s, n);
+        append_heads<S, QD, Layout, Inverse, false>(j.q, j.q.src + t * j.q.src_token_stride,
+                                                    j.q.dst + t * j.q.dst_token_stride, c, s, n);
       }
       if (kv && j.k.heads > 0) {
-        append_heads<S, C, Layout, Inverse>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd,
-                                            c, s, rotate_k ? n : 0);
+        append_heads<S, C, Layout, Inverse, NT>(j.k, j.k.src + t * j.k.src_token_stride,
+                                                j.k.dst + kd, c, s, rotate_k ? n : 0);
       }
     }
     if (kv && j.v.heads > 0) {
-      append_heads<S, C, Layout, Inverse>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd,
-                                          nullptr, nullptr, 0);
+      append_heads<S, C, Layout, Inverse, NT>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd,
+                                              nullptr, nullptr, 0);
     }
+  }
+  if constexpr (NT) end_streaming();
+}
+
+/// Whether a call stores K and V into the caches non-temporally (ops::stream). Only for a
+/// DRAM-sized call — one writing at least stream_min_bytes() of K and V, e.g. a long prefill,
+/// whose lines would leave the cache before attention reads them anyway — where skipping the
+/// read for ownership of every written line saves a third of the floor's traffic; kv_append
+/// (the floor) and rope_kv_append take the same decision. Every vector store must land aligned:
+/// cache data, page, slot and head strides and the rotated half (pairs) in whole vectors.
+template <class S, class QD, class C>
+inline bool append_streams(const append_job<S, QD, C>& j) noexcept {
+  if constexpr (!has_stream_stores<ops>::value) {
+    static_cast<void>(j);
+    return false;
+  } else {
+    constexpr std::int64_t L = ops::lanes;
+    if (j.slots == nullptr || j.pairs % L != 0) return false;
+    const auto aligned = [](const append_tensor<S, C>& a) {
+      return a.heads == 0 ||
+             (reinterpret_cast<std::uintptr_t>(a.dst) % (std::uintptr_t{L} * sizeof(C)) == 0 &&
+              a.dst_page_stride % L == 0 && a.dst_slot_stride % L == 0 &&
+              a.dst_head_stride % L == 0);
+    };
+    const std::int64_t m = stream_min_bytes();
+    const auto size = static_cast<std::int64_t>(sizeof(C));
+    const std::int64_t tokens = j.token_end - j.token_begin;
+    const std::int64_t kb = tokens * j.k.heads * j.k.head_dim * size;  // each fits (checked views)
+    const std::int64_t vb = tokens * j.v.heads * j.v.head_dim * size;
+    return (kb >= m || vb >= m - kb) && aligned(j.k) && aligned(j.v);
   }
 }
 
@@ -286,32 +407,42 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
 /// instantiating every block count up to the register limit doubled the compile time of a TU
 /// using rope_kv_append), not for bf16 GPT-J sources (their in-place formula is
 /// gptj_unit_bf16's); else the per-block reloading loop.
-template <class S, class QD, class C, layout Layout, bool Inverse>
+template <class S, class QD, class C, layout Layout, bool Inverse, bool NT>
 inline void append_tokens_for(const append_job<S, QD, C>& j) noexcept {
   if constexpr (ops::lanes > 1 && Layout != layout::deinterleaved &&
                 !(Layout == layout::gptj && std::is_same_v<S, bf16> && ops::has_bf16_split)) {
     constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
     if (j.pairs == 4 * ops::lanes && K >= 4) {
-      append_tokens<S, QD, C, Layout, Inverse, (K >= 4 ? 4 : 0)>(j);
+      append_tokens<S, QD, C, Layout, Inverse, (K >= 4 ? 4 : 0), NT>(j);
       return;
     }
     if (j.pairs == 2 * ops::lanes && K >= 2) {
-      append_tokens<S, QD, C, Layout, Inverse, (K >= 2 ? 2 : 0)>(j);
+      append_tokens<S, QD, C, Layout, Inverse, (K >= 2 ? 2 : 0), NT>(j);
       return;
     }
   }
-  append_tokens<S, QD, C, Layout, Inverse, 0>(j);
+  append_tokens<S, QD, C, Layout, Inverse, 0, NT>(j);
 }
 
 /// Runs a validated append job (out-of-place rotation, fused KV append or plain KV append).
 /// Types: S float with QD, C in {float, bf16, f16}; or S == QD == C (bf16, f16).
 template <class S, class QD, class C>
 inline void append(const append_job<S, QD, C>& j) noexcept {
+  const bool nt = append_streams(j);
   with_layout(j, [&](auto lay) {
+    constexpr layout Layout = decltype(lay)::value;
+    const auto run = [&](auto inverse) {
+      constexpr bool Inverse = decltype(inverse)::value;
+      if (nt) {
+        append_tokens_for<S, QD, C, Layout, Inverse, has_stream_stores<ops>::value>(j);
+      } else {
+        append_tokens_for<S, QD, C, Layout, Inverse, false>(j);
+      }
+    };
     if (j.inverse) {
-      append_tokens_for<S, QD, C, decltype(lay)::value, true>(j);
+      run(std::true_type{});
     } else {
-      append_tokens_for<S, QD, C, decltype(lay)::value, false>(j);
+      run(std::false_type{});
     }
   });
 }
