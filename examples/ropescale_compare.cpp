@@ -115,10 +115,12 @@ from_config read_config(const std::string& path, const ropescale::loaded_config&
         } else if constexpr (std::is_same_v<M, ropescale::longrope<double>>) {
           b.original_context = p.original_max_position_embeddings;
           out.sources.longrope = p;
-        } else if constexpr (std::is_same_v<M, ropescale::clex<double>>) {
-          b.original_context = p.max_position_embeddings;
+        } else if constexpr (std::is_same_v<M, ropescale::erased_method>) {
+          const auto* held = m.template get_if<ropescale::clex<double>>();
+          if (held == nullptr) return;
+          b.original_context = held->params().max_position_embeddings;
           // The method object owns the lazily built ODE table; share it between the callbacks.
-          const auto clex = std::make_shared<ropescale::clex<double>>(m);
+          const auto clex = std::make_shared<ropescale::clex<double>>(*held);
           cmp::external_method e;
           e.rope_type = "clex";
           e.inv_freq = [clex](std::int64_t S) { return clex->inv_freq(S); };

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "ropescale/cos_sin_table.hpp"
 #include "ropescale/method.hpp"
 
 namespace {
@@ -118,9 +119,54 @@ TEST(Method, GetIfFindsOnlyTheWrappedType) {
   EXPECT_EQ(m.attention_factor(), ropescale::yarn<double>(yarn_p()).attention_factor());
   // The variant is reachable for callers' own std::visit.
   const bool is_yarn = std::visit(
-      [](const auto& x) { return std::string(std::decay_t<decltype(x)>::type_name) == "yarn"; },
+      [](const auto& x) {
+        return std::is_same_v<std::decay_t<decltype(x)>, ropescale::yarn<double>>;
+      },
       m.variant());
   EXPECT_TRUE(is_yarn);
+}
+
+// An engine's own method class (not an alternative of method_variant) is held through
+// erased_method, as CLEX is: every member forwards, get_if finds it, visitors see erased_method.
+struct doubled_theta_rope : ropescale::default_rope<double> {
+  static constexpr const char* type_name = "doubled_theta";
+  static constexpr bool depends_on_seq_len = true;
+  explicit doubled_theta_rope(const ropescale::default_rope_params& p)
+      : ropescale::default_rope<double>(with_doubled_theta(p)) {}
+  static ropescale::default_rope_params with_doubled_theta(ropescale::default_rope_params p) {
+    p.rope_theta *= 2.0;
+    return p;
+  }
+};
+
+TEST(Method, HoldsOtherMethodClassesThroughErasedMethod) {
+  static_assert(ropescale::is_erasable_method_v<doubled_theta_rope>);
+  static_assert(!ropescale::is_erasable_method_v<ropescale::yarn<float>>);
+  const ropescale::default_rope_params p{{64, 1e4, 1.0}};
+  const ropescale::method m = doubled_theta_rope(p);
+  EXPECT_EQ(m.rope_type(), "doubled_theta");
+  EXPECT_TRUE(m.depends_on_seq_len());
+  EXPECT_EQ(m.rotary_dim(), 64);
+  // Independent value: θ = 2e4 straight from the default formula.
+  const ropescale::default_rope_params p2{{64, 2e4, 1.0}};
+  EXPECT_EQ(m.inv_freq(), ropescale::default_rope<double>(p2).inv_freq());
+  EXPECT_EQ(m.inv_freq(std::int64_t{9}), ropescale::default_rope<double>(p2).inv_freq());
+  EXPECT_EQ(m.attention_factor(), 1.0);
+  ASSERT_NE(m.get_if<doubled_theta_rope>(), nullptr);
+  EXPECT_EQ(m.get_if<doubled_theta_rope>()->params().rope_theta, 2e4);
+  EXPECT_EQ(m.get_if<ropescale::default_rope<double>>(), nullptr);
+  const bool erased = std::visit(
+      [](const auto& x) {
+        return std::is_same_v<std::decay_t<decltype(x)>, ropescale::erased_method>;
+      },
+      m.variant());
+  EXPECT_TRUE(erased);
+  const ropescale::method copy = m;
+  EXPECT_EQ(copy.get_if<doubled_theta_rope>(), m.get_if<doubled_theta_rope>());  // shared
+  EXPECT_THROW((void)m.inv_freq(std::int64_t{0}), ropescale::invalid_parameter);
+  // cos_sin_table builds from it like from any method.
+  auto t = ropescale::cos_sin_table::from_method(m, 4);
+  EXPECT_EQ(t.snapshot()->pairs(), 32);
 }
 
 TEST(Method, LongropeThroughWrapperSwitchesAtL0) {

@@ -30,6 +30,7 @@
 #include "ropescale/detail/json.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/method.hpp"
+#include "ropescale/methods/clex.hpp"
 #include "ropescale/types.hpp"
 
 namespace ropescale {

@@ -2,12 +2,15 @@
 // The method contract (docs/reference.md §1.4) and a type-erased method value. is_rope_method<M> is
 // a C++17 detection trait (plus the concept ropescale::rope_method under __cpp_concepts) checking
 // the members every method class provides; ropescale::method wraps a std::variant of the double
-// instantiations and forwards every member through std::visit, so adding a method is one new
-// alternative in method_variant.
+// instantiations of the closed-form methods plus erased_method (any other method class, e.g.
+// CLEX, behind a small virtual interface) and forwards every member through std::visit. Core
+// layer: this header needs no Eigen or JSON header; methods/clex.hpp (full layer) plugs CLEX in
+// through erased_method.
 #ifndef ROPESCALE_METHOD_HPP
 #define ROPESCALE_METHOD_HPP
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +19,6 @@
 #include <variant>
 #include <vector>
 
-#include "ropescale/methods/clex.hpp"
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
 #include "ropescale/methods/ggml_rope.hpp"
@@ -126,22 +128,143 @@ concept rope_method = is_rope_method_v<M>;
 #endif
 #endif
 
-/// The alternatives of ropescale::method (double instantiations). Add a method here.
+namespace detail {
+
+/// One object per type: its address identifies M without RTTI.
+template <class M>
+struct method_type_tag {
+  static constexpr char id = 0;
+};
+
+/// The virtual interface behind erased_method (the members of the contract, in double).
+class method_interface {
+ public:
+  method_interface() = default;
+  method_interface(const method_interface&) = delete;
+  method_interface& operator=(const method_interface&) = delete;
+  virtual ~method_interface() = default;
+  virtual const void* type_id() const noexcept = 0;
+  virtual const void* object() const noexcept = 0;
+  virtual std::string_view rope_type_name() const noexcept = 0;
+  virtual bool seq_len_dependent() const noexcept = 0;
+  virtual const rope_base_params& params() const noexcept = 0;
+  virtual std::int64_t head_dim() const noexcept = 0;
+  virtual std::int64_t rotary_dim() const noexcept = 0;
+  virtual std::int64_t pairs() const noexcept = 0;
+  virtual std::vector<double> inv_freq(std::optional<std::int64_t> seq_len) const = 0;
+  virtual double attention_factor(std::optional<std::int64_t> seq_len) const = 0;
+  virtual std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len) const = 0;
+  virtual double softmax_scale_multiplier() const noexcept = 0;
+  virtual double query_scale(std::int64_t seq_len) const = 0;
+  virtual std::vector<std::string> diagnostics() const = 0;
+};
+
+template <class M>
+class method_model final : public method_interface {
+ public:
+  explicit method_model(M m) : m_(std::move(m)) {}
+  const void* type_id() const noexcept override { return &method_type_tag<M>::id; }
+  const void* object() const noexcept override { return &m_; }
+  std::string_view rope_type_name() const noexcept override { return rope_type_of(m_); }
+  bool seq_len_dependent() const noexcept override { return depends_on_seq_len_of(m_); }
+  const rope_base_params& params() const noexcept override { return m_.params(); }
+  std::int64_t head_dim() const noexcept override { return m_.head_dim(); }
+  std::int64_t rotary_dim() const noexcept override { return m_.rotary_dim(); }
+  std::int64_t pairs() const noexcept override { return m_.pairs(); }
+  std::vector<double> inv_freq(std::optional<std::int64_t> seq_len) const override {
+    return m_.inv_freq(seq_len);
+  }
+  double attention_factor(std::optional<std::int64_t> seq_len) const override {
+    return m_.attention_factor(seq_len);
+  }
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len) const override {
+    return m_.inv_freq_hf_f32(seq_len);
+  }
+  double softmax_scale_multiplier() const noexcept override {
+    return m_.softmax_scale_multiplier();
+  }
+  double query_scale(std::int64_t seq_len) const override { return m_.query_scale(seq_len); }
+  std::vector<std::string> diagnostics() const override { return m_.diagnostics(); }
+
+ private:
+  M m_;
+};
+
+}  // namespace detail
+
+/// True for a method class that ropescale::method holds through erased_method: it satisfies the
+/// contract with real_type double and its params derive from rope_base_params.
+template <class M>
+inline constexpr bool is_erasable_method_v = [] {
+  if constexpr (is_rope_method_v<M>) {
+    return std::is_same_v<typename M::real_type, double> &&
+           std::is_base_of_v<rope_base_params, typename M::params_type>;
+  } else {
+    return false;
+  }
+}();
+
+/// A method whose class is not one of the closed-form alternatives of method_variant — CLEX
+/// (methods/clex.hpp, full layer) or an engine's own method class — held behind a small virtual
+/// interface, so method.hpp needs no header of those classes (and no Eigen or JSON). It offers
+/// the members of the contract in double (rope_type_name() and seq_len_dependent() instead of the
+/// static type_name and depends_on_seq_len), params() as the rope_base_params part, and
+/// get_if<M>() for the concrete object. Copies share the (immutable) wrapped object.
+class erased_method {
+ public:
+  template <class M, std::enable_if_t<is_erasable_method_v<std::decay_t<M>> &&
+                                          !std::is_same_v<std::decay_t<M>, erased_method>,
+                                      int> = 0>
+  explicit erased_method(M&& m)
+      : p_(std::make_shared<const detail::method_model<std::decay_t<M>>>(std::forward<M>(m))) {}
+
+  /// The wrapped object if it is an M, else nullptr.
+  template <class M>
+  const M* get_if() const noexcept {
+    return p_->type_id() == &detail::method_type_tag<M>::id ? static_cast<const M*>(p_->object())
+                                                            : nullptr;
+  }
+  std::string_view rope_type_name() const noexcept { return p_->rope_type_name(); }
+  bool seq_len_dependent() const noexcept { return p_->seq_len_dependent(); }
+  const rope_base_params& params() const noexcept { return p_->params(); }
+  std::int64_t head_dim() const noexcept { return p_->head_dim(); }
+  std::int64_t rotary_dim() const noexcept { return p_->rotary_dim(); }
+  std::int64_t pairs() const noexcept { return p_->pairs(); }
+  std::vector<double> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return p_->inv_freq(seq_len);
+  }
+  double attention_factor(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return p_->attention_factor(seq_len);
+  }
+  std::vector<float> inv_freq_hf_f32(std::optional<std::int64_t> seq_len = std::nullopt) const {
+    return p_->inv_freq_hf_f32(seq_len);
+  }
+  double softmax_scale_multiplier() const noexcept { return p_->softmax_scale_multiplier(); }
+  double query_scale(std::int64_t seq_len) const { return p_->query_scale(seq_len); }
+  std::vector<std::string> diagnostics() const { return p_->diagnostics(); }
+
+ private:
+  std::shared_ptr<const detail::method_interface> p_;
+};
+
+/// The alternatives of ropescale::method: the closed-form methods (double instantiations; add a
+/// closed-form method here) and erased_method for every other method class (CLEX).
 using method_variant = std::variant<default_rope<double>, linear<double>, ntk<double>,
                                     dynamic<double>, yarn<double>, longrope<double>, llama3<double>,
-                                    proportional<double>, clex<double>, ggml_rope<double>>;
+                                    proportional<double>, ggml_rope<double>, erased_method>;
 
 namespace detail {
 template <class Variant>
 struct all_rope_methods;
 template <class... Ms>
 struct all_rope_methods<std::variant<Ms...>> : std::bool_constant<(is_rope_method_v<Ms> && ...)> {};
-static_assert(all_rope_methods<method_variant>::value,
-              "every alternative of ropescale::method_variant must satisfy the method contract");
+static_assert(
+    all_rope_methods<std::variant<default_rope<double>, linear<double>, ntk<double>,
+                                  dynamic<double>, yarn<double>, longrope<double>, llama3<double>,
+                                  proportional<double>, ggml_rope<double>>>::value,
+    "every closed-form alternative of ropescale::method_variant satisfies the contract");
 static_assert(is_rope_method_v<default_rope<float>> && is_rope_method_v<yarn<long double>>,
               "float and long double instantiations satisfy the contract");
-static_assert(is_rope_method_v<clex<float>> && is_rope_method_v<clex<long double>>,
-              "clex's float and long double instantiations satisfy the contract");
 }  // namespace detail
 
 /// A method of any type, chosen at run time (e.g. by the config loader), with the members of the
@@ -154,6 +277,21 @@ class method {
                              int> = 0>
   method(M&& m)  // NOLINT(google-explicit-constructor): implicit by design
       : v_(std::forward<M>(m)) {}
+
+  /// Wraps any other method class (e.g. `method m = clex<>(params);`) in an erased_method.
+  template <class M, std::enable_if_t<
+                         !detail::is_variant_alternative<std::decay_t<M>, method_variant>::value &&
+                             is_erasable_method_v<std::decay_t<M>>,
+                         int> = 0>
+  method(M&& m)  // NOLINT(google-explicit-constructor): implicit by design
+      : v_(erased_method(std::forward<M>(m))) {
+#if defined(__GNUC__) && !defined(__clang__)
+    // g++ 12 -O2 cannot prune std::visit's other branches after seeing this small alternative
+    // stored, and warns maybe-uninitialized on their reads; an empty asm that may write v_ ends
+    // that.
+    __asm__("" : : "r"(&v_) : "memory");
+#endif
+  }
 
   // The noexcept getters below call std::visit, which throws only on a valueless variant (an
   // assignment that threw midway); terminating then is intended.
@@ -208,17 +346,21 @@ class method {
   std::vector<std::string> diagnostics() const {
     return std::visit([](const auto& m) { return m.diagnostics(); }, v_);
   }
-  /// Pointer to the wrapped method if it is an M, else nullptr (also for types that are not
-  /// alternatives, e.g. yarn<float>).
+  /// Pointer to the wrapped method if it is an M, else nullptr (also for types it cannot hold,
+  /// e.g. yarn<float>). Finds a clex<double> inside the erased_method alternative too.
   template <class M>
   const M* get_if() const noexcept {
     if constexpr (detail::is_variant_alternative<M, method_variant>::value) {
       return std::get_if<M>(&v_);
+    } else if constexpr (is_erasable_method_v<M>) {
+      const erased_method* e = std::get_if<erased_method>(&v_);
+      return e != nullptr ? e->get_if<M>() : nullptr;
     } else {
       return nullptr;
     }
   }
-  /// The underlying variant, for std::visit by callers.
+  /// The underlying variant, for std::visit by callers (CLEX and other non-closed-form methods
+  /// appear as erased_method; use get_if<clex<double>>() to reach them).
   const method_variant& variant() const noexcept { return v_; }
 
  private:

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Umbrella header: everything public in ropescale. Include lines only.
+// Umbrella header: everything public in ropescale (the core layer, ropescale/core.hpp, plus the
+// full layer: loaders, safetensors, GGUF, CLEX). Include lines only.
 #ifndef ROPESCALE_ROPESCALE_HPP
 #define ROPESCALE_ROPESCALE_HPP
 
 #include "ropescale/apply.hpp"
 #include "ropescale/config.hpp"
+#include "ropescale/core.hpp"
 #include "ropescale/cos_sin_table.hpp"
 #include "ropescale/gguf.hpp"
 #include "ropescale/hf_config.hpp"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Built with `pkg-config --cflags ropescale` only: a full-layer header (Eigen through CLEX)
+// Built with `pkg-config --cflags ropescale` only: the full umbrella (Eigen, nlohmann_json)
 // compiles, and the header's version is the one pkg-config reports (PC_* from --modversion).
 #include <cstdio>
 #include <ropescale/config.hpp>
-#include <ropescale/method.hpp>
+#include <ropescale/ropescale.hpp>
 
 int main() {
   if (ROPESCALE_VERSION_MAJOR != PC_MAJOR || ROPESCALE_VERSION_MINOR != PC_MINOR ||

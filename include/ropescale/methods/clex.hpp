@@ -27,6 +27,7 @@
 
 #include "ropescale/detail/ode.hpp"
 #include "ropescale/detail/throw.hpp"
+#include "ropescale/method.hpp"
 #include "ropescale/methods/common.hpp"
 #include "ropescale/safetensors.hpp"
 
@@ -413,6 +414,11 @@ class clex : public detail::method_base<clex_params>, public detail::unit_attent
 
   std::shared_ptr<state> state_;
 };
+
+static_assert(is_rope_method_v<clex<float>> && is_rope_method_v<clex<long double>> &&
+                  is_erasable_method_v<clex<double>>,
+              "clex satisfies the method contract; ropescale::method holds clex<double> as an "
+              "erased_method");
 
 /// Reads the CLEX tensors of a checkpoint into `p` (docs/reference.md §4.2): `path` is a
 /// .safetensors file, a `model.safetensors.index.json` or a directory holding either. W_up must

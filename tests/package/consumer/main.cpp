@@ -7,9 +7,7 @@
 #include <vector>
 
 #ifdef CONSUMER_CORE
-#include <ropescale/apply.hpp>
-#include <ropescale/cos_sin_table.hpp>
-#include <ropescale/methods/default_rope.hpp>
+#include <ropescale/core.hpp>
 #if defined(NLOHMANN_JSON_VERSION_MAJOR) || defined(EIGEN_WORLD_VERSION)
 #error "a ropescale::core header pulled in nlohmann_json or Eigen"
 #endif

@@ -12,19 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ropescale/core.hpp>
 #include <vector>
 
-// The core umbrella and try_apply_rotary arrive with the core/full layering; until then the test
-// includes the core headers it uses and skips the try_apply_rotary check.
-#if __has_include(<ropescale/core.hpp>)
-#include <ropescale/core.hpp>
-#define KERNEL_ONLY_HAS_TRY 1
-#else
-#include <ropescale/apply.hpp>
-#include <ropescale/cos_sin_table.hpp>
-#include <ropescale/methods/yarn.hpp>
+// try_apply_rotary (the non-throwing form) lands in the next commit.
 #define KERNEL_ONLY_HAS_TRY 0
-#endif
 
 #if defined(NLOHMANN_JSON_VERSION_MAJOR) || defined(EIGEN_WORLD_VERSION)
 #error "a ropescale::core header pulled in nlohmann_json or Eigen"
