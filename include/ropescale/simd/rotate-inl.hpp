@@ -2,46 +2,47 @@
 // The rotation kernel bodies, written once against the `ops` vocabulary and included inside each
 // ISA's namespace and target region (simd/scalar.hpp, avx2.hpp, avx512.hpp, neon.hpp). One body
 // per layout serves float, bf16 and f16: ops::load widens to float lanes, ops::store rounds back
-// (RNE). Remainders shorter than a vector go through scalar::rotate_pair. Read top-down: the
-// entry point, the once-per-call choices, the token loops, the per-token row routines, the blocks.
+// (RNE); bf16 on targets with ops::has_bf16_split uses paired-lane units instead (below).
+// Remainders shorter than a vector go through scalar::rotate_pair. Read top-down: the entry
+// point, the once-per-call choice, the two token loops, the per-head and per-block routines.
 // No include guard and no #includes: the including file provides everything.
 //
-// Loop order: token → chunk of the row's vector blocks → (Q heads, then K heads) → blocks. A
-// chunk's cos/sin vectors are loaded once per token and kept in registers while every head of Q
-// and K reuses them (ops::row_regs says how many registers the row may take); for the usual
-// head_dim the whole row is one chunk, so each token's heads are swept once in address order with
-// no table loads in the head loop. Rows too long for the registers take several sweeps per token
-// in cache, and one streaming sweep (row reloaded from L1 per head) for DRAM-sized calls.
+// Two routines rotate every call, for every layout, storage type and row source (table rows
+// here, on-the-fly rows in sincos-inl.hpp):
+// - rotate_tokens_resident: token → chunk of the row's vector blocks → (Q heads, then K heads) →
+//   blocks. A chunk's cos/sin vectors are loaded once per token and kept in registers while every
+//   head of Q and K reuses them (ops::row_regs says how many registers the row may take), so
+//   each token's heads are swept in address order with no table loads in the head loop. It is
+//   compiled only for the pair counts of common rotary dims (resident_pairs_list) whose rows are
+//   whole vector blocks, in 1–4 chunks.
+// - rotate_tokens_streaming: any row. Token → (Q heads, then K heads) → blocks, the row reloaded
+//   from L1 per head, then the scalar remainder. DRAM-sized calls whose row needs several
+//   register sweeps take it too (one sequential sweep per token keeps the prefetchers effective),
+//   as does the de-interleaved layout (it permutes each head through a scratch copy).
 // The direction is a runtime sign applied to the sin values as they are loaded (inverse: sn → −sn,
 // exact), so each body is compiled once, not once per direction. docs/architecture.md has the
 // trace of a call and the measurements behind these choices.
 
 // ---- contents (declared first so the file reads top-down) ----
-template <class T, layout Layout>
-inline void rotate_tokens(const rotate_job<T>& j) noexcept;
+struct table_rows;
+template <class T, layout Layout, class Rows>
+inline void rotate_tokens(const rotate_job<T>& j, const Rows& rows) noexcept;
 template <class T, layout Layout>
 inline bool streams(const rotate_job<T>& j) noexcept;
-template <class T, layout Layout>
-inline void rotate_tokens_streaming(const rotate_job<T>& j) noexcept;
-template <class T, layout Layout>
-inline void rotate_tokens_resident_any(const rotate_job<T>& j) noexcept;
-template <class T, layout Layout, int NB, int Chunks = 1>
-inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept;
-template <class T, layout Layout>
-inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
-                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
-                         float sign) noexcept;
+template <class T, layout Layout, class F>
+inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept;
+template <class T, layout Layout, int NB, int Chunks, class Rows>
+inline void rotate_tokens_resident(const rotate_job<T>& j, Rows rows) noexcept;
+template <class T, layout Layout, class Rows>
+inline void rotate_tokens_streaming(const rotate_job<T>& j, Rows rows) noexcept;
+template <class T, layout Layout, int NB>
+ROPESCALE_INLINE void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
+                                   std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                                   const float* s, std::int64_t n, std::int64_t i0,
+                                   typename ops::vec sign) noexcept;
 template <class T, layout Layout>
 inline void rotate_head_stream(T* x, const float* c, const float* s, std::int64_t n,
                                float sign) noexcept;
-template <class T, layout Layout, int NB>
-inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
-                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
-                         std::int64_t i0, std::int64_t tail_from, float sign) noexcept;
-template <layout Layout, int NB>
-inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
-                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                              const float* s, std::int64_t n, std::int64_t i0, float sign) noexcept;
 template <class T, layout Layout>
 inline void rotate_pairs_scalar(T* x, const float* c, const float* s, std::int64_t from,
                                 std::int64_t n, float sign) noexcept;
@@ -87,8 +88,8 @@ template <class O>
 struct has_bf16_neox_in_order<O, std::void_t<decltype(O::bf16_neox_in_order)>>
     : std::bool_constant<O::bf16_neox_in_order> {};
 
-/// f(integral_constant<layout, L>) for the job's layout: the one runtime layout switch of rotate(),
-/// rotate_on_the_fly() (sincos-inl.hpp) and append() (append-inl.hpp).
+/// f(integral_constant<layout, L>) for the job's layout: the one runtime layout switch of
+/// rotate(), rotate_on_the_fly() (sincos-inl.hpp) and append() (append-inl.hpp).
 template <class Job, class F>
 inline void with_layout(const Job& j, F&& f) noexcept {
   switch (j.lay) {
@@ -105,15 +106,12 @@ inline void with_layout(const Job& j, F&& f) noexcept {
 }
 
 /// +1 or −1: multiplies every sin value as it is loaded (inverse rotation: sn → −sn).
-template <class Job>
-inline float direction_sign(const Job& j) noexcept {
-  return j.inverse ? -1.0f : 1.0f;
-}
+inline float direction_sign(const row_args& j) noexcept { return j.inverse ? -1.0f : 1.0f; }
 
 /// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
 template <class T>
 inline void rotate(const rotate_job<T>& j) noexcept {
-  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j); });
+  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j, table_rows(j)); });
 }
 
 /// x[i] ← x[i]·f for i < count: the memory floor benchmarks compare against (same target
@@ -130,32 +128,84 @@ inline void scale_in_place(T* x, std::int64_t count, float f) noexcept {
   for (; i < count; ++i) x[i] = store_from_float<T>(load_as_float(x[i]) * f);
 }
 
-// ---- once per call: which sweep ----
+// ---- row sources: token t → its cos/sin row ----
 
-/// The de-interleaved layout and DRAM-sized calls whose row does not fit the registers stream one
-/// head at a time; everything else keeps each token's row in registers.
-template <class T, layout Layout>
-inline void rotate_tokens(const rotate_job<T>& j) noexcept {
-  if constexpr (Layout == layout::deinterleaved) {
-    rotate_tokens_streaming<T, Layout>(j);  // permutes each head through a scratch copy
-  } else if (streams<T, Layout>(j)) {
-    rotate_tokens_streaming<T, Layout>(j);
-  } else {
-    rotate_tokens_resident_any<T, Layout>(j);
+/// The table row of token t: positions[t] − row_offset, or range_row0 + t without positions.
+struct row_index {
+  const std::int64_t* positions;
+  std::int64_t row_offset;
+  std::int64_t row0;
+  explicit row_index(const row_args& j) noexcept
+      : positions(j.positions), row_offset(j.row_offset), row0(j.range_row0) {}
+  std::int64_t operator()(std::int64_t t) const noexcept {
+    return positions != nullptr ? positions[t] - row_offset : row0 + t;
   }
+};
+
+/// Rows read from the job's cos/sin table. Held by value in the token loops (the fields in
+/// registers, not reloaded after every store through a float pointer).
+struct table_rows {
+  row_index index;
+  const float* cos;
+  const float* sin;
+  std::int64_t row_stride;
+  explicit table_rows(const row_args& j) noexcept
+      : index(j), cos(j.cos), sin(j.sin), row_stride(j.row_stride) {}
+  void get(std::int64_t t, const float*& c, const float*& s) const noexcept {
+    const std::int64_t r = index(t) * row_stride;
+    c = cos + r;
+    s = sin + r;
+  }
+  /// Fetches token t's row (n pairs) into the cache ahead of its sweep.
+  void prefetch(std::int64_t t, std::int64_t n) const noexcept {
+    const std::int64_t r = index(t) * row_stride;
+    for (std::int64_t i = 0; i < n; i += 16) {
+      ROPESCALE_PREFETCH(cos + r + i);
+      ROPESCALE_PREFETCH(sin + r + i);
+    }
+  }
+};
+
+// ---- once per call: which token loop ----
+
+/// The register-resident loop for rows it is compiled for (with_resident_shape) unless the call
+/// streams (streams()); the streaming loop for everything else.
+template <class T, layout Layout, class Rows>
+inline void rotate_tokens(const rotate_job<T>& j, const Rows& rows) noexcept {
+  if constexpr (Layout != layout::deinterleaved && ops::lanes > 1) {
+    if (!streams<T, Layout>(j) &&
+        with_resident_shape<T, Layout>(j.pairs, [&](auto nb, auto chunks) {
+          rotate_tokens_resident<T, Layout, decltype(nb)::value, decltype(chunks)::value>(j, rows);
+        })) {
+      return;
+    }
+  }
+  rotate_tokens_streaming<T, Layout>(j, rows);
 }
+
+/// Pairs per register-resident unit: one vector of pairs, or for bf16 NeoX with paired-lane
+/// units two (the even/odd halves of 2·lanes pairs).
+template <class T, layout Layout>
+inline constexpr std::int64_t unit_pairs = (std::is_same_v<T, bf16> && ops::has_bf16_split &&
+                                            Layout == layout::neox)
+                                               ? 2 * ops::lanes
+                                               : ops::lanes;
+
+/// Units one register sweep holds: row registers / registers per unit (NeoX: cos and sin, bf16
+/// NeoX: their even/odd halves, GPT-J: the duplicated cos and sin halves, bf16 GPT-J: cos, sin).
+template <class T, layout Layout>
+inline constexpr int units_per_sweep =
+    ops::row_regs /
+    ((std::is_same_v<T, bf16> && ops::has_bf16_split) == (Layout == layout::neox) ? 4 : 2);
 
 /// Pairs a token's row can cover in one register-resident sweep.
 template <class T, layout Layout>
-inline constexpr std::int64_t resident_pairs =
-    (std::is_same_v<T, bf16> && ops::has_bf16_split)
-        ? (Layout == layout::neox ? ops::row_regs / 4 * 2 * ops::lanes
-                                  : ops::row_regs / 2 * ops::lanes)
-        : (Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4) * ops::lanes;
+inline constexpr std::int64_t resident_pairs = units_per_sweep<T, Layout>* unit_pairs<T, Layout>;
 
 /// True when a row longer than one register-resident sweep belongs to a call moving at least
 /// stream_min_bytes(): the data then comes from DRAM, and one sequential sweep per token matters
-/// more than the row reloads. Shared by the table and on-the-fly paths (sincos-inl.hpp).
+/// more than the row reloads. (Without it AVX2 4096×32×128 ran at 0.50 of the floor, two
+/// resident sweeps per token, instead of ~0.9.)
 template <class T, layout Layout>
 inline bool streams(const rotate_job<T>& j) noexcept {
   if constexpr (ops::lanes > 1) {
@@ -168,268 +218,167 @@ inline bool streams(const rotate_job<T>& j) noexcept {
   return false;
 }
 
-// ---- token loops ----
-
-/// Calls f(q, k, c, s) for every token of the job with its Q/K base pointers (null when that
-/// tensor has no heads) and its cos/sin row, prefetching the next token's row (unless Prefetch
-/// is false: it did not help the register-resident loops).
-template <bool Prefetch = true, class T, class PerToken>
-inline void for_each_token(const rotate_job<T>& j, PerToken&& f) noexcept {
-  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t row =
-        j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
-    T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
-    T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
-    if (Prefetch && t + 1 < j.token_end) {
-      // The next token's row is loaded at the start of its sweep, on the critical path.
-      const std::int64_t next =
-          j.positions != nullptr ? j.positions[t + 1] - j.row_offset : j.range_row0 + t + 1;
-      for (std::int64_t i = 0; i < j.pairs; i += 16) {
-        ROPESCALE_PREFETCH(j.cos + next * j.row_stride + i);
-        ROPESCALE_PREFETCH(j.sin + next * j.row_stride + i);
-      }
-    }
-    f(q, k, j.cos + row * j.row_stride, j.sin + row * j.row_stride);
-  }
-}
-
-/// The streaming sweep: per token, each head of Q then K in address order, the row reloaded from
-/// L1 per head.
+/// A register-resident row: NB units per sweep, Chunks sweeps per token (nb == 0: none).
+struct resident_shape {
+  int nb;
+  int chunks;
+};
 template <class T, layout Layout>
-inline void rotate_tokens_streaming(const rotate_job<T>& j) noexcept {
-  const float sign = direction_sign(j);
-  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-    for (std::int64_t h = 0; h < j.q_heads; ++h) {
-      rotate_head_stream<T, Layout>(q + h * j.q_head_stride, c, s, j.pairs, sign);
-    }
-    for (std::int64_t h = 0; h < j.k_heads; ++h) {
-      rotate_head_stream<T, Layout>(k + h * j.k_head_stride, c, s, j.pairs, sign);
-    }
-  });
+constexpr resident_shape resident_shape_of(std::int64_t pairs) noexcept {
+  constexpr std::int64_t U = unit_pairs<T, Layout>;
+  constexpr std::int64_t K = units_per_sweep<T, Layout>;
+  const std::int64_t units = pairs / U;
+  if (K < 1 || units < 1 || units * U != pairs) return {0, 0};
+  if (units <= K) return {static_cast<int>(units), 1};
+  if (units % K == 0 && units / K <= 4) return {static_cast<int>(K), static_cast<int>(units / K)};
+  return {0, 0};
 }
 
-/// f(std::integral_constant<int, nb>) for a runtime nb in [1, K].
-template <int K, class F>
-inline void with_blocks(std::int64_t nb, F&& f) noexcept {
-  if constexpr (K >= 1) {
-    if (nb == K) {
-      f(std::integral_constant<int, K>{});
-    } else {
-      with_blocks<K - 1>(nb, f);
-    }
+template <class T, layout Layout, std::int64_t Pairs, class F>
+inline bool resident_case(F& f) noexcept {
+  constexpr resident_shape shape = resident_shape_of<T, Layout>(Pairs);
+  if constexpr (shape.nb > 0) {
+    f(std::integral_constant<int, shape.nb>{}, std::integral_constant<int, shape.chunks>{});
+    return true;
+  } else {
+    return false;
   }
 }
 
-/// The register-resident sweeps. The kernel is picked once per call, not once per token
-/// (512×8×128 has 512 tokens of 8 heads each): rows of whole vector blocks that fit 1–4 chunks
-/// run the whole token loop in one function (rotate_tokens_resident; bf16 rows of whole units
-/// likewise through rotate_chunk_bf16); any other row goes through rotate_token per token.
-template <class T, layout Layout>
-inline void rotate_tokens_resident_any(const rotate_job<T>& j) noexcept {
-  const std::int64_t n = j.pairs;
-  const float sign = direction_sign(j);
-  if constexpr (ops::lanes > 1) {
-    constexpr std::int64_t L = ops::lanes;
-    if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
-      constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
-      constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
-      const std::int64_t units = n / U;
-      if (units >= 1 && units <= K && units * U == n) {
-        with_blocks<K>(units, [&](auto nb) {
-          for_each_token<false>(j, [&](bf16* q, bf16* k, const float* c, const float* s) {
-            rotate_chunk_bf16<Layout, decltype(nb)::value>(
-                q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n, 0, sign);
-          });
-        });
-        return;
-      }
-    } else {
-      constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
-      const std::int64_t full = n / L;
-      if (full * L == n) {
-        if (full >= 1 && full <= K) {
-          with_blocks<K>(
-              full, [&](auto nb) { rotate_tokens_resident<T, Layout, decltype(nb)::value>(j); });
-          return;
-        }
-        // Rows of 2–4 full chunks (AVX2: NeoX 128-dim takes 2, GPT-J 128-dim 4, as its
-        // duplicated cos/sin need twice the registers).
-        if (full % K == 0) {
-          switch (full / K) {
-            case 2:
-              rotate_tokens_resident<T, Layout, K, 2>(j);
-              return;
-            case 3:
-              rotate_tokens_resident<T, Layout, K, 3>(j);
-              return;
-            case 4:
-              rotate_tokens_resident<T, Layout, K, 4>(j);
-              return;
-            default:
-              break;
-          }
-        }
-      }
-    }
+/// f(integral_constant nb, integral_constant chunks) when the resident loop is compiled for rows
+/// of `pairs` pairs, else false. Only the pair counts of common rotary dims are (64, 128, 256:
+/// each extra count is one more unrolled loop per ISA, layout and type in every user TU); every
+/// other row takes the streaming loop, correct for any count.
+template <class T, layout Layout, class F>
+inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept {
+  switch (pairs) {
+    case 32:
+      return resident_case<T, Layout, 32>(f);
+    case 64:
+      return resident_case<T, Layout, 64>(f);
+    case 128:
+      return resident_case<T, Layout, 128>(f);
+    default:
+      return false;
   }
-  for_each_token(j, [&](T* q, T* k, const float* c, const float* s) {
-    rotate_token<T, Layout>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s, n,
-                            sign);
-  });
 }
 
-/// Rows of exactly Chunks × NB vector blocks (no scalar tail): the whole token loop of a call in
-/// one function, job fields in locals. Each token's row is taken in Chunks register-resident
-/// chunks of NB blocks, each chunk sweeping every head of Q and K (one chunk for a 128-dim row on
-/// AVX-512; two for NeoX on AVX2, whose 16 registers hold half a row).
-template <class T, layout Layout, int NB, int Chunks>
-inline void rotate_tokens_resident(const rotate_job<T>& j) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  constexpr std::int64_t n = Chunks * NB * L;  // == j.pairs: the b half is a displacement away
+// ---- the two token loops ----
+
+/// Rows of exactly Chunks × NB units: the whole token loop of a call in one function, job fields
+/// in locals. Each token's row is taken in Chunks register-resident sweeps of NB units, each
+/// sweeping every head of Q and K (one sweep for a 128-dim row on AVX-512; two for NeoX on AVX2,
+/// whose 16 registers hold half a row). (One function per call, not a call per token:
+/// docs/architecture.md, "What was tried".)
+template <class T, layout Layout, int NB, int Chunks, class Rows>
+inline void rotate_tokens_resident(const rotate_job<T>& j, Rows rows) noexcept {
+  constexpr std::int64_t n = Chunks * NB * unit_pairs<T, Layout>;  // == j.pairs
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
   const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
-  const std::int64_t row_stride = j.row_stride, row_offset = j.row_offset, row0 = j.range_row0;
-  const std::int64_t* const positions = j.positions;
-  const float* const cos = j.cos;
-  const float* const sin = j.sin;
   T* const q = j.q;
   T* const k = j.k;
   const auto sign = ops::set1(direction_sign(j));
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t r =
-        (positions != nullptr ? positions[t] - row_offset : row0 + t) * row_stride;
+    const float* c;
+    const float* s;
+    rows.get(t, c, s);
+    T* const qt = q_heads > 0 ? q + t * q_ts : q;
+    T* const kt = k_heads > 0 ? k + t * k_ts : k;
     ROPESCALE_UNROLL
-    for (std::int64_t chunk = 0; chunk < Chunks; ++chunk) {
-      const std::int64_t i0 = chunk * NB * L;
-      if constexpr (Layout == layout::neox) {
-        typename ops::vec cr[slots<NB>], sr[slots<NB>];
-        ROPESCALE_UNROLL
-        for (std::int64_t b = 0; b < NB; ++b) {
-          cr[b] = ops::load(cos + r + i0 + b * L);
-          sr[b] = ops::mul(ops::load(sin + r + i0 + b * L), sign);
-        }
-        auto head = [&](T* x) {
-          ROPESCALE_UNROLL
-          for (std::int64_t b = 0; b < NB; ++b) {
-            neox_block(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
-          }
-        };
-        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
-      } else {
-        typename ops::vec cl[slots<NB>], ch[slots<NB>], sl[slots<NB>], sh[slots<NB>];
-        ROPESCALE_UNROLL
-        for (std::int64_t b = 0; b < NB; ++b) {
-          ops::dup_pairs(ops::load(cos + r + i0 + b * L), cl[b], ch[b]);
-          ops::dup_pairs(ops::mul(ops::load(sin + r + i0 + b * L), sign), sl[b], sh[b]);
-        }
-        auto head = [&](T* x) {
-          ROPESCALE_UNROLL
-          for (std::int64_t b = 0; b < NB; ++b) {
-            gptj_block(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
-          }
-        };
-        for (std::int64_t h = 0; h < q_heads; ++h) head(q + t * q_ts + h * q_hs);
-        for (std::int64_t h = 0; h < k_heads; ++h) head(k + t * k_ts + h * k_hs);
-      }
+    for (int chunk = 0; chunk < Chunks; ++chunk) {
+      rotate_chunk<T, Layout, NB>(qt, q_heads, q_hs, kt, k_heads, k_hs, c, s, n,
+                                  chunk * NB * unit_pairs<T, Layout>, sign);
     }
   }
 }
 
-// ---- one token: every head of Q and K with one cos/sin row ----
+/// Any row: per token, each head of Q then K in address order (rotate_head_stream), the row
+/// reloaded from L1 per head and the next token's row prefetched.
+template <class T, layout Layout, class Rows>
+inline void rotate_tokens_streaming(const rotate_job<T>& j, Rows rows) noexcept {
+  const float sign = direction_sign(j);
+  const std::int64_t n = j.pairs;
+  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
+    const float* c;
+    const float* s;
+    rows.get(t, c, s);
+    if (t + 1 < j.token_end) rows.prefetch(t + 1, n);
+    for (std::int64_t h = 0; h < j.q_heads; ++h) {
+      rotate_head_stream<T, Layout>(j.q + t * j.q_token_stride + h * j.q_head_stride, c, s, n,
+                                    sign);
+    }
+    for (std::int64_t h = 0; h < j.k_heads; ++h) {
+      rotate_head_stream<T, Layout>(j.k + t * j.k_token_stride + h * j.k_head_stride, c, s, n,
+                                    sign);
+    }
+  }
+}
 
-/// f(integral_constant<int, nb>) style ladder for rotate_chunk: nb runtime in [0, K].
+// ---- one sweep: NB units of every head, the row in registers ----
+
+/// NB units starting at pair i0 of every head of Q then K (q, k: the token's base pointers),
+/// with the units' cos/sin loaded once (sin times `sign`) and held in registers across all heads.
+/// bf16 with paired-lane units narrows each head's results as one group (merge_bf16_group).
 template <class T, layout Layout, int NB>
-inline void rotate_chunk_n(std::int64_t nb, T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
-                           std::int64_t k_heads, std::int64_t k_hs, const float* c, const float* s,
-                           std::int64_t n, std::int64_t i0, std::int64_t tail_from,
-                           float sign) noexcept {
-  if constexpr (NB >= 1) {
-    if (nb == NB) {
-      rotate_chunk<T, Layout, NB>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0, tail_from, sign);
-    } else {
-      rotate_chunk_n<T, Layout, NB - 1>(nb, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, i0,
-                                        tail_from, sign);
-    }
-  }
-}
-
-/// The general per-token routine (any pair count): the row's full vector blocks in chunks that
-/// fit the row registers, each chunk sweeping all heads in address order, then the scalar
-/// remainder. bf16 takes its paired-lane units first (rotate_chunk_bf16). Either tensor may have
-/// zero heads (its pointer is then unused).
-template <class T, layout Layout>
-inline void rotate_token(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
-                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
-                         float sign) noexcept {
-  std::int64_t from = 0;
-  if constexpr (ops::lanes > 1 && std::is_same_v<T, bf16> && ops::has_bf16_split) {
-    constexpr std::int64_t L = ops::lanes;
-    constexpr std::int64_t U = Layout == layout::neox ? 2 * L : L;  // pairs per unit
-    constexpr int K = Layout == layout::neox ? ops::row_regs / 4 : ops::row_regs / 2;
-    const std::int64_t units = n / U;
-    std::int64_t u = 0;
-    for (; units - u > K; u += K) {
-      rotate_chunk_bf16<Layout, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, u * U, sign);
-    }
-    if (units > u) {
-      with_blocks<K>(units - u, [&](auto nb) {
-        rotate_chunk_bf16<Layout, decltype(nb)::value>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                                       u * U, sign);
-      });
-    }
-    from = units * U;
-  }
-  if constexpr (ops::lanes == 1) {
-    for (std::int64_t h = 0; h < q_heads; ++h) {
-      rotate_pairs_scalar<T, Layout>(q + h * q_hs, c, s, 0, n, sign);
-    }
-    for (std::int64_t h = 0; h < k_heads; ++h) {
-      rotate_pairs_scalar<T, Layout>(k + h * k_hs, c, s, 0, n, sign);
-    }
-  } else {
-    constexpr std::int64_t L = ops::lanes;
-    constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
-    const std::int64_t full = (n - from) / L;  // full vector blocks
-    const std::int64_t tail = from + full * L;
-    if (full == 0) {
-      if (from < n) {
-        rotate_chunk<T, Layout, 0>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from, from, sign);
-      }
-      return;
-    }
-    std::int64_t b = 0;
-    for (; full - b > K; b += K) {
-      rotate_chunk<T, Layout, K>(q, q_heads, q_hs, k, k_heads, k_hs, c, s, n, from + b * L, n,
-                                 sign);
-    }
-    rotate_chunk_n<T, Layout, K>(full - b, q, q_heads, q_hs, k, k_heads, k_hs, c, s, n,
-                                 from + b * L, tail, sign);
-  }
-}
-
-/// NB vector blocks starting at pair i0, for every head of Q then K, with the blocks' cos/sin
-/// held in registers across all heads; pairs [tail_from, n) of each head are done by the scalar
-/// per-pair function right after its blocks (tail_from = n: none).
-template <class T, layout Layout, int NB>
-inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, std::int64_t k_heads,
-                         std::int64_t k_hs, const float* c, const float* s, std::int64_t n,
-                         std::int64_t i0, std::int64_t tail_from, float sign) noexcept {
+ROPESCALE_INLINE void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
+                                   std::int64_t k_heads, std::int64_t k_hs, const float* c,
+                                   const float* s, std::int64_t n, std::int64_t i0,
+                                   typename ops::vec sign) noexcept {
   constexpr std::int64_t L = ops::lanes;
-  const auto sg = ops::set1(sign);
-  if constexpr (Layout == layout::neox) {
+  if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split && Layout == layout::neox) {
+    typename ops::vec ce[slots<NB>], co[slots<NB>], se[slots<NB>], so[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      const std::int64_t i = i0 + 2 * b * L;
+      load_row_bf16_neox(c + i, ce[b], co[b]);
+      load_row_bf16_neox(s + i, se[b], so[b]);
+      se[b] = ops::mul(se[b], sign);
+      so[b] = ops::mul(so[b], sign);
+    }
+    auto head = [&](bf16* x) {
+      bf16* p[slots<2 * NB>];
+      typename ops::vec r[slots<4 * NB>];
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        p[2 * b] = x + i0 + 2 * b * L;
+        p[2 * b + 1] = x + n + i0 + 2 * b * L;
+        neox_unit_bf16(p[2 * b], p[2 * b + 1], ce[b], co[b], se[b], so[b], r + 4 * b);
+      }
+      merge_bf16_group<2 * NB, has_bf16_neox_in_order<ops>::value>(p, r);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  } else if constexpr (std::is_same_v<T, bf16> && ops::has_bf16_split) {
     typename ops::vec cr[slots<NB>], sr[slots<NB>];
     ROPESCALE_UNROLL
     for (std::int64_t b = 0; b < NB; ++b) {
       cr[b] = ops::load(c + i0 + b * L);
-      sr[b] = ops::mul(ops::load(s + i0 + b * L), sg);
+      sr[b] = ops::mul(ops::load(s + i0 + b * L), sign);
+    }
+    auto head = [&](bf16* x) {
+      bf16* p[slots<NB>];
+      typename ops::vec r[slots<2 * NB>];
+      ROPESCALE_UNROLL
+      for (std::int64_t b = 0; b < NB; ++b) {
+        p[b] = x + 2 * i0 + 2 * b * L;
+        gptj_unit_bf16(p[b], cr[b], sr[b], r + 2 * b);
+      }
+      merge_bf16_group<NB>(p, r);
+    };
+    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
+    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
+  } else if constexpr (Layout == layout::neox) {
+    typename ops::vec cr[slots<NB>], sr[slots<NB>];
+    ROPESCALE_UNROLL
+    for (std::int64_t b = 0; b < NB; ++b) {
+      cr[b] = ops::load(c + i0 + b * L);
+      sr[b] = ops::mul(ops::load(s + i0 + b * L), sign);
     }
     auto head = [&](T* x) {
       ROPESCALE_UNROLL
       for (std::int64_t b = 0; b < NB; ++b) {
         neox_block(x + i0 + b * L, x + n + i0 + b * L, cr[b], sr[b]);
       }
-      rotate_pairs_scalar<T, Layout>(x, c, s, tail_from, n, sign);
     };
     for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
     for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
@@ -438,19 +387,20 @@ inline void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k, st
     ROPESCALE_UNROLL
     for (std::int64_t b = 0; b < NB; ++b) {
       ops::dup_pairs(ops::load(c + i0 + b * L), cl[b], ch[b]);
-      ops::dup_pairs(ops::mul(ops::load(s + i0 + b * L), sg), sl[b], sh[b]);
+      ops::dup_pairs(ops::mul(ops::load(s + i0 + b * L), sign), sl[b], sh[b]);
     }
     auto head = [&](T* x) {
       ROPESCALE_UNROLL
       for (std::int64_t b = 0; b < NB; ++b) {
         gptj_block(x + 2 * (i0 + b * L), cl[b], ch[b], sl[b], sh[b]);
       }
-      rotate_pairs_scalar<T, Layout>(x, c, s, tail_from, n, sign);
     };
     for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
     for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
   }
 }
+
+// ---- one head, streaming ----
 
 /// The streaming form of one head: in address order, the row's blocks reloaded (and for GPT-J
 /// re-duplicated) from L1, then the scalar remainder.
@@ -579,61 +529,6 @@ ROPESCALE_INLINE void gptj_unit_bf16(const bf16* p, typename O::vec cv, typename
   O::split_bf16(p, a, b);
   r[0] = O::fnmadd(b, sv, O::mul(a, cv));
   r[1] = O::fmadd(a, sv, O::mul(b, cv));
-}
-
-/// NB units of bf16 starting at pair i0 (NeoX: 2·lanes pairs per unit, GPT-J: lanes), for every
-/// head of Q then K, the row's units held in registers; each head's results are narrowed as one
-/// group (merge_bf16_group).
-template <layout Layout, int NB>
-inline void rotate_chunk_bf16(bf16* q, std::int64_t q_heads, std::int64_t q_hs, bf16* k,
-                              std::int64_t k_heads, std::int64_t k_hs, const float* c,
-                              const float* s, std::int64_t n, std::int64_t i0,
-                              float sign) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  const auto sg = ops::set1(sign);
-  if constexpr (Layout == layout::neox) {
-    typename ops::vec ce[slots<NB>], co[slots<NB>], se[slots<NB>], so[slots<NB>];
-    ROPESCALE_UNROLL
-    for (std::int64_t b = 0; b < NB; ++b) {
-      const std::int64_t i = i0 + 2 * b * L;
-      load_row_bf16_neox(c + i, ce[b], co[b]);
-      load_row_bf16_neox(s + i, se[b], so[b]);
-      se[b] = ops::mul(se[b], sg);
-      so[b] = ops::mul(so[b], sg);
-    }
-    auto head = [&](bf16* x) {
-      bf16* p[slots<2 * NB>];
-      typename ops::vec r[slots<4 * NB>];
-      ROPESCALE_UNROLL
-      for (std::int64_t b = 0; b < NB; ++b) {
-        p[2 * b] = x + i0 + 2 * b * L;
-        p[2 * b + 1] = x + n + i0 + 2 * b * L;
-        neox_unit_bf16(p[2 * b], p[2 * b + 1], ce[b], co[b], se[b], so[b], r + 4 * b);
-      }
-      merge_bf16_group<2 * NB, has_bf16_neox_in_order<ops>::value>(p, r);
-    };
-    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
-    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
-  } else {
-    typename ops::vec cr[slots<NB>], sr[slots<NB>];
-    ROPESCALE_UNROLL
-    for (std::int64_t b = 0; b < NB; ++b) {
-      cr[b] = ops::load(c + i0 + b * L);
-      sr[b] = ops::mul(ops::load(s + i0 + b * L), sg);
-    }
-    auto head = [&](bf16* x) {
-      bf16* p[slots<NB>];
-      typename ops::vec r[slots<2 * NB>];
-      ROPESCALE_UNROLL
-      for (std::int64_t b = 0; b < NB; ++b) {
-        p[b] = x + 2 * i0 + 2 * b * L;
-        gptj_unit_bf16(p[b], cr[b], sr[b], r + 2 * b);
-      }
-      merge_bf16_group<NB>(p, r);
-    };
-    for (std::int64_t h = 0; h < q_heads; ++h) head(q + h * q_hs);
-    for (std::int64_t h = 0; h < k_heads; ++h) head(k + h * k_hs);
-  }
 }
 
 // ---- blocks: one vector of pairs, the row already in registers (sin already signed) ----

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Vectorised cos/sin rows and the no-table (on-the-fly) rotation body, written once against the
 // `ops` vocabulary and included inside each ISA's namespace and target region, after
-// rotate-inl.hpp (it calls rotate_token). No include guard and no #includes.
+// rotate-inl.hpp (it uses its token loops). No include guard and no #includes.
 //
 // Algorithm, per vector of `ops::lanes` pairs (docs/reference.md §5.2, docs/performance.md §6):
 //   1. angle in double lanes (ops::dlanes per double vector, lanes/dlanes of them):
@@ -204,48 +204,28 @@ inline void cos_sin_row_double(const double* w, std::int64_t n, std::int64_t pos
   }
 }
 
-/// No-table rotation (on_the_fly.hpp): for each token t of the validated job, the row of its
-/// position (job.positions[t] when positions is given, else job.range_row0 + t; row_offset is 0)
-/// is computed into `row` (2·job.pairs floats: n cos then n sin) with cos_sin_row, then every
-/// head of Q and K is rotated with it by the table path's per-token routines: streamed head by
-/// head (rotate_head_stream) where the table path streams (rotate-inl.hpp streams(); without it
-/// AVX2 4096×32×128 ran at 0.50 of the floor instead of ~0.9), else register-resident
-/// (rotate_token).
-template <class T, layout Layout>
-inline void rotate_tokens_on_the_fly(const rotate_job<T>& j, const double* inv_freq,
-                                     double attention, float* row) noexcept {
-  const std::int64_t n = j.pairs;
-  const float sign = direction_sign(j);
-  const bool stream = Layout == layout::deinterleaved || streams<T, Layout>(j);
-  float* c = row;
-  float* s = row + n;
-  for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
-    const std::int64_t position =
-        j.positions != nullptr ? j.positions[t] - j.row_offset : j.range_row0 + t;
-    cos_sin_row(inv_freq, n, position, attention, c, s);
-    T* q = j.q_heads > 0 ? j.q + t * j.q_token_stride : nullptr;
-    T* k = j.k_heads > 0 ? j.k + t * j.k_token_stride : nullptr;
-    if constexpr (Layout != layout::deinterleaved) {
-      if (!stream) {
-        rotate_token<T, Layout>(q, j.q_heads, j.q_head_stride, k, j.k_heads, j.k_head_stride, c, s,
-                                n, sign);
-        continue;
-      }
-    }
-    for (std::int64_t h = 0; h < j.q_heads; ++h) {
-      rotate_head_stream<T, Layout>(q + h * j.q_head_stride, c, s, n, sign);
-    }
-    for (std::int64_t h = 0; h < j.k_heads; ++h) {
-      rotate_head_stream<T, Layout>(k + h * j.k_head_stride, c, s, n, sign);
-    }
+/// Rows computed per token (on_the_fly.hpp): token t's row, for position positions[t] (or
+/// range_row0 + t; row_offset is 0), is written into `row` (n cos then n sin) with cos_sin_row
+/// from the frequencies w and attention factor A, then read back by the token loops.
+struct computed_rows {
+  row_index index;
+  const double* w;
+  double attention;
+  float* row;
+  std::int64_t n;
+  void get(std::int64_t t, const float*& c, const float*& s) const noexcept {
+    cos_sin_row(w, n, index(t), attention, row, row + n);
+    c = row;
+    s = row + n;
   }
-}
+  void prefetch(std::int64_t, std::int64_t) const noexcept {}
+};
 
-/// Rotates in place as described by `j`, computing each token's row on the fly.
+/// Rotates in place as described by `j`, computing each token's row on the fly: the table
+/// path's token loops (rotate-inl.hpp rotate_tokens) with computed_rows as the row source.
 template <class T>
 inline void rotate_on_the_fly(const rotate_job<T>& j, const double* inv_freq, double attention,
                               float* row) noexcept {
-  with_layout(j, [&](auto lay) {
-    rotate_tokens_on_the_fly<T, decltype(lay)::value>(j, inv_freq, attention, row);
-  });
+  const computed_rows rows{row_index(j), inv_freq, attention, row, j.pairs};
+  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j, rows); });
 }
