@@ -24,8 +24,14 @@ template <class T>
 inline void rotate_pair(T* pa, T* pb, float c, float s) noexcept {
   const float a = load_as_float(*pa);
   const float b = load_as_float(*pb);
-  *pa = store_from_float<T>(a * c - b * s);
-  *pb = store_from_float<T>(b * c + a * s);
+  // Every product rounded to float before the sum. Where the target has FMA (AArch64 always),
+  // g++'s default -ffp-contract=fast may fuse a·c or b·s, chosen per call site, so the same pair
+  // could round two ways in one program (the out-of-place and in-place tails of one ISA
+  // disagreed by an ulp under qemu-aarch64). A volatile product cannot be contracted; this path
+  // only runs for the scalar ISA and a vector ISA's tail pairs.
+  volatile float ac = a * c, bs = b * s, bc = b * c, as = a * s;
+  *pa = store_from_float<T>(ac - bs);
+  *pb = store_from_float<T>(bc + as);
 }
 
 /// One-lane vocabulary (the vector-only members exist so the shared bodies compile; they are
