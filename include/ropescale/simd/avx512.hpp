@@ -333,6 +333,8 @@ struct ops : avx512::ops {
 };
 
 #include "ropescale/simd/rotate-inl.hpp"
+using avx512::cos_sin_row;                // (the on-the-fly rows of the append body below)
+#include "ropescale/simd/append-inl.hpp"  // bf16-cache appends (kv_append.hpp)
 
 }  // namespace ropescale::simd::avx512bf16
 ROPESCALE_END_TARGET
