@@ -3,12 +3,15 @@
 // cos_sin_table, compute_cos_sin_row): sizes whose products overflow, negative strides, odd or
 // oversized rotary_dim, null pointers with non-zero sizes, positions negative or past a cache's
 // end, invalid enums; each must throw std::invalid_argument before touching any data (the
-// buffers, with guard zones, are compared afterwards). NaN and Inf in the data must propagate to
-// the affected pair only, on every ISA and storage type, never crash or spread.
-// Cases that test_apply.cpp / test_on_the_fly.cpp / test_cos_sin_table.cpp already assert in
-// detail are only run here for the bad-input table: with ROPESCALE_BAD_INPUT_TABLE_DIR set, this
-// test writes the markdown rows (input, behaviour, the message the code really prints) to
-// $ROPESCALE_BAD_INPUT_TABLE_DIR/bad_calls.md — documentation, not an expectation.
+// buffers, with guard zones, are compared afterwards). Every row that calls a kernel entry point
+// (through rot() / otf()) runs a second time through its non-throwing form (try_apply_rotary,
+// try_apply_rotary_on_the_fly), which must return the same key and message and write nothing. NaN
+// and Inf in the data must propagate to the affected pair only, on every ISA and storage type,
+// never crash or spread. Cases that test_apply.cpp / test_on_the_fly.cpp / test_cos_sin_table.cpp
+// already assert in detail are only run here for the bad-input table: with
+// ROPESCALE_BAD_INPUT_TABLE_DIR set, this test writes the markdown rows (input, behaviour, the
+// message the code really prints) to $ROPESCALE_BAD_INPUT_TABLE_DIR/bad_calls.md — documentation,
+// not an expectation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,33 +77,81 @@ class BadCalls : public ::testing::Test {
   }
 
   // Runs `call`, which must throw std::invalid_argument whose message contains `key`, and leave
-  // Q and K (and their guards) untouched. Records a table row.
+  // Q and K (and their guards) untouched. Records a table row. If `call` reached a kernel entry
+  // point through rot() or otf(), runs it again in try mode: the try_ form must return an error
+  // with the thrown invalid_parameter's key and message, and write nothing.
   void expect_rejected(const std::string& input, const std::string& key,
                        const std::function<void()>& call,
                        const std::string& behaviour = "throws invalid_parameter") {
     SCOPED_TRACE(input);
-    std::string message;
+    std::string message, thrown_key;
+    entry_calls_ = 0;
     try {
       call();
       ADD_FAILURE() << "no exception for: " << input;
     } catch (const std::invalid_argument& e) {
       message = e.what();
       EXPECT_NE(message.find(key), std::string::npos) << message;
+      const auto* p = dynamic_cast<const ropescale::invalid_parameter*>(&e);
+      ASSERT_NE(p, nullptr) << "not an invalid_parameter: " << message;
+      thrown_key = p->key();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "wrong exception type for " << input << ": " << e.what();
     }
     EXPECT_EQ(qbuf_, q0_) << "Q (or its guard zone) was written";
     EXPECT_EQ(kbuf_, k0_) << "K (or its guard zone) was written";
     rows_out().push_back({input, behaviour, message});
+    if (entry_calls_ == 0) return;  // not a kernel entry point (table builds, view factories)
+    try_mode_ = true;
+    try_error_ = ropescale::error{};
+    call();  // must not throw: rot() / otf() call the try_ forms now
+    try_mode_ = false;
+    EXPECT_FALSE(try_error_.ok()) << "the try_ form accepted: " << input;
+    EXPECT_EQ(try_error_.key, thrown_key);
+    EXPECT_EQ(try_error_.message, message);
+    EXPECT_EQ(qbuf_, q0_) << "the try_ form wrote Q (or its guard zone)";
+    EXPECT_EQ(kbuf_, k0_) << "the try_ form wrote K (or its guard zone)";
+    ++try_checked_;
+  }
+
+  // apply_rotary, or try_apply_rotary in expect_rejected's try pass (the error kept).
+  template <class... A>
+  void rot(A&&... a) {
+    ++entry_calls_;
+    if (try_mode_) {
+      try_error_ = ropescale::try_apply_rotary(std::forward<A>(a)...);
+    } else {
+      ropescale::apply_rotary(std::forward<A>(a)...);
+    }
+  }
+  // apply_rotary_on_the_fly, or its try_ form in the try pass.
+  template <class... A>
+  void otf(A&&... a) {
+    ++entry_calls_;
+    if (try_mode_) {
+      try_error_ = ropescale::try_apply_rotary_on_the_fly(std::forward<A>(a)...);
+    } else {
+      ropescale::apply_rotary_on_the_fly(std::forward<A>(a)...);
+    }
   }
 
   void apply(tensor_view<float> q, tensor_view<float> k, token_positions pos,
              std::int64_t rotary_dim = kRot, layout lay = layout::neox,
              const ropescale::apply_options& opt = {}) {
-    ropescale::apply_rotary(q, k, *snap_, pos, lay, rotary_dim, opt);
+    rot(q, k, *snap_, pos, lay, rotary_dim, opt);
+  }
+
+  // Every test case routes at least one kernel entry point through the try pass.
+  void TearDown() override {
+    if (!HasFatalFailure()) {
+      EXPECT_GT(try_checked_, 0) << "no row exercised a try_ form";
+    }
   }
 
   std::vector<float> qbuf_, kbuf_, q0_, k0_;
+  bool try_mode_ = false;
+  int entry_calls_ = 0, try_checked_ = 0;
+  ropescale::error try_error_;
   tensor_view<float> q_, k_;
   cos_sin_table table_;
   std::shared_ptr<const cos_sin_rows> snap_;
@@ -146,11 +197,11 @@ TEST_F(BadCalls, SizeProductsThatOverflow) {
   t.rows = kBig;
   t.row_stride = kBig;
   expect_rejected("table.rows × table.row_stride overflows", "table",
-                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+                  [&] { rot(q_, k_, t, r0, layout::neox, kRot); });
   t = cos_sin_view::from(*snap_);
   t.first_position = std::numeric_limits<std::int64_t>::max() - 2;
   expect_rejected("table.first_position + rows overflows", "table",
-                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+                  [&] { rot(q_, k_, t, r0, layout::neox, kRot); });
   expect_rejected(
       "positions.start = INT64_MAX − 1 with 4 tokens (start + t overflows)", "positions",
       [&] { apply(q_, k_, token_positions::range(std::numeric_limits<std::int64_t>::max() - 1)); });
@@ -184,11 +235,11 @@ TEST_F(BadCalls, NegativeSizesAndStrides) {
   cos_sin_view t = cos_sin_view::from(*snap_);
   t.row_stride = -2 * kPairs;
   expect_rejected("table.row_stride negative", "table.row_stride",
-                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+                  [&] { rot(q_, k_, t, r0, layout::neox, kRot); });
   t = cos_sin_view::from(*snap_);
   t.rows = -1;
   expect_rejected("table.rows negative", "table.rows",
-                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+                  [&] { rot(q_, k_, t, r0, layout::neox, kRot); });
 }
 
 // Views that do not fit their buffer or overlap (themselves or each other): rejected before any
@@ -256,10 +307,8 @@ TEST_F(BadCalls, RotaryDim) {
                   [&] { apply(q_, k_, r0, 48); });
   const std::vector<double> w = test_inv_freq();
   expect_rejected("on-the-fly: pairs != rotary_dim / 2",
-                  "rotary_dim: must equal 2 * pairs (62), got 64", [&] {
-                    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs - 1, 1.0, r0,
-                                                       layout::neox, kRot);
-                  });
+                  "rotary_dim: must equal 2 * pairs (62), got 64",
+                  [&] { otf(q_, k_, w.data(), kPairs - 1, 1.0, r0, layout::neox, kRot); });
 }
 
 TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
@@ -273,13 +322,12 @@ TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
   cos_sin_view t = cos_sin_view::from(*snap_);
   t.sin = nullptr;
   expect_rejected("table.sin null with rows > 0", "table",
-                  [&] { ropescale::apply_rotary(q_, k_, t, r0, layout::neox, kRot); });
+                  [&] { rot(q_, k_, t, r0, layout::neox, kRot); });
   expect_rejected("positions: null list with count 4", "positions.count", [&] {
     apply(q_, k_, token_positions{nullptr, kTokens, 0});
   });
-  expect_rejected("on-the-fly: inv_freq null", "inv_freq", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, nullptr, kPairs, 1.0, r0, layout::neox, kRot);
-  });
+  expect_rejected("on-the-fly: inv_freq null", "inv_freq",
+                  [&] { otf(q_, k_, nullptr, kPairs, 1.0, r0, layout::neox, kRot); });
   // Null with zero sizes is a no-op, not an error.
   auto empty = q_;
   empty.data = nullptr;
@@ -287,7 +335,7 @@ TEST_F(BadCalls, NullPointersWithNonZeroSizes) {
   EXPECT_NO_THROW(apply(empty, {}, r0));
   cos_sin_view none;
   none.pairs = kPairs;
-  EXPECT_NO_THROW(ropescale::apply_rotary(empty, none, r0, layout::neox, kRot));
+  EXPECT_NO_THROW(rot(empty, none, r0, layout::neox, kRot));
   EXPECT_EQ(qbuf_, q0_);
 }
 
@@ -318,15 +366,13 @@ TEST_F(BadCalls, PositionsNegativeOrPastTheCache) {
   const std::vector<double> w = test_inv_freq();
   pos = {0, ropescale::max_position + 1, 1, 2};
   expect_rejected("on-the-fly: position 2^31 + 1", "positions[1]", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs, 1.0,
-                                       token_positions::list(pos.data(), kTokens), layout::neox,
-                                       kRot);
+    otf(q_, k_, w.data(), kPairs, 1.0, token_positions::list(pos.data(), kTokens), layout::neox,
+        kRot);
   });
   pos = {0, -5, 1, 2};
   expect_rejected("on-the-fly: position −5", "positions[1]", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, w.data(), kPairs, 1.0,
-                                       token_positions::list(pos.data(), kTokens), layout::neox,
-                                       kRot);
+    otf(q_, k_, w.data(), kPairs, 1.0, token_positions::list(pos.data(), kTokens), layout::neox,
+        kRot);
   });
 
   // "Grow or clear error": growing the cache makes the same call valid, and the rows it reads
@@ -392,8 +438,7 @@ TEST_F(BadCalls, BadFrequencyTables) {
                   [&] { cos_sin_table t(f32, 4); });
   const auto r0 = token_positions::range(0);
   expect_rejected("on-the-fly: attention_factor −1", "attention_factor", [&] {
-    ropescale::apply_rotary_on_the_fly(q_, k_, test_inv_freq().data(), kPairs, -1.0, r0,
-                                       layout::neox, kRot);
+    otf(q_, k_, test_inv_freq().data(), kPairs, -1.0, r0, layout::neox, kRot);
   });
 }
 

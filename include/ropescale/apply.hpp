@@ -132,28 +132,32 @@ inline bool view_span(const tensor_view<T>& x, std::int64_t& span) noexcept {
            span > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(T)));
 }
 
-/// Checks one tensor view (skipped entirely when heads == 0: that tensor is not rotated).
+/// The first problem of one tensor view, or no error (a view with heads == 0 or tokens == 0 is
+/// not rotated and only its sizes are checked).
 template <class T>
-inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t rotary_dim) {
-  if (x.tokens < 0) throw_invalid_value(view_key(v, "tokens"), "must be >= 0", x.tokens);
-  if (x.heads < 0) throw_invalid_value(view_key(v, "heads"), "must be >= 0", x.heads);
-  if (x.head_dim < 0) throw_invalid_value(view_key(v, "head_dim"), "must be >= 0", x.head_dim);
-  if (x.heads == 0 || x.tokens == 0) return;
+inline error view_error(const char* v, const tensor_view<T>& x, std::int64_t rotary_dim) {
+  if (x.tokens < 0) return make_invalid_value(view_key(v, "tokens"), "must be >= 0", x.tokens);
+  if (x.heads < 0) return make_invalid_value(view_key(v, "heads"), "must be >= 0", x.heads);
+  if (x.head_dim < 0) {
+    return make_invalid_value(view_key(v, "head_dim"), "must be >= 0", x.head_dim);
+  }
+  if (x.heads == 0 || x.tokens == 0) return {};
   if (x.head_dim < rotary_dim) {
-    throw_invalid_value(view_key(v, "head_dim"),
-                        "must be >= rotary_dim (" + std::to_string(rotary_dim) + ")", x.head_dim);
+    return make_invalid_value(view_key(v, "head_dim"),
+                              "must be >= rotary_dim (" + std::to_string(rotary_dim) + ")",
+                              x.head_dim);
   }
   if (x.data == nullptr) {
-    throw_invalid(view_key(v, "data"), "must not be null for a non-empty view", "null");
+    return make_invalid(view_key(v, "data"), "must not be null for a non-empty view", "null");
   }
   if (x.token_stride < 0 || (x.tokens > 1 && x.token_stride < x.head_dim)) {
-    throw_invalid_value(
+    return make_invalid_value(
         view_key(v, "token_stride"),
         "must be >= head_dim (" + std::to_string(x.head_dim) + ") when tokens > 1, and >= 0",
         x.token_stride);
   }
   if (x.head_stride < 0 || (x.heads > 1 && x.head_stride < x.head_dim)) {
-    throw_invalid_value(
+    return make_invalid_value(
         view_key(v, "head_stride"),
         "must be >= head_dim (" + std::to_string(x.head_dim) + ") when heads > 1, and >= 0",
         x.head_stride);
@@ -161,28 +165,35 @@ inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t r
   // The last element's offset and its byte offset must be representable.
   std::int64_t span = 0;
   if (!view_span(x, span)) {
-    throw_message(view_key(v, "token_stride"),
-                  "tokens, heads, head_dim and strides span more elements than an address "
-                  "offset can hold");
+    return make_message(view_key(v, "token_stride"),
+                        "tokens, heads, head_dim and strides span more elements than an address "
+                        "offset can hold");
   }
   if (x.extent >= 0 && span > x.extent) {
-    throw_invalid_value(view_key(v, "extent"),
-                        "must be > the view's last element offset (tokens-1)*token_stride + "
-                        "(heads-1)*head_stride + head_dim-1 = " +
-                            std::to_string(x.tokens - 1) + "*" + std::to_string(x.token_stride) +
-                            " + " + std::to_string(x.heads - 1) + "*" +
-                            std::to_string(x.head_stride) + " + " + std::to_string(x.head_dim - 1) +
-                            " = " + std::to_string(span - 1),
-                        x.extent);
+    return make_invalid_value(
+        view_key(v, "extent"),
+        "must be > the view's last element offset (tokens-1)*token_stride + "
+        "(heads-1)*head_stride + head_dim-1 = " +
+            std::to_string(x.tokens - 1) + "*" + std::to_string(x.token_stride) + " + " +
+            std::to_string(x.heads - 1) + "*" + std::to_string(x.head_stride) + " + " +
+            std::to_string(x.head_dim - 1) + " = " + std::to_string(span - 1),
+        x.extent);
   }
   row_overlap w;
   if (rows_overlap(x.tokens, x.heads, x.head_dim, x.token_stride, x.head_stride, &w)) {
-    throw_invalid(v, "no two (token, head) rows of head_dim elements may share an element",
-                  "token_stride " + std::to_string(x.token_stride) + ", head_stride " +
-                      std::to_string(x.head_stride) + ", head_dim " + std::to_string(x.head_dim) +
-                      " (token " + std::to_string(w.t1) + " head 0 overlaps token 0 head " +
-                      std::to_string(w.h2) + ")");
+    return make_invalid(v, "no two (token, head) rows of head_dim elements may share an element",
+                        "token_stride " + std::to_string(x.token_stride) + ", head_stride " +
+                            std::to_string(x.head_stride) + ", head_dim " +
+                            std::to_string(x.head_dim) + " (token " + std::to_string(w.t1) +
+                            " head 0 overlaps token 0 head " + std::to_string(w.h2) + ")");
   }
+  return {};
+}
+
+/// Raises view_error's error, if any.
+template <class T>
+inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t rotary_dim) {
+  if (error e = view_error(v, x, rotary_dim)) raise(std::move(e));
 }
 
 /// The conditions of validate_view as one branch-light predicate without any message building,
@@ -278,107 +289,128 @@ inline qk_relation qk_relation_of(const tensor_view<T>& q, const tensor_view<T>&
   return qk_relation::disjoint;
 }
 
-/// Throws for q and k views that share rotated elements (or cannot be proven not to).
+/// The error for q and k views that share rotated elements (or cannot be proven not to).
 template <class T>
-[[noreturn]] inline void throw_qk_overlap(const tensor_view<T>& q, const tensor_view<T>& k,
-                                          std::int64_t rotary_dim) {
+inline error qk_overlap_error(const tensor_view<T>& q, const tensor_view<T>& k,
+                              std::int64_t rotary_dim) {
   qk_overlap w;
   if (qk_relation_of(q, k, rotary_dim, &w) == qk_relation::overlap) {
-    throw_invalid("k", "must not share an element with q in the rotated channels [0, rotary_dim)",
-                  "k token " + std::to_string(w.tk) + " head " + std::to_string(w.hk) +
-                      " overlapping q token " + std::to_string(w.tq) + " head " +
-                      std::to_string(w.hq));
+    return make_invalid(
+        "k", "must not share an element with q in the rotated channels [0, rotary_dim)",
+        "k token " + std::to_string(w.tk) + " head " + std::to_string(w.hk) +
+            " overlapping q token " + std::to_string(w.tq) + " head " + std::to_string(w.hq));
   }
   if (q.tokens > 1 && q.token_stride != k.token_stride) {
-    throw_invalid_value("k.token_stride",
-                        "must equal q.token_stride (" + std::to_string(q.token_stride) +
-                            ") when the address ranges of q and k intersect",
-                        k.token_stride);
+    return make_invalid_value("k.token_stride",
+                              "must equal q.token_stride (" + std::to_string(q.token_stride) +
+                                  ") when the address ranges of q and k intersect",
+                              k.token_stride);
   }
-  throw_message("k", "q and k views spanning more than 2^60 bytes must not intersect");
+  return make_message("k", "q and k views spanning more than 2^60 bytes must not intersect");
 }
 
 /// rotary_dim disagrees with the pair count of the angle source (`source`: "table.pairs", or
 /// "pairs" for an inv_freq array). The caller's rotary_dim is what is wrong in practice (the table
 /// comes from the method), and passing the pair count is the common slip: say so.
-[[noreturn]] inline void throw_rotary_dim_mismatch(std::int64_t rotary_dim, std::int64_t pairs,
-                                                   const char* source) {
+inline error rotary_dim_mismatch_error(std::int64_t rotary_dim, std::int64_t pairs,
+                                       const char* source) {
   std::string expectation = std::string("must equal 2 * ") + source + " (";
   const bool fits = pairs <= std::numeric_limits<std::int64_t>::max() / 2 &&
                     pairs >= std::numeric_limits<std::int64_t>::min() / 2;
   expectation += fits ? std::to_string(2 * pairs) : std::string("overflows int64");
   expectation += ")";
   if (rotary_dim == pairs) expectation += ": pass the rotary dimension, not the pair count";
-  throw_invalid_value("rotary_dim", expectation, rotary_dim);
+  return make_invalid_value("rotary_dim", expectation, rotary_dim);
+}
+
+[[noreturn]] inline void throw_rotary_dim_mismatch(std::int64_t rotary_dim, std::int64_t pairs,
+                                                   const char* source) {
+  raise(rotary_dim_mismatch_error(rotary_dim, pairs, source));
 }
 
 /// rule: the expectation to print instead of the table's range (the no-table path has none).
-inline void throw_position(std::int64_t t, std::int64_t p, const cos_sin_view& table,
-                           const char* rule) {
-  if (rule != nullptr) throw_invalid_value("positions[" + std::to_string(t) + "]", rule, p);
+inline error position_error(std::int64_t t, std::int64_t p, const cos_sin_view& table,
+                            const char* rule) {
+  if (rule != nullptr) return make_invalid_value("positions[" + std::to_string(t) + "]", rule, p);
   // The last covered position is only printed; compute it without overflowing int64 (the table
   // may sit anywhere on the int64 axis, e.g. first_position = INT64_MIN with rows = 0).
   std::int64_t last = 0;
   const bool overflow = add_overflow(table.first_position, table.rows - 1, &last);
-  throw_invalid_value("positions[" + std::to_string(t) + "]",
-                      "must have a table row (positions " + std::to_string(table.first_position) +
-                          " to " + (overflow ? std::string("beyond int64") : std::to_string(last)) +
-                          ")",
-                      p);
+  return make_invalid_value(
+      "positions[" + std::to_string(t) + "]",
+      "must have a table row (positions " + std::to_string(table.first_position) + " to " +
+          (overflow ? std::string("beyond int64") : std::to_string(last)) + ")",
+      p);
+}
+
+/// The failure exit of make_rotate_job: raises e (out == nullptr) or stores it in *out.
+inline bool fail(error* out, error e) {
+  if (out == nullptr) raise(std::move(e));
+  *out = std::move(e);
+  return false;
 }
 
 /// Validates everything and fills the kernel job; returns false when there is nothing to do.
-/// position_rule, when given, replaces "must have a table row (...)" in position errors.
+/// A rejected call raises its error, or, when `out` is given, stores it there and returns false
+/// (the non-throwing entry points); nothing has been written either way. position_rule, when
+/// given, replaces "must have a table row (...)" in position errors.
 template <class T>
 inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
                             const tensor_view<T>& k, const cos_sin_view& table,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                            const apply_options& opt, const char* position_rule = nullptr) {
+                            const apply_options& opt, const char* position_rule = nullptr,
+                            error* out = nullptr) {
   static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
   if (lay != layout::neox && lay != layout::gptj && lay != layout::deinterleaved) {
-    throw_invalid_value("layout", "must be layout::neox, layout::gptj or layout::deinterleaved",
-                        static_cast<int>(lay));
+    return fail(out, make_invalid_value(
+                         "layout", "must be layout::neox, layout::gptj or layout::deinterleaved",
+                         static_cast<int>(lay)));
   }
   if (rotary_dim < 2 || rotary_dim % 2 != 0) {
-    throw_invalid_value("rotary_dim", "must be even and >= 2", rotary_dim);
+    return fail(out, make_invalid_value("rotary_dim", "must be even and >= 2", rotary_dim));
   }
   if (lay == layout::deinterleaved && rotary_dim > simd::max_deinterleaved_rotary_dim) {
-    throw_invalid_value("rotary_dim",
-                        "must be <= " + std::to_string(simd::max_deinterleaved_rotary_dim) +
-                            " with layout::deinterleaved",
-                        rotary_dim);
+    return fail(
+        out, make_invalid_value("rotary_dim",
+                                "must be <= " + std::to_string(simd::max_deinterleaved_rotary_dim) +
+                                    " with layout::deinterleaved",
+                                rotary_dim));
   }
-  if (!view_ok(q, rotary_dim)) validate_view("q", q, rotary_dim);  // throws
-  if (!view_ok(k, rotary_dim)) validate_view("k", k, rotary_dim);
+  if (!view_ok(q, rotary_dim)) return fail(out, view_error("q", q, rotary_dim));
+  if (!view_ok(k, rotary_dim)) return fail(out, view_error("k", k, rotary_dim));
   const bool has_q = q.heads > 0;
   const bool has_k = k.heads > 0;
   if (has_q && has_k && q.tokens != k.tokens) {
-    throw_invalid_value("k.tokens", "must equal q.tokens (" + std::to_string(q.tokens) + ")",
-                        k.tokens);
+    return fail(
+        out, make_invalid_value(
+                 "k.tokens", "must equal q.tokens (" + std::to_string(q.tokens) + ")", k.tokens));
   }
   if (has_q && has_k && q.tokens > 0 &&
       qk_relation_of(q, k, rotary_dim, nullptr) != qk_relation::disjoint) {
-    throw_qk_overlap(q, k, rotary_dim);
+    return fail(out, qk_overlap_error(q, k, rotary_dim));
   }
   const std::int64_t tokens = has_q ? q.tokens : (has_k ? k.tokens : 0);
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin > end) {
-    throw_invalid_value("token_begin", "must be in [0, token_end] (" + std::to_string(end) + ")",
-                        opt.token_begin);
+    return fail(out, make_invalid_value("token_begin",
+                                        "must be in [0, token_end] (" + std::to_string(end) + ")",
+                                        opt.token_begin));
   }
   if (end > tokens) {
-    throw_invalid_value("token_end", "must be <= tokens (" + std::to_string(tokens) + ")", end);
+    return fail(out, make_invalid_value("token_end",
+                                        "must be <= tokens (" + std::to_string(tokens) + ")", end));
   }
   // Table.
   if (table.pairs != rotary_dim / 2)
-    throw_rotary_dim_mismatch(rotary_dim, table.pairs, "table.pairs");
-  if (table.rows < 0) throw_invalid_value("table.rows", "must be >= 0", table.rows);
+    return fail(out, rotary_dim_mismatch_error(rotary_dim, table.pairs, "table.pairs"));
+  if (table.rows < 0)
+    return fail(out, make_invalid_value("table.rows", "must be >= 0", table.rows));
   if (table.row_stride < 0) {
-    throw_invalid_value("table.row_stride", "must be >= 0", table.row_stride);
+    return fail(out, make_invalid_value("table.row_stride", "must be >= 0", table.row_stride));
   }
   if (table.rows > 0) {
     if (table.cos == nullptr || table.sin == nullptr) {
-      throw_invalid("table", "cos and sin must not be null when rows > 0", "null");
+      return fail(out, make_invalid("table", "cos and sin must not be null when rows > 0", "null"));
     }
     std::int64_t last = 0;
     if (mul_overflow(table.rows - 1, table.row_stride, &last) ||
@@ -386,16 +418,19 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
         last >
             std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(float)) ||
         add_overflow(table.first_position, table.rows - 1, &last)) {
-      throw_message("table", "rows, row_stride and first_position overflow an offset");
+      return fail(out,
+                  make_message("table", "rows, row_stride and first_position overflow an offset"));
     }
   }
   // Positions (only those of the tokens that will be rotated are read).
   if (pos.values == nullptr && pos.count != 0) {
-    throw_invalid_value("positions.count", "must be 0 for a start-position range", pos.count);
+    return fail(out, make_invalid_value("positions.count", "must be 0 for a start-position range",
+                                        pos.count));
   }
   if (pos.values != nullptr && pos.count != tokens) {
-    throw_invalid_value("positions.count",
-                        "must equal the token count (" + std::to_string(tokens) + ")", pos.count);
+    return fail(out, make_invalid_value(
+                         "positions.count",
+                         "must equal the token count (" + std::to_string(tokens) + ")", pos.count));
   }
   if (opt.token_begin == end || (!has_q && !has_k)) return false;
   // Every field is assigned below (no `job = {}`: g++ zeroes that with `rep stos`, whose
@@ -408,7 +443,7 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
       const std::int64_t p = pos.values[t];
       std::int64_t r = 0;
       if (sub_overflow(p, table.first_position, &r) || r < 0 || r >= table.rows) {
-        throw_position(t, p, table, position_rule);
+        return fail(out, position_error(t, p, table, position_rule));
       }
     }
     job.positions = pos.values;
@@ -417,18 +452,19 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     std::int64_t r0 = 0, p_first = 0, p_last = 0, r_first = 0, r_last = 0;
     if (add_overflow(pos.start, opt.token_begin, &p_first) ||
         add_overflow(pos.start, end - 1, &p_last)) {
-      throw_invalid_value("positions.start", "overflows with the token range", pos.start);
+      return fail(
+          out, make_invalid_value("positions.start", "overflows with the token range", pos.start));
     }
     if (sub_overflow(p_first, table.first_position, &r_first) || r_first < 0 ||
         r_first >= table.rows) {
-      throw_position(opt.token_begin, p_first, table, position_rule);
+      return fail(out, position_error(opt.token_begin, p_first, table, position_rule));
     }
     if (sub_overflow(p_last, table.first_position, &r_last) || r_last >= table.rows) {
-      throw_position(end - 1, p_last, table, position_rule);
+      return fail(out, position_error(end - 1, p_last, table, position_rule));
     }
     // Row of token t is r0 + t; r0 itself may lie outside the table when token_begin > 0.
     if (sub_overflow(pos.start, table.first_position, &r0)) {
-      throw_position(opt.token_begin, p_first, table, position_rule);
+      return fail(out, position_error(opt.token_begin, p_first, table, position_rule));
     }
     job.range_row0 = r0;
   }
@@ -449,6 +485,27 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
   job.lay = lay;
   job.inverse = opt.inverse;
   return true;
+}
+
+/// The ISA a call runs with (`forced` if given, else active_isa()), or false with the error
+/// raised or stored as fail() does when the forced ISA is unavailable.
+inline bool resolve_call_isa(const std::optional<isa>& forced, isa& which, error* out) {
+  if (forced && !available(*forced)) return fail(out, unavailable_isa_error("isa", *forced));
+  which = resolve_isa(forced);  // checked above: does not raise
+  return true;
+}
+
+/// apply_rotary's body: with out == nullptr a rejected call raises, else its error goes to *out.
+template <class T>
+inline void rotate_call(const tensor_view<T>& q, const tensor_view<T>& k, const cos_sin_view& table,
+                        const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                        const apply_options& opt, error* out) {
+  isa which = isa::scalar;
+  if (!resolve_call_isa(opt.force_isa, which, out)) return;
+  simd::rotate_job<T> job;
+  if (make_rotate_job(job, q, k, table, pos, lay, rotary_dim, opt, nullptr, out)) {
+    simd::rotate(which, job);
+  }
 }
 
 }  // namespace detail
@@ -478,11 +535,7 @@ template <class T>
 inline void apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_view& table,
                          token_positions pos, layout lay, std::int64_t rotary_dim,
                          const apply_options& opt = {}) {
-  const isa which = resolve_isa(opt.force_isa);
-  simd::rotate_job<T> job;
-  if (detail::make_rotate_job(job, q, k, table, pos, lay, rotary_dim, opt)) {
-    simd::rotate(which, job);
-  }
+  detail::rotate_call(q, k, table, pos, lay, rotary_dim, opt, nullptr);
 }
 
 /// As above with a cos_sin_rows snapshot (cos_sin_table::snapshot() / ensure()).
@@ -505,6 +558,45 @@ template <class T>
 inline void apply_rotary(tensor_view<T> x, const cos_sin_rows& rows, token_positions pos,
                          layout lay, std::int64_t rotary_dim, const apply_options& opt = {}) {
   apply_rotary(x, tensor_view<T>{}, cos_sin_view::from(rows), pos, lay, rotary_dim, opt);
+}
+
+/// Non-throwing apply_rotary, for engines that must not throw or abort: the same checks, in the
+/// same order, and the same rotation, but a rejected call returns its error (the key and the
+/// message apply_rotary would raise) instead of throwing invalid_parameter or calling the error
+/// handler, with or without exceptions; nothing has been written then. Returns an empty error
+/// (`ok()`) on success:
+///     if (const ropescale::error e = ropescale::try_apply_rotary(q, k, *rows, pos, lay, d))
+///       log(e.message);
+/// The checks allocate only to build a message; memory exhaustion is not reported here.
+template <class T>
+inline error try_apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_view& table,
+                              token_positions pos, layout lay, std::int64_t rotary_dim,
+                              const apply_options& opt = {}) {
+  error e;
+  detail::rotate_call(q, k, table, pos, lay, rotary_dim, opt, &e);
+  return e;
+}
+
+/// try_apply_rotary with a cos_sin_rows snapshot.
+template <class T>
+inline error try_apply_rotary(tensor_view<T> q, tensor_view<T> k, const cos_sin_rows& rows,
+                              token_positions pos, layout lay, std::int64_t rotary_dim,
+                              const apply_options& opt = {}) {
+  return try_apply_rotary(q, k, cos_sin_view::from(rows), pos, lay, rotary_dim, opt);
+}
+
+/// try_apply_rotary for one tensor.
+template <class T>
+inline error try_apply_rotary(tensor_view<T> x, const cos_sin_view& table, token_positions pos,
+                              layout lay, std::int64_t rotary_dim, const apply_options& opt = {}) {
+  return try_apply_rotary(x, tensor_view<T>{}, table, pos, lay, rotary_dim, opt);
+}
+
+/// try_apply_rotary for one tensor with a cos_sin_rows snapshot.
+template <class T>
+inline error try_apply_rotary(tensor_view<T> x, const cos_sin_rows& rows, token_positions pos,
+                              layout lay, std::int64_t rotary_dim, const apply_options& opt = {}) {
+  return try_apply_rotary(x, tensor_view<T>{}, cos_sin_view::from(rows), pos, lay, rotary_dim, opt);
 }
 
 }  // namespace ropescale

@@ -124,11 +124,15 @@ inline isa_state& isa_global() {
   return state;
 }
 
-[[noreturn]] inline void throw_unavailable_isa(std::string_view key, isa i) {
-  throw_invalid(
+inline error unavailable_isa_error(std::string_view key, isa i) {
+  return make_invalid(
       key,
       std::string("an ISA this CPU and build support (best available: ") + name(best_isa()) + ")",
       name(i));
+}
+
+[[noreturn]] inline void throw_unavailable_isa(std::string_view key, isa i) {
+  raise(unavailable_isa_error(key, i));
 }
 
 }  // namespace detail

@@ -114,11 +114,25 @@ inline row_source to_row_source(const cos_sin_rows& r) {
   return row_source{cos_sin_view::from(r), nullptr, 0, 1.0};
 }
 inline row_source to_row_source(const frequency_table& f) {
-  if (f.mode != angle_mode::accurate) {
-    throw_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32");
-  }
-  validate_frequency_table(f);
   return row_source{cos_sin_view{}, f.inv_freq.data(), f.pairs(), f.attention_factor};
+}
+
+/// The problem of a row source, if any (a table is checked with the call's other arguments; a
+/// frequency_table must be a valid accurate-mode table).
+inline error row_source_error(const cos_sin_view&) { return {}; }
+inline error row_source_error(const cos_sin_rows&) { return {}; }
+inline error row_source_error(const frequency_table& f) {
+  if (f.mode != angle_mode::accurate) {
+    return make_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32");
+  }
+  return frequency_table_error(f);
+}
+
+/// to_row_source after row_source_error, raising the latter's error.
+template <class Rows>
+inline row_source checked_row_source(const Rows& rows) {
+  if (error e = row_source_error(rows)) raise(std::move(e));
+  return to_row_source(rows);
 }
 
 /// a + b and a·b for a, b >= 0 without overflow; false when the result exceeds int64.
@@ -145,60 +159,69 @@ inline tensor_view<std::remove_const_t<T>> mutable_view(const tensor_view<T>& v)
 }
 
 template <class T>
-inline void check_view(const char* name, const tensor_view<T>& x, std::int64_t rotary_dim) {
+inline error check_view(const char* name, const tensor_view<T>& x, std::int64_t rotary_dim) {
   const tensor_view<std::remove_const_t<T>> m = mutable_view(x);
-  if (!view_ok(m, rotary_dim)) validate_view(name, m, rotary_dim);
+  return view_ok(m, rotary_dim) ? error{} : view_error(name, m, rotary_dim);
 }
 
 /// The destination of an out-of-place tensor must match its source's shape.
 template <class S, class D>
-inline void check_same_shape(const char* dst, const tensor_view<D>& d, const char* src,
-                             const tensor_view<S>& s) {
+inline error check_same_shape(const char* dst, const tensor_view<D>& d, const char* src,
+                              const tensor_view<S>& s) {
   const auto same = [&](const char* field, std::int64_t got, std::int64_t want) {
-    if (got != want) {
-      throw_invalid_value(view_key(dst, field),
-                          "must equal " + view_key(src, field) + " (" + std::to_string(want) + ")",
-                          got);
-    }
+    return got == want
+               ? error{}
+               : make_invalid_value(
+                     view_key(dst, field),
+                     "must equal " + view_key(src, field) + " (" + std::to_string(want) + ")", got);
   };
-  same("tokens", d.tokens, s.tokens);
-  same("heads", d.heads, s.heads);
-  same("head_dim", d.head_dim, s.head_dim);
+  if (error e = same("tokens", d.tokens, s.tokens)) return e;
+  if (error e = same("heads", d.heads, s.heads)) return e;
+  return same("head_dim", d.head_dim, s.head_dim);
 }
 
 /// Checks a cache view for a tensor of `heads` × `head_dim` (named `of`): sizes, strides, that
 /// the strides do not overlap, and that the last element's byte offset fits int64.
 template <class C>
-inline void check_cache(const char* name, const paged_cache_view<C>& c, const char* of,
-                        std::int64_t heads, std::int64_t head_dim) {
-  if (c.pages < 0) throw_invalid_value(view_key(name, "pages"), "must be >= 0", c.pages);
+inline error check_cache(const char* name, const paged_cache_view<C>& c, const char* of,
+                         std::int64_t heads, std::int64_t head_dim) {
+  if (c.pages < 0) return make_invalid_value(view_key(name, "pages"), "must be >= 0", c.pages);
+  ;
   if (c.page_size < 1)
-    throw_invalid_value(view_key(name, "page_size"), "must be >= 1", c.page_size);
+    return make_invalid_value(view_key(name, "page_size"), "must be >= 1", c.page_size);
+  ;
   if (c.heads != heads) {
-    throw_invalid_value(view_key(name, "heads"),
-                        std::string("must equal ") + of + ".heads (" + std::to_string(heads) + ")",
-                        c.heads);
+    return make_invalid_value(
+        view_key(name, "heads"),
+        std::string("must equal ") + of + ".heads (" + std::to_string(heads) + ")", c.heads);
+    ;
   }
   if (c.head_dim != head_dim) {
-    throw_invalid_value(
+    return make_invalid_value(
         view_key(name, "head_dim"),
         std::string("must equal ") + of + ".head_dim (" + std::to_string(head_dim) + ")",
         c.head_dim);
+    ;
   }
   const char* const keys[3] = {"page_stride", "slot_stride", "head_stride"};
   const std::int64_t counts[3] = {c.pages, c.page_size, c.heads};
   const std::int64_t strides[3] = {c.page_stride, c.slot_stride, c.head_stride};
   for (int d = 0; d < 3; ++d) {
-    if (strides[d] < 0) throw_invalid_value(view_key(name, keys[d]), "must be >= 0", strides[d]);
+    if (strides[d] < 0)
+      return make_invalid_value(view_key(name, keys[d]), "must be >= 0", strides[d]);
+    ;
   }
   std::int64_t slots = 0;
   if (!mul_fits(c.pages, c.page_size, slots)) {
-    throw_message(view_key(name, "pages"), "pages · page_size (" + std::to_string(c.pages) + " · " +
-                                               std::to_string(c.page_size) + ") overflows int64");
+    return make_message(view_key(name, "pages"), "pages · page_size (" + std::to_string(c.pages) +
+                                                     " · " + std::to_string(c.page_size) +
+                                                     ") overflows int64");
+    ;
   }
-  if (c.pages == 0 || heads == 0) return;
+  if (c.pages == 0 || heads == 0) return {};
   if (c.data == nullptr) {
-    throw_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
+    return make_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
+    ;
   }
   // Innermost first (dimensions ordered by stride): every stride must step over the whole extent
   // of the dimensions inside it (so no two elements share an address), and the total extent
@@ -211,11 +234,12 @@ inline void check_cache(const char* name, const paged_cache_view<C>& c, const ch
   for (const int d : order) {
     if (counts[d] <= 1) continue;
     if (strides[d] < extent) {
-      throw_invalid_value(view_key(name, keys[d]),
-                          "must be >= " + std::to_string(extent) +
-                              " (the extent of the dimensions inside it: strides must not "
-                              "overlap)",
-                          strides[d]);
+      return make_invalid_value(view_key(name, keys[d]),
+                                "must be >= " + std::to_string(extent) +
+                                    " (the extent of the dimensions inside it: strides must not "
+                                    "overlap)",
+                                strides[d]);
+      ;
     }
     std::int64_t step = 0;
     if (!mul_fits(counts[d] - 1, strides[d], step) || !add_fits(step, extent, extent)) {
@@ -225,14 +249,17 @@ inline void check_cache(const char* name, const paged_cache_view<C>& c, const ch
   }
   if (extent < 0 ||
       extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(C))) {
-    throw_message(view_key(name, "page_stride"),
-                  "pages, page_size, heads, head_dim and strides span more elements than an "
-                  "address offset can hold");
+    return make_message(view_key(name, "page_stride"),
+                        "pages, page_size, heads, head_dim and strides span more elements than an "
+                        "address offset can hold");
+    ;
   }
+  return {};
 }
 
 /// Everything of an append call but the types' own pointers, checked; fills the job. Returns
-/// false when there is nothing to do. q_dst is q itself (in place) or q_out.
+/// false when there is nothing to do, or when the call is rejected: its error is then raised, or
+/// stored in *out when `out` is given (detail::fail). q_dst is q itself (in place) or q_out.
 template <class S, class QD, class C>
 inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
                             const tensor_view<S>& q, const tensor_view<QD>* q_out,
@@ -240,7 +267,7 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                             const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
                             const slot_mapping* slots, const row_source* rows,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                            const apply_options& opt) {
+                            const apply_options& opt, error* out = nullptr) {
   using E = std::remove_const_t<S>;
   // apply_rotary_to calls its tensors src and dst.
   const bool standalone = slots == nullptr;
@@ -253,10 +280,10 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                 "stored as f32, bf16 or f16)");
   const bool rotating = rows != nullptr;
   if (rotating) {
-    check_view(q_name, q, rotary_dim);
-    check_view("k", k, rotary_dim);
+    if (error e = check_view(q_name, q, rotary_dim)) return fail(out, std::move(e));
+    if (error e = check_view("k", k, rotary_dim)) return fail(out, std::move(e));
   }
-  check_view("v", v, 0);
+  if (error e = check_view("v", v, 0)) return fail(out, std::move(e));
   const bool has_q = q.heads > 0;
   const bool has_k = k.heads > 0;
   const bool has_v = v.heads > 0;
@@ -264,67 +291,90 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   std::int64_t tokens = 0;
   const char* first = nullptr;
   const auto same_tokens = [&](const char* name, bool present, std::int64_t t) {
-    if (!present) return;
+    if (!present) return error{};
     if (first == nullptr) {
       first = name;
       tokens = t;
     } else if (t != tokens) {
-      throw_invalid_value(
+      return make_invalid_value(
           view_key(name, "tokens"),
           "must equal " + view_key(first, "tokens") + " (" + std::to_string(tokens) + ")", t);
     }
+    return error{};
   };
-  same_tokens(q_name, has_q, q.tokens);
-  same_tokens("k", has_k, k.tokens);
-  same_tokens("v", has_v, v.tokens);
+  if (error e = same_tokens(q_name, has_q, q.tokens)) return fail(out, std::move(e));
+  if (error e = same_tokens("k", has_k, k.tokens)) return fail(out, std::move(e));
+  if (error e = same_tokens("v", has_v, v.tokens)) return fail(out, std::move(e));
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin > end) {
-    throw_invalid_value("token_begin", "must be in [0, token_end] (" + std::to_string(end) + ")",
-                        opt.token_begin);
+    return fail(out, make_invalid_value("token_begin",
+                                        "must be in [0, token_end] (" + std::to_string(end) + ")",
+                                        opt.token_begin));
+    ;
   }
   if (end > tokens) {
-    throw_invalid_value("token_end", "must be <= tokens (" + std::to_string(tokens) + ")", end);
+    return fail(out, make_invalid_value("token_end",
+                                        "must be <= tokens (" + std::to_string(tokens) + ")", end));
+    ;
   }
   if (q_out != nullptr && has_q) {
-    check_view(q_out_name, *q_out, rotary_dim);
-    check_same_shape(q_out_name, *q_out, q_name, q);
+    if (error e = check_view(q_out_name, *q_out, rotary_dim)) return fail(out, std::move(e));
+    if (error e = check_same_shape(q_out_name, *q_out, q_name, q)) {
+      return fail(out, std::move(e));
+    }
   }
   // Caches and slots (an absent tensor's cache is not looked at).
   std::int64_t capacity = 0, page_size = 1;
   if (slots != nullptr && (has_k || has_v)) {
-    if (has_k) check_cache("k_cache", *k_cache, "k", k.heads, k.head_dim);
-    if (has_v) check_cache("v_cache", *v_cache, "v", v.heads, v.head_dim);
+    if (has_k) {
+      if (error e = check_cache("k_cache", *k_cache, "k", k.heads, k.head_dim)) {
+        return fail(out, std::move(e));
+      }
+    }
+    if (has_v) {
+      if (error e = check_cache("v_cache", *v_cache, "v", v.heads, v.head_dim)) {
+        return fail(out, std::move(e));
+      }
+    }
     const paged_cache_view<C>& c0 = has_k ? *k_cache : *v_cache;
     if (has_k && has_v) {
       if (v_cache->pages != k_cache->pages) {
-        throw_invalid_value("v_cache.pages",
-                            "must equal k_cache.pages (" + std::to_string(k_cache->pages) + ")",
-                            v_cache->pages);
+        return fail(out, make_invalid_value(
+                             "v_cache.pages",
+                             "must equal k_cache.pages (" + std::to_string(k_cache->pages) + ")",
+                             v_cache->pages));
+        ;
       }
       if (v_cache->page_size != k_cache->page_size) {
-        throw_invalid_value(
-            "v_cache.page_size",
-            "must equal k_cache.page_size (" + std::to_string(k_cache->page_size) + ")",
-            v_cache->page_size);
+        return fail(out, make_invalid_value("v_cache.page_size",
+                                            "must equal k_cache.page_size (" +
+                                                std::to_string(k_cache->page_size) + ")",
+                                            v_cache->page_size));
+        ;
       }
     }
     capacity = c0.pages * c0.page_size;  // checked by check_cache
     page_size = c0.page_size;
     if (slots->count != tokens) {
-      throw_invalid_value("slot_mapping.count",
-                          "must equal the token count (" + std::to_string(tokens) + ")",
-                          slots->count);
+      return fail(out,
+                  make_invalid_value("slot_mapping.count",
+                                     "must equal the token count (" + std::to_string(tokens) + ")",
+                                     slots->count));
+      ;
     }
     if (slots->values == nullptr && tokens > 0) {
-      throw_invalid("slot_mapping.values", "must not be null when there are tokens", "null");
+      return fail(out, make_invalid("slot_mapping.values", "must not be null when there are tokens",
+                                    "null"));
+      ;
     }
     for (std::int64_t t = opt.token_begin; t < end; ++t) {
       const std::int64_t s = slots->values[t];
       if (s < -1 || s >= capacity) {
-        throw_invalid_value("slot_mapping[" + std::to_string(t) + "]",
-                            "must be -1 (padding) or a slot in [0, " + std::to_string(capacity) +
-                                ") (pages · page_size)",
-                            s);
+        return fail(out, make_invalid_value("slot_mapping[" + std::to_string(t) + "]",
+                                            "must be -1 (padding) or a slot in [0, " +
+                                                std::to_string(capacity) + ") (pages · page_size)",
+                                            s));
+        ;
       }
     }
   }
@@ -337,15 +387,17 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     const tensor_view<E> kv = has_k ? mutable_view(k) : tensor_view<E>{};
     if (rows->inv_freq != nullptr) {
       if (rotary_dim >= 2 && rotary_dim % 2 == 0 && rows->pairs != rotary_dim / 2) {
-        throw_rotary_dim_mismatch(rotary_dim, rows->pairs, "pairs");
+        return fail(out, rotary_dim_mismatch_error(rotary_dim, rows->pairs, "pairs"));
+        ;
       }
       // Every position in [0, max_position] "has a row"; the pointers are never read.
       static const float no_rows[2] = {0.0f, 0.0f};
       const cos_sin_view all{no_rows, no_rows + 1, 0, rotary_dim / 2, 0, max_position + 1};
-      make_rotate_job(rj, qv, kv, all, pos, lay, rotary_dim, opt, "must be in [0, 2^31]");
+      make_rotate_job(rj, qv, kv, all, pos, lay, rotary_dim, opt, "must be in [0, 2^31]", out);
     } else {
-      make_rotate_job(rj, qv, kv, rows->table, pos, lay, rotary_dim, opt);
+      make_rotate_job(rj, qv, kv, rows->table, pos, lay, rotary_dim, opt, nullptr, out);
     }
+    if (out != nullptr && *out) return false;
   }
   if (opt.token_begin == end || (!has_q && !has_k && !has_v)) return false;
   const auto fill = [](auto& a, const auto& src, auto* dst, std::int64_t dst_ts,
@@ -430,11 +482,12 @@ inline void append_call(const tensor_view<S>& q, const tensor_view<QD>* q_out,
                         const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
                         const slot_mapping* slots, const row_source* rows,
                         const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                        const apply_options& opt) {
-  const isa which = resolve_isa(opt.force_isa);
+                        const apply_options& opt, error* out = nullptr) {
+  isa which = isa::scalar;
+  if (!resolve_call_isa(opt.force_isa, which, out)) return;
   simd::append_job<std::remove_const_t<S>, QD, C> job;
-  if (make_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay, rotary_dim,
-                      opt)) {
+  if (make_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay, rotary_dim, opt,
+                      out)) {
     run_append(which, job);
   }
 }
@@ -457,7 +510,7 @@ template <class S, class D, class Rows>
 inline void apply_rotary_to(tensor_view<S> src, tensor_view<D> dst, const Rows& rows,
                             token_positions pos, layout lay, std::int64_t rotary_dim,
                             const apply_options& opt = {}) {
-  const detail::row_source r = detail::to_row_source(rows);
+  const detail::row_source r = detail::checked_row_source(rows);
   detail::append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr,
                                nullptr, &r, pos, lay, rotary_dim, opt);
 }
@@ -486,7 +539,7 @@ inline void rope_kv_append(tensor_view<S> q, tensor_view<S> k, tensor_view<S> v,
                            std::int64_t rotary_dim, const apply_options& opt = {}) {
   static_assert(!std::is_const_v<S>,
                 "ropescale: q is rotated in place; pass non-const views or use the q_out overload");
-  const detail::row_source r = detail::to_row_source(rows);
+  const detail::row_source r = detail::checked_row_source(rows);
   detail::append_call<S, std::remove_const_t<S>, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots,
                                                     &r, pos, lay, rotary_dim, opt);
 }
@@ -498,7 +551,7 @@ inline void rope_kv_append(tensor_view<S> q, tensor_view<QD> q_out, tensor_view<
                            paged_cache_view<C> v_cache, slot_mapping slots, const Rows& rows,
                            token_positions pos, layout lay, std::int64_t rotary_dim,
                            const apply_options& opt = {}) {
-  const detail::row_source r = detail::to_row_source(rows);
+  const detail::row_source r = detail::checked_row_source(rows);
   detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &r, pos, lay,
                                 rotary_dim, opt);
 }
@@ -513,6 +566,66 @@ inline void kv_append(tensor_view<S> k, tensor_view<S> v, paged_cache_view<C> k_
   detail::append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache,
                                                     &v_cache, &slots, nullptr, token_positions{},
                                                     layout::neox, 0, opt);
+}
+
+/// Non-throwing apply_rotary_to (as try_apply_rotary): the same checks, in the same order, and
+/// the same stores; a rejected call returns its error (the key and message apply_rotary_to would
+/// raise) and writes nothing, with or without exceptions; an empty error (`ok()`) on success.
+template <class S, class D, class Rows>
+inline error try_apply_rotary_to(tensor_view<S> src, tensor_view<D> dst, const Rows& rows,
+                                 token_positions pos, layout lay, std::int64_t rotary_dim,
+                                 const apply_options& opt = {}) {
+  error e = detail::row_source_error(rows);
+  if (e) return e;
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr,
+                               nullptr, &r, pos, lay, rotary_dim, opt, &e);
+  return e;
+}
+
+/// Non-throwing rope_kv_append: a rejected call returns its error and leaves Q and both caches
+/// untouched; an empty error on success.
+template <class S, class C, class Rows>
+inline error try_rope_kv_append(tensor_view<S> q, tensor_view<S> k, tensor_view<S> v,
+                                paged_cache_view<C> k_cache, paged_cache_view<C> v_cache,
+                                slot_mapping slots, const Rows& rows, token_positions pos,
+                                layout lay, std::int64_t rotary_dim,
+                                const apply_options& opt = {}) {
+  static_assert(!std::is_const_v<S>,
+                "ropescale: q is rotated in place; pass non-const views or use the q_out overload");
+  error e = detail::row_source_error(rows);
+  if (e) return e;
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, std::remove_const_t<S>, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots,
+                                                    &r, pos, lay, rotary_dim, opt, &e);
+  return e;
+}
+
+/// Non-throwing rope_kv_append with Q rotated into q_out.
+template <class S, class QD, class C, class Rows>
+inline error try_rope_kv_append(tensor_view<S> q, tensor_view<QD> q_out, tensor_view<S> k,
+                                tensor_view<S> v, paged_cache_view<C> k_cache,
+                                paged_cache_view<C> v_cache, slot_mapping slots, const Rows& rows,
+                                token_positions pos, layout lay, std::int64_t rotary_dim,
+                                const apply_options& opt = {}) {
+  error e = detail::row_source_error(rows);
+  if (e) return e;
+  const detail::row_source r = detail::to_row_source(rows);
+  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &r, pos, lay,
+                                rotary_dim, opt, &e);
+  return e;
+}
+
+/// Non-throwing kv_append.
+template <class S, class C>
+inline error try_kv_append(tensor_view<S> k, tensor_view<S> v, paged_cache_view<C> k_cache,
+                           paged_cache_view<C> v_cache, slot_mapping slots,
+                           const apply_options& opt = {}) {
+  error e;
+  detail::append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache,
+                                                    &v_cache, &slots, nullptr, token_positions{},
+                                                    layout::neox, 0, opt, &e);
+  return e;
 }
 
 }  // namespace ropescale

@@ -37,6 +37,65 @@ namespace ropescale {
 /// Pair counts up to this use a stack row buffer; larger rotary dims allocate one per call.
 inline constexpr std::int64_t on_the_fly_stack_pairs = 512;
 
+namespace detail {
+
+/// apply_rotary_on_the_fly's body: with out == nullptr a rejected call raises, else its error
+/// goes to *out (detail::fail).
+template <class T>
+inline void on_the_fly_call(const tensor_view<T>& q, const tensor_view<T>& k,
+                            const double* inv_freq, std::int64_t pairs, double attention_factor,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt, error* out) {
+  isa which = isa::scalar;
+  if (!resolve_call_isa(opt.force_isa, which, out)) return;
+  if (inv_freq == nullptr) {
+    fail(out, make_invalid("inv_freq", "must not be null", "null"));
+    return;
+  }
+  if (rotary_dim >= 2 && rotary_dim % 2 == 0 && pairs != rotary_dim / 2) {
+    fail(out, rotary_dim_mismatch_error(rotary_dim, pairs, "pairs"));
+    return;
+  }
+  if (!std::isfinite(attention_factor) || !(attention_factor > 0.0)) {
+    fail(out,
+         make_invalid_value("attention_factor", "must be a finite number > 0", attention_factor));
+    return;
+  }
+  // Every position in [0, max_position] "has a row": apply.hpp's checks then cover the views,
+  // layout, rotary_dim, token range and positions. The pointers are never read.
+  static const float no_rows[2] = {0.0f, 0.0f};
+  const cos_sin_view all_positions{no_rows, no_rows + 1, 0, rotary_dim / 2, 0, max_position + 1};
+  simd::rotate_job<T> job;
+  if (!make_rotate_job(job, q, k, all_positions, pos, lay, rotary_dim, opt, "must be in [0, 2^31]",
+                       out)) {
+    return;
+  }
+
+  alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
+  std::vector<float> heap_row;
+  float* row = stack_row;
+  if (pairs > on_the_fly_stack_pairs) {
+    heap_row.resize(2 * static_cast<std::size_t>(pairs));
+    row = heap_row.data();
+  }
+  simd::rotate_on_the_fly(which, job, inv_freq, attention_factor, row);
+}
+
+/// on_the_fly_call with a frequency_table (accurate mode only).
+template <class T>
+inline void on_the_fly_call(const tensor_view<T>& q, const tensor_view<T>& k,
+                            const frequency_table& f, const token_positions& pos, layout lay,
+                            std::int64_t rotary_dim, const apply_options& opt, error* out) {
+  if (f.mode != angle_mode::accurate) {
+    fail(out, make_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32"));
+    return;
+  }
+  on_the_fly_call(q, k, f.inv_freq.data(), f.pairs(), f.attention_factor, pos, lay, rotary_dim, opt,
+                  out);
+}
+
+}  // namespace detail
+
 /// Argument order (the same as apply_rotary's): the views, the source of the angles (here ω,
 /// its pair count and A, or a frequency_table), the positions, the layout, rotary_dim, options.
 ///
@@ -58,33 +117,8 @@ inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const do
                                     std::int64_t pairs, double attention_factor,
                                     token_positions pos, layout lay, std::int64_t rotary_dim,
                                     const apply_options& opt = {}) {
-  const isa which = resolve_isa(opt.force_isa);
-  if (inv_freq == nullptr) detail::throw_invalid("inv_freq", "must not be null", "null");
-  if (rotary_dim >= 2 && rotary_dim % 2 == 0 && pairs != rotary_dim / 2) {
-    detail::throw_rotary_dim_mismatch(rotary_dim, pairs, "pairs");
-  }
-  if (!std::isfinite(attention_factor) || !(attention_factor > 0.0)) {
-    detail::throw_invalid_value("attention_factor", "must be a finite number > 0",
-                                attention_factor);
-  }
-  // Every position in [0, max_position] "has a row": apply.hpp's checks then cover the views,
-  // layout, rotary_dim, token range and positions. The pointers are never read.
-  static const float no_rows[2] = {0.0f, 0.0f};
-  const cos_sin_view all_positions{no_rows, no_rows + 1, 0, rotary_dim / 2, 0, max_position + 1};
-  simd::rotate_job<T> job;
-  if (!detail::make_rotate_job(job, q, k, all_positions, pos, lay, rotary_dim, opt,
-                               "must be in [0, 2^31]")) {
-    return;
-  }
-
-  alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
-  std::vector<float> heap_row;
-  float* row = stack_row;
-  if (pairs > on_the_fly_stack_pairs) {
-    heap_row.resize(2 * static_cast<std::size_t>(pairs));
-    row = heap_row.data();
-  }
-  simd::rotate_on_the_fly(which, job, inv_freq, attention_factor, row);
+  detail::on_the_fly_call(q, k, inv_freq, pairs, attention_factor, pos, lay, rotary_dim, opt,
+                          nullptr);
 }
 
 /// Rotates one tensor in place with on-the-fly cos/sin (same contract as the fused form).
@@ -102,11 +136,7 @@ template <class T>
 inline void apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const frequency_table& f,
                                     token_positions pos, layout lay, std::int64_t rotary_dim,
                                     const apply_options& opt = {}) {
-  if (f.mode != angle_mode::accurate) {
-    detail::throw_invalid("mode", "must be angle_mode::accurate for the on-the-fly path", "f32");
-  }
-  apply_rotary_on_the_fly(q, k, f.inv_freq.data(), f.pairs(), f.attention_factor, pos, lay,
-                          rotary_dim, opt);
+  detail::on_the_fly_call(q, k, f, pos, lay, rotary_dim, opt, nullptr);
 }
 
 /// Rotates one tensor in place with on-the-fly cos/sin from a frequency_table.
@@ -115,6 +145,47 @@ inline void apply_rotary_on_the_fly(tensor_view<T> x, const frequency_table& f, 
                                     layout lay, std::int64_t rotary_dim,
                                     const apply_options& opt = {}) {
   apply_rotary_on_the_fly(x, tensor_view<T>{}, f, pos, lay, rotary_dim, opt);
+}
+
+/// Non-throwing apply_rotary_on_the_fly (as try_apply_rotary): the same checks and rotation; a
+/// rejected call returns its error (key and message as apply_rotary_on_the_fly would raise) and
+/// writes nothing, with or without exceptions; an empty error (`ok()`) on success.
+template <class T>
+inline error try_apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k, const double* inv_freq,
+                                         std::int64_t pairs, double attention_factor,
+                                         token_positions pos, layout lay, std::int64_t rotary_dim,
+                                         const apply_options& opt = {}) {
+  error e;
+  detail::on_the_fly_call(q, k, inv_freq, pairs, attention_factor, pos, lay, rotary_dim, opt, &e);
+  return e;
+}
+
+/// try_apply_rotary_on_the_fly for one tensor.
+template <class T>
+inline error try_apply_rotary_on_the_fly(tensor_view<T> x, const double* inv_freq,
+                                         std::int64_t pairs, double attention_factor,
+                                         token_positions pos, layout lay, std::int64_t rotary_dim,
+                                         const apply_options& opt = {}) {
+  return try_apply_rotary_on_the_fly(x, tensor_view<T>{}, inv_freq, pairs, attention_factor, pos,
+                                     lay, rotary_dim, opt);
+}
+
+/// try_apply_rotary_on_the_fly with a frequency_table.
+template <class T>
+inline error try_apply_rotary_on_the_fly(tensor_view<T> q, tensor_view<T> k,
+                                         const frequency_table& f, token_positions pos, layout lay,
+                                         std::int64_t rotary_dim, const apply_options& opt = {}) {
+  error e;
+  detail::on_the_fly_call(q, k, f, pos, lay, rotary_dim, opt, &e);
+  return e;
+}
+
+/// try_apply_rotary_on_the_fly for one tensor with a frequency_table.
+template <class T>
+inline error try_apply_rotary_on_the_fly(tensor_view<T> x, const frequency_table& f,
+                                         token_positions pos, layout lay, std::int64_t rotary_dim,
+                                         const apply_options& opt = {}) {
+  return try_apply_rotary_on_the_fly(x, tensor_view<T>{}, f, pos, lay, rotary_dim, opt);
 }
 
 }  // namespace ropescale

@@ -31,8 +31,15 @@ void instantiate(const ropescale::cos_sin_rows& rows, const ropescale::frequency
     ropescale::apply_rotary_to(qv, ov, rows, pos, lay, 64);
     ropescale::rope_kv_append(qv, kv, vv, kc, vc, sm, rows, pos, lay, 64);
     ropescale::rope_kv_append(qv, kv, vv, kc, vc, sm, f, pos, lay, 64);
+    // The non-throwing forms (results ignored: tests/support/try_forms_cases.hpp checks them).
+    (void)ropescale::try_apply_rotary(qv, kv, rows, pos, lay, 64);
+    (void)ropescale::try_apply_rotary_on_the_fly(qv, kv, f, pos, lay, 64);
+    (void)ropescale::try_apply_rotary_to(qv, ov, rows, pos, lay, 64);
+    (void)ropescale::try_rope_kv_append(qv, kv, vv, kc, vc, sm, rows, pos, lay, 64);
+    (void)ropescale::try_rope_kv_append(qv, ov, kv, vv, kc, vc, sm, f, pos, lay, 64);
   }
   ropescale::kv_append(kv, vv, kc, vc, sm);
+  (void)ropescale::try_kv_append(kv, vv, kc, vc, sm);
 }
 
 }  // namespace

@@ -51,6 +51,8 @@ struct error {
 
   /// True when this holds an error (a non-empty message).
   explicit operator bool() const noexcept { return !message.empty(); }
+  /// True when this holds no error: the call it came from succeeded.
+  bool ok() const noexcept { return message.empty(); }
 };
 
 /// Receives every rejected call when ropescale is built without exceptions. It must not return

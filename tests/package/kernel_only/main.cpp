@@ -15,9 +15,6 @@
 #include <ropescale/core.hpp>
 #include <vector>
 
-// try_apply_rotary (the non-throwing form) lands in the next commit.
-#define KERNEL_ONLY_HAS_TRY 0
-
 #if defined(NLOHMANN_JSON_VERSION_MAJOR) || defined(EIGEN_WORLD_VERSION)
 #error "a ropescale::core header pulled in nlohmann_json or Eigen"
 #endif
@@ -134,7 +131,6 @@ int main(int argc, char** argv) {
   failed += check("k", k_in, k, kTokens, 2, positions, omega, attention);
   if (failed != 0) return 1;
 
-#if KERNEL_ONLY_HAS_TRY
   // The non-throwing form: an odd rotary_dim comes back as an error naming the key, nothing
   // written.
   const std::vector<float> q_before = q;
@@ -147,7 +143,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("try_apply_rotary: %s\n", e.message.c_str());
-#endif
   std::printf("kernel_only ok\n");
   return 0;
 }
