@@ -516,15 +516,15 @@ TYPED_TEST(KvAppendTest, FusedF32ToF16) { append_sweep<float, f16>(TestFixture::
 TYPED_TEST(KvAppendTest, FusedBf16ToBf16) { append_sweep<bf16, bf16>(TestFixture::which); }
 TYPED_TEST(KvAppendTest, FusedF16ToF16) { append_sweep<f16, f16>(TestFixture::which); }
 
-/// Calls that write at least simd::stream_min_bytes() of K and V store them non-temporally
+/// Calls that write at least simd::kv_stream_min_bytes() of K and V store them non-temporally
 /// (simd/append-inl.hpp, append_streams); with the threshold at 0 every sweep case whose cache
 /// vectors are aligned (the guarded caches are 64-byte aligned; rotary_dim 64) takes that path
 /// for the fused call and kv_append, and must store the same bits.
 TYPED_TEST(KvAppendTest, StreamingStoresSameBits) {
   struct threshold_zero {
-    std::int64_t saved = ropescale::simd::stream_min_bytes();
-    threshold_zero() { ropescale::simd::set_stream_min_bytes(0); }
-    ~threshold_zero() { ropescale::simd::set_stream_min_bytes(saved); }
+    std::int64_t saved = ropescale::simd::kv_stream_min_bytes();
+    threshold_zero() { ropescale::simd::set_kv_stream_min_bytes(0); }
+    ~threshold_zero() { ropescale::simd::set_kv_stream_min_bytes(saved); }
   } zero;
   append_sweep<float, float>(TestFixture::which);
   append_sweep<float, bf16>(TestFixture::which);

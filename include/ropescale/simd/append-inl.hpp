@@ -374,8 +374,8 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
 }
 
 /// Whether a call stores K and V into the caches non-temporally (ops::stream). Only for a
-/// DRAM-sized call — one writing at least stream_min_bytes() of K and V, e.g. a long prefill,
-/// whose lines would leave the cache before attention reads them anyway — where skipping the
+/// large call — one writing at least kv_stream_min_bytes() of K and V, a prefill chunk, whose
+/// lines would leave the core's caches before attention reads them anyway — where skipping the
 /// read for ownership of every written line saves a third of the floor's traffic; kv_append
 /// (the floor) and rope_kv_append take the same decision. Every vector store must land aligned:
 /// cache data, page, slot and head strides and the rotated half (pairs) in whole vectors.
@@ -393,7 +393,7 @@ inline bool append_streams(const append_job<S, QD, C>& j) noexcept {
               a.dst_page_stride % L == 0 && a.dst_slot_stride % L == 0 &&
               a.dst_head_stride % L == 0);
     };
-    const std::int64_t m = stream_min_bytes();
+    const std::int64_t m = kv_stream_min_bytes();
     const auto size = static_cast<std::int64_t>(sizeof(C));
     const std::int64_t tokens = j.token_end - j.token_begin;
     const std::int64_t kb = tokens * j.k.heads * j.k.head_dim * size;  // each fits (checked views)

@@ -24,6 +24,19 @@ inline void set_stream_min_bytes(std::int64_t bytes) noexcept {
   stream_min_bytes_value.store(bytes, std::memory_order_relaxed);
 }
 
+/// KV appends (kv_append.hpp) that write at least this many bytes of K and V into the caches
+/// store them with non-temporal stores (simd/append-inl.hpp, append_streams): a prefill chunk of
+/// a few hundred tokens and up, whose lines would leave the core's caches before attention reads
+/// them. Default 2 MiB (512 tokens × 8 heads × 128 of a 16-bit cache, twice a 1 MiB L2); the same
+/// kind of process-wide value as stream_min_bytes; tests set 0 to reach the path.
+inline std::atomic<std::int64_t> kv_stream_min_bytes_value{std::int64_t{2} << 20};
+inline std::int64_t kv_stream_min_bytes() noexcept {
+  return kv_stream_min_bytes_value.load(std::memory_order_relaxed);
+}
+inline void set_kv_stream_min_bytes(std::int64_t bytes) noexcept {
+  kv_stream_min_bytes_value.store(bytes, std::memory_order_relaxed);
+}
+
 /// The deinterleaved layout permutes a head's rotated channels through a scratch copy on the
 /// kernel's stack (rotate-inl.hpp), so its rotary_dim is bounded (apply.hpp checks it).
 inline constexpr std::int64_t max_deinterleaved_rotary_dim = 2048;
