@@ -23,7 +23,7 @@ inline void add_context() {
   benchmark::AddCustomContext("ropescale_active_isa", active);
   benchmark::AddCustomContext("ropescale_best_isa", ropescale::name(ropescale::best_isa()));
   std::string avail;
-  for (isa i : {isa::scalar, isa::avx2, isa::avx512, isa::neon}) {
+  for (isa i : {isa::scalar, isa::avx2, isa::avx512, isa::avx512bf16, isa::neon}) {
     if (!ropescale::available(i)) continue;
     if (!avail.empty()) avail += ",";
     avail += ropescale::name(i);

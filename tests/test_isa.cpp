@@ -28,7 +28,7 @@ namespace {
 
 using ropescale::isa;
 
-const isa kAll[] = {isa::scalar, isa::avx2, isa::avx512, isa::neon};
+const isa kAll[] = {isa::scalar, isa::avx2, isa::avx512, isa::avx512bf16, isa::neon};
 
 /// CPU flags from /proc/cpuinfo ("flags" on x86, "Features" on AArch64); empty if unreadable.
 std::set<std::string> proc_cpu_flags() {
@@ -69,9 +69,12 @@ TEST(Isa, BestIsaMatchesProcCpuinfo) {
 #elif ROPESCALE_ARCH_X86_64
   const bool avx2 = has("avx") && has("avx2") && has("fma") && has("f16c");
   const bool avx512 = avx2 && has("avx512f") && has("avx512bw") && has("avx512vl");
-  expected = avx512 ? isa::avx512 : (avx2 ? isa::avx2 : isa::scalar);
+  const bool avx512bf16 = avx512 && has("avx512dq") && has("avx512_bf16");
+  expected =
+      avx512bf16 ? isa::avx512bf16 : (avx512 ? isa::avx512 : (avx2 ? isa::avx2 : isa::scalar));
   EXPECT_EQ(ropescale::available(isa::avx2), avx2);
   EXPECT_EQ(ropescale::available(isa::avx512), avx512);
+  EXPECT_EQ(ropescale::available(isa::avx512bf16), avx512bf16);
   EXPECT_FALSE(ropescale::available(isa::neon));
 #elif ROPESCALE_ARCH_AARCH64
   expected = isa::neon;
@@ -214,17 +217,17 @@ TEST(IsaEnv, UnknownOrUnavailableValueWarnsOnceAndFallsBack) {
   std::vector<bad_value> cases{
       {"bogus",
        "ropescale: warning: ignoring ROPESCALE_ISA='bogus' (must be one of scalar, "
-       "avx2, avx512, neon); using " +
+       "avx2, avx512, avx512bf16, neon); using " +
            best + "\n"},
       // Control bytes are escaped, a long value is cut and its length given.
       {"\"$(printf 'x\\033[2J')\"",
        "ropescale: warning: ignoring ROPESCALE_ISA='x\\x1b[2J' (must be one of scalar, avx2, "
-       "avx512, neon); using " +
+       "avx512, avx512bf16, neon); using " +
            best + "\n"},
       {std::string(300, 'a'), "ropescale: warning: ignoring ROPESCALE_ISA='" +
                                   std::string(160, 'a') +
                                   "... (300 bytes)' (must be one of "
-                                  "scalar, avx2, avx512, neon); using " +
+                                  "scalar, avx2, avx512, avx512bf16, neon); using " +
                                   best + "\n"}};
   for (isa i : kAll) {
     if (ropescale::available(i)) continue;

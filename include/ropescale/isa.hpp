@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Instruction-set selection for the kernels. The best ISA the CPU and build support is detected
 // once (CPUID + XGETBV, detail/cpu_features.hpp); the active ISA starts as that, or as the
-// environment variable ROPESCALE_ISA=scalar|avx2|avx512|neon (read once; a value naming no ISA or
-// an unavailable one is ignored with a warning on stderr), and can be changed with set_isa().
-// Every choice made in code (set_isa, apply_options::force_isa) is checked against available():
-// a missing ISA throws, nothing falls back silently. The cached detection and the active choice are
-// the library's only global state; public entry points also take an optional isa argument that
-// leaves it alone.
+// environment variable ROPESCALE_ISA=scalar|avx2|avx512|avx512bf16|neon (read once; a value naming
+// no ISA or an unavailable one is ignored with a warning on stderr), and can be changed with
+// set_isa(). Every choice made in code (set_isa, apply_options::force_isa) is checked against
+// available(): a missing ISA throws, nothing falls back silently. The cached detection and the
+// active choice are the library's only global state; public entry points also take an optional isa
+// argument that leaves it alone.
 #ifndef ROPESCALE_ISA_HPP
 #define ROPESCALE_ISA_HPP
 
@@ -24,16 +24,22 @@
 
 namespace ropescale {
 
-/// Kernel instruction sets. avx512 means AVX-512 F+BW+VL; avx2 means AVX2+FMA+F16C.
-enum class isa { scalar, avx2, avx512, neon };
+/// Kernel instruction sets. avx2 means AVX2+FMA+F16C; avx512 means AVX-512 F+BW+VL on top;
+/// avx512bf16 means avx512 plus AVX-512 DQ and AVX512_BF16: the avx512 kernels, except that bf16
+/// rotations moving less than simd::stream_min_bytes() (in cache) narrow with vcvtne2ps2bf16
+/// (exact: subnormal lanes are screened and take the integer narrowing). The selection rule is in
+/// docs/architecture.md ("ISAs").
+enum class isa { scalar, avx2, avx512, neon, avx512bf16 };
 
-/// "scalar", "avx2", "avx512", "neon".
+/// "scalar", "avx2", "avx512", "neon", "avx512bf16".
 constexpr const char* name(isa i) noexcept {
   switch (i) {
     case isa::avx2:
       return "avx2";
     case isa::avx512:
       return "avx512";
+    case isa::avx512bf16:
+      return "avx512bf16";
     case isa::neon:
       return "neon";
     case isa::scalar:
@@ -47,6 +53,7 @@ inline std::optional<isa> parse_isa(std::string_view text) noexcept {
   if (text == "scalar") return isa::scalar;
   if (text == "avx2") return isa::avx2;
   if (text == "avx512") return isa::avx512;
+  if (text == "avx512bf16") return isa::avx512bf16;
   if (text == "neon") return isa::neon;
   return std::nullopt;
 }
@@ -65,6 +72,8 @@ inline bool available(isa i) noexcept {
       return f.avx2;
     case isa::avx512:
       return f.avx512;
+    case isa::avx512bf16:
+      return f.avx512bf16;
 #endif
 #if ROPESCALE_ARCH_AARCH64
     case isa::neon:
@@ -76,10 +85,11 @@ inline bool available(isa i) noexcept {
 #endif
 }
 
-/// The fastest available ISA (avx512 > avx2 > scalar on x86-64, neon > scalar on AArch64).
-/// Detected once per process.
+/// The fastest available ISA (avx512bf16 > avx512 > avx2 > scalar on x86-64, neon > scalar on
+/// AArch64). Detected once per process.
 inline isa best_isa() noexcept {
   static const isa best = [] {
+    if (available(isa::avx512bf16)) return isa::avx512bf16;
     if (available(isa::avx512)) return isa::avx512;
     if (available(isa::avx2)) return isa::avx2;
     if (available(isa::neon)) return isa::neon;
@@ -105,7 +115,7 @@ class isa_state {
       } else {
         const std::string why =
             parsed ? std::string(" (this CPU or build does not support ") + name(*parsed) + ")"
-                   : std::string(" (must be one of scalar, avx2, avx512, neon)");
+                   : std::string(" (must be one of scalar, avx2, avx512, avx512bf16, neon)");
         std::fprintf(stderr, "ropescale: warning: ignoring ROPESCALE_ISA=%s%s; using %s\n",
                      quote_text(env).c_str(), why.c_str(), name(start));
       }

@@ -31,7 +31,6 @@
 
 #include "ropescale/apply.hpp"
 #include "ropescale/cos_sin_table.hpp"
-#include "ropescale/detail/cpu_features.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/on_the_fly.hpp"
@@ -463,16 +462,6 @@ inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
       job.row = heap_row.data();
     }
   }
-#if ROPESCALE_COMPILE_AVX512
-  // bf16 caches on AVX-512 CPUs with AVX512_BF16: the same body with vcvtne2ps2bf16 narrowing
-  // (exact: subnormal lanes are screened, simd/avx512.hpp), as the in-place bf16 kernel.
-  if constexpr (std::is_same_v<C, bf16>) {
-    if (which == isa::avx512 && detail::cpu_features().avx512bf16) {
-      simd::avx512bf16::append(job);
-      return;
-    }
-  }
-#endif
   simd::dispatch(which, [&](auto k) { decltype(k)::append(job); });
 }
 

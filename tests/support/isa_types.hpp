@@ -33,10 +33,11 @@ inline std::string isa_param_name(const ::testing::TestParamInfo<ropescale::isa>
 
 /// Instantiates the TEST_P suite `Suite` (an IsaTest) once per ISA: cases are listed as
 /// Suite.Case/avx2 (and so named by ctest).
-#define ROPESCALE_TEST_EVERY_ISA(Suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(, Suite,                                                         \
-                           ::testing::Values(ropescale::isa::scalar, ropescale::isa::avx2,  \
-                                             ropescale::isa::avx512, ropescale::isa::neon), \
-                           ::ropescale_test::isa_param_name)
+#define ROPESCALE_TEST_EVERY_ISA(Suite)                                                       \
+  INSTANTIATE_TEST_SUITE_P(                                                                   \
+      , Suite,                                                                                \
+      ::testing::Values(ropescale::isa::scalar, ropescale::isa::avx2, ropescale::isa::avx512, \
+                        ropescale::isa::avx512bf16, ropescale::isa::neon),                    \
+      ::ropescale_test::isa_param_name)
 
 #endif  // ROPESCALE_TEST_SUPPORT_ISA_TYPES_HPP

@@ -245,9 +245,9 @@ struct ops {
 }  // namespace ropescale::simd::avx512
 ROPESCALE_END_TARGET
 
-// bf16 variant of the avx512 target, used for bf16 data when the CPU also has AVX-512 DQ and
-// AVX512_BF16, for calls that stay in cache (the rule and its measurement are written above
-// simd::rotate in simd/dispatch.hpp; the ISA is still reported as isa::avx512). Same bodies and
+// The bf16 rotation of isa::avx512bf16 (AVX-512 DQ and AVX512_BF16 on top of avx512), used for
+// calls that stay in cache (the rule and its measurement: kernels<isa::avx512bf16> in
+// simd/kernels.hpp; every other kernel of that ISA is avx512's). Same bodies and
 // ops, except the bf16 widening and narrowing: NeoX widens in element order (one zero-masking
 // vpermw per 16 values) and narrows 32 floats with one vcvtne2ps2bf16 (GPT-J adds one vpermw),
 // instead of ~14 integer ops. That instruction treats subnormal inputs as zero, so the narrowing

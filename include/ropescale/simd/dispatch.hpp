@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "ropescale/detail/cpu_features.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/kernel_args.hpp"
 #include "ropescale/types.hpp"
@@ -62,23 +61,8 @@ void cos_sin_row_double(isa which, const double* w, std::int64_t n, std::int64_t
 #endif
 
 /// In-place rotation of a validated job (apply.hpp). Types: float, bf16, f16.
-/// isa::avx512 with bf16 data uses the avx512bf16 body (vcvtne2ps2bf16 narrowing, exact; see
-/// simd/avx512.hpp) when the CPU has AVX512_BF16 and the call moves less than
-/// stream_min_bytes(): in cache it is ~25% faster (1×32×128: 147 vs 192 ns), while for
-/// DRAM-sized calls the integer narrowing kept NeoX at the floor and the instruction measured 1.6×
-/// slower (4096×32×128: 1.65 vs 1.03 ms).
 template <class T>
 ROPESCALE_KERNEL_ENTRY void rotate(isa which, const rotate_job<T>& job) noexcept {
-#if ROPESCALE_COMPILE_AVX512
-  if constexpr (std::is_same_v<T, bf16>) {
-    if (which == isa::avx512 && ropescale::detail::cpu_features().avx512bf16 &&
-        (job.token_end - job.token_begin) * (job.q_heads + job.k_heads) * job.pairs * 4 <
-            stream_min_bytes()) {
-      avx512bf16::rotate(job);
-      return;
-    }
-  }
-#endif
   dispatch(which, [&](auto k) { decltype(k)::rotate(job); });
 }
 

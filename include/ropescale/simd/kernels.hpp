@@ -6,6 +6,7 @@
 #define ROPESCALE_SIMD_KERNELS_HPP
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/avx2.hpp"
@@ -64,11 +65,45 @@ ROPESCALE_DEFINE_KERNELS(isa::neon, neon);
 #endif
 #undef ROPESCALE_DEFINE_KERNELS
 
+#if ROPESCALE_COMPILE_AVX512
+/// avx512 plus AVX512_BF16: the avx512 kernels, except in-cache bf16 rotations (calls moving less
+/// than stream_min_bytes()) and appends into bf16 caches, which narrow with vcvtne2ps2bf16
+/// (simd/avx512.hpp, namespace avx512bf16). In cache that is ~25% faster (1×32×128: 147 vs 192 ns);
+/// for DRAM-sized calls the integer narrowing kept NeoX at the floor and the instruction
+/// measured 1.6× slower (4096×32×128: 1.65 vs 1.03 ms). docs/architecture.md ("ISAs").
+template <>
+struct kernels<isa::avx512bf16> : kernels<isa::avx512> {
+  template <class T>
+  static void rotate(const rotate_job<T>& j) noexcept {
+    if constexpr (std::is_same_v<T, bf16>) {
+      if ((j.token_end - j.token_begin) * (j.q_heads + j.k_heads) * j.pairs * 4 <
+          stream_min_bytes()) {
+        avx512bf16::rotate(j);
+        return;
+      }
+    }
+    avx512::rotate(j);
+  }
+  /// bf16 caches: the append body with vcvtne2ps2bf16 narrowing, at every size (kv_append.hpp).
+  template <class S, class QD, class C>
+  static void append(const append_job<S, QD, C>& j) noexcept {
+    if constexpr (std::is_same_v<C, bf16>) {
+      avx512bf16::append(j);
+    } else {
+      avx512::append(j);
+    }
+  }
+};
+#endif
+
 /// The runtime ISA switch, written once: f(kernels<which>{}) (scalar for an ISA this build lacks).
 template <class F>
 inline void dispatch(isa which, F&& f) noexcept {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX512
+    case isa::avx512bf16:
+      f(kernels<isa::avx512bf16>{});
+      return;
     case isa::avx512:
       f(kernels<isa::avx512>{});
       return;
