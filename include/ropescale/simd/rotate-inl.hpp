@@ -32,9 +32,10 @@ inline bool streams(const rotate_job<T>& j) noexcept;
 template <class T, layout Layout, class F>
 inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept;
 template <class T, layout Layout, int NB, int Chunks, class Rows>
-inline void rotate_tokens_resident(const rotate_job<T>& j, Rows rows) noexcept;
+inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_source) noexcept;
 template <class T, layout Layout, class Rows>
-inline void rotate_tokens_streaming(const rotate_job<T>& j, Rows rows) noexcept;
+ROPESCALE_NOINLINE void rotate_tokens_streaming(const rotate_job<T>& j,
+                                                const Rows& row_source) noexcept;
 template <class T, layout Layout, int NB>
 ROPESCALE_INLINE void rotate_chunk(T* q, std::int64_t q_heads, std::int64_t q_hs, T* k,
                                    std::int64_t k_heads, std::int64_t k_hs, const float* c,
@@ -271,7 +272,8 @@ inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept {
 /// whose 16 registers hold half a row). (One function per call, not a call per token:
 /// docs/architecture.md, "What was tried".)
 template <class T, layout Layout, int NB, int Chunks, class Rows>
-inline void rotate_tokens_resident(const rotate_job<T>& j, Rows rows) noexcept {
+inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_source) noexcept {
+  const Rows rows = row_source;  // fields in registers, not reloaded after each store
   constexpr std::int64_t n = Chunks * NB * unit_pairs<T, Layout>;  // == j.pairs
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
   const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
@@ -295,7 +297,9 @@ inline void rotate_tokens_resident(const rotate_job<T>& j, Rows rows) noexcept {
 /// Any row: per token, each head of Q then K in address order (rotate_head_stream), the row
 /// reloaded from L1 per head and the next token's row prefetched.
 template <class T, layout Layout, class Rows>
-inline void rotate_tokens_streaming(const rotate_job<T>& j, Rows rows) noexcept {
+ROPESCALE_NOINLINE void rotate_tokens_streaming(const rotate_job<T>& j,
+                                                const Rows& row_source) noexcept {
+  const Rows rows = row_source;
   const float sign = direction_sign(j);
   const std::int64_t n = j.pairs;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {

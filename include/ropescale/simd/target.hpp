@@ -67,6 +67,16 @@
 #define ROPESCALE_INLINE inline
 #endif
 
+/// Keeps a large loop (a function template: no `inline` needed) out of its caller, so the
+/// caller's common path (the register-resident loop at decode) pays no prologue for it.
+#if defined(__GNUC__) || defined(__clang__)
+#define ROPESCALE_NOINLINE [[gnu::noinline]]
+#elif defined(_MSC_VER)
+#define ROPESCALE_NOINLINE __declspec(noinline)
+#else
+#define ROPESCALE_NOINLINE
+#endif
+
 /// Hint that the cache line holding `address` will be read soon (no-op without the builtin).
 #if ROPESCALE_HAS_BUILTIN(__builtin_prefetch)
 #define ROPESCALE_PREFETCH(address) __builtin_prefetch(address)
