@@ -25,6 +25,7 @@
 
 // ---- contents (declared first so the file reads top-down) ----
 struct table_rows;
+struct table_source;
 template <class T, layout Layout, class Rows>
 inline void rotate_tokens(const rotate_job<T>& j, const Rows& rows) noexcept;
 template <class T, layout Layout>
@@ -112,7 +113,7 @@ inline float direction_sign(const row_args& j) noexcept { return j.inverse ? -1.
 /// Rotates in place as described by `j` (already validated). Types: float, bf16, f16.
 template <class T>
 inline void rotate(const rotate_job<T>& j) noexcept {
-  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j, table_rows(j)); });
+  with_layout(j, [&](auto lay) { rotate_tokens<T, decltype(lay)::value>(j, table_source{&j}); });
 }
 
 /// x[i] ← x[i]·f for i < count: the memory floor benchmarks compare against (same target
@@ -166,6 +167,21 @@ struct table_rows {
     }
   }
 };
+
+/// The table as the token loops receive it: the job itself. Each loop builds its table_rows
+/// from the job's fields on entry; a row source the caller builds on its stack and the loop
+/// reads back at once stalls store-to-load forwarding (~9 ns per call at decode).
+struct table_source {
+  const row_args* job;
+};
+
+/// The row source a token loop holds by value: table_rows built from the job, or a copy of any
+/// other source (computed_rows, sincos-inl.hpp).
+inline table_rows loop_rows(const table_source& source) noexcept { return table_rows(*source.job); }
+template <class Rows>
+inline Rows loop_rows(const Rows& source) noexcept {
+  return source;
+}
 
 // ---- once per call: which token loop ----
 
@@ -273,7 +289,7 @@ inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept {
 /// docs/architecture.md, "What was tried".)
 template <class T, layout Layout, int NB, int Chunks, class Rows>
 inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_source) noexcept {
-  const Rows rows = row_source;  // fields in registers, not reloaded after each store
+  const auto rows = loop_rows(row_source);  // fields in registers, not reloaded after stores
   constexpr std::int64_t n = Chunks * NB * unit_pairs<T, Layout>;  // == j.pairs
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
   const std::int64_t k_heads = j.k_heads, k_hs = j.k_head_stride, k_ts = j.k_token_stride;
@@ -299,7 +315,7 @@ inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_sourc
 template <class T, layout Layout, class Rows>
 ROPESCALE_NOINLINE void rotate_tokens_streaming(const rotate_job<T>& j,
                                                 const Rows& row_source) noexcept {
-  const Rows rows = row_source;
+  const auto rows = loop_rows(row_source);
   const float sign = direction_sign(j);
   const std::int64_t n = j.pairs;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
