@@ -163,7 +163,11 @@ struct ops {
     even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
     odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
   }
-  // --- begin ops added by the cos/sin table helper (D) ---
+};
+
+/// The cos/sin vocabulary of simd/sincos-inl.hpp (angles and their reduction in double lanes,
+/// quadrant selection, narrowing to float), on top of the rotation ops it also uses.
+struct sincos_ops : ops {
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m256d per float
   // vector. Quadrant masks are __m256 holding only sign bits.
   using dvec = __m256d;
@@ -234,7 +238,6 @@ struct ops {
   }
   /// rounds the dlanes doubles to float and stores them
   static void dstore_float(float* p, __m256d v) noexcept { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
-  // --- end ops added by the cos/sin table helper (D) ---
 };
 
 // Order matters: each body uses the ones above it.

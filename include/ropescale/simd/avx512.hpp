@@ -135,7 +135,11 @@ struct ops {
     even = _mm512_permutex2var_ps(v0, ie, v1);
     odd = _mm512_permutex2var_ps(v0, io, v1);
   }
-  // --- begin ops added by the cos/sin table helper (D) ---
+};
+
+/// The cos/sin vocabulary of simd/sincos-inl.hpp (angles and their reduction in double lanes,
+/// quadrant selection, narrowing to float), on top of the rotation ops it also uses.
+struct sincos_ops : ops {
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two __m512d per float
   // vector. Quadrant masks are __m512 holding only sign bits. AVX512F-only instructions (no DQ):
   // halves are joined with vinsertf64x4 and xor/blend go through integer ops and k-masks.
@@ -232,7 +236,6 @@ struct ops {
   static void dstore_float(float* p, __m512d v) noexcept {
     _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
   }
-  // --- end ops added by the cos/sin table helper (D) ---
 };
 
 // Order matters: each body uses the ones above it.

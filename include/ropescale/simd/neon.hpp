@@ -101,7 +101,11 @@ struct ops {
     even = vuzp1q_f32(v0, v1);
     odd = vuzp2q_f32(v0, v1);
   }
-  // --- begin ops added by the cos/sin table helper (D) ---
+};
+
+/// The cos/sin vocabulary of simd/sincos-inl.hpp (angles and their reduction in double lanes,
+/// quadrant selection, narrowing to float), on top of the rotation ops it also uses.
+struct sincos_ops : ops {
   // Double lanes for the angle and its reduction (simd/sincos-inl.hpp): two float64x2_t per
   // float vector. Quadrant masks are float32x4_t holding only sign bits.
   using dvec = float64x2_t;
@@ -182,7 +186,6 @@ struct ops {
   }
   /// rounds the dlanes doubles to float and stores them
   static void dstore_float(float* p, float64x2_t v) noexcept { vst1_f32(p, vcvt_f32_f64(v)); }
-  // --- end ops added by the cos/sin table helper (D) ---
 };
 
 // Order matters: each body uses the ones above it.

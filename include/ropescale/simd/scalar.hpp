@@ -72,7 +72,11 @@ struct ops {
     even = v0;
     odd = v1;
   }
-  // --- begin ops added by the cos/sin table helper (D) ---
+};
+
+/// The cos/sin vocabulary of simd/sincos-inl.hpp (angles and their reduction in double lanes,
+/// quadrant selection, narrowing to float), on top of the rotation ops it also uses.
+struct sincos_ops : ops {
   // Double "lanes" for the angle and its reduction (simd/sincos-inl.hpp). Quadrant masks are
   // floats whose sign bit carries the flag (−0.0f = set), mirroring the vector targets.
   using dvec = double;
@@ -124,7 +128,6 @@ struct ops {
     cos_flip = ((q + 1) & 2) != 0 ? -0.0 : 0.0;
   }
   static void dstore_float(float* p, double v) noexcept { *p = static_cast<float>(v); }
-  // --- end ops added by the cos/sin table helper (D) ---
 };
 
 // Order matters: each body uses the ones above it.

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Vectorised cos/sin rows and the no-table (on-the-fly) rotation body, written once against the
-// `ops` vocabulary and included inside each ISA's namespace and target region, after
-// rotate-inl.hpp (it uses its token loops). No include guard and no #includes.
+// `sincos_ops` vocabulary (the ISA's rotation `ops` plus the cos/sin ops) and included inside each
+// ISA's namespace and target region, after rotate-inl.hpp (it uses its token loops). No include
+// guard and no #includes.
 //
-// Algorithm, per vector of `ops::lanes` pairs (docs/reference.md §5.2, docs/performance.md §6):
-//   1. angle in double lanes (ops::dlanes per double vector, lanes/dlanes of them):
+// Algorithm, per vector of `sincos_ops::lanes` pairs (docs/reference.md §5.2, docs/performance.md
+// §6):
+//   1. angle in double lanes (sincos_ops::dlanes per double vector, lanes/dlanes of them):
 //        φ = p·ω (rounded), e = fma(p, ω, −φ) (its exact rounding error),
 //        k = nearest(φ·2/π), r = fma(−k, π/2_hi, φ), r = fma(−k, π/2_lo, r), r = r + e.
 //      π/2_hi = fl64(π/2), π/2_lo = fl64(π/2 − π/2_hi); each fma rounds once and the results are
@@ -16,7 +18,7 @@
 //      sign and bit 1 of k + 1 flips cos's sign.
 //   3. float Taylor polynomials on |x| <= π/4 (truncation < 2e-9 for sin to x^9, < 1.2e-10 for
 //      cos to x^10; coefficients 1/n! rounded to float), Horner with fused multiply-adds
-//      (ops::fmadd, fused on every vector target), then the first-order
+//      (sincos_ops::fmadd, fused on every vector target), then the first-order
 //      correction sin(x + δ) = sin x + δ·cos x, cos(x + δ) = cos x − δ·sin x (δ² < 1e-15), which
 //      removes the argument rounding (without it the worst error measured 1.38e-7; with it see
 //      below).
@@ -44,7 +46,7 @@ inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t pos
 /// input), so any input is handled; the check costs one compare per double vector.
 inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position, double attention,
                         float* c, float* s) noexcept {
-  if constexpr (ops::lanes == 1) {
+  if constexpr (sincos_ops::lanes == 1) {
     for (std::int64_t q = 0; q < n; ++q) {
       ropescale::detail::accurate_cos_sin(position, w[q], attention, c[q], s[q]);
     }
@@ -53,78 +55,79 @@ inline void cos_sin_row(const double* w, std::int64_t n, std::int64_t position, 
   }
 }
 
-/// The vector algorithm above for targets with ops::lanes > 1.
+/// The vector algorithm above for targets with sincos_ops::lanes > 1.
 inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t position,
                                double attention, float* c, float* s) noexcept {
-  constexpr std::int64_t L = ops::lanes;
-  constexpr std::int64_t DL = ops::dlanes;
+  constexpr std::int64_t L = sincos_ops::lanes;
+  constexpr std::int64_t DL = sincos_ops::dlanes;
   constexpr std::int64_t P = L / DL;
-  static_assert(P >= 1 && P * DL == L, "ops::lanes must be a multiple of ops::dlanes");
+  static_assert(P >= 1 && P * DL == L,
+                "sincos_ops::lanes must be a multiple of sincos_ops::dlanes");
 
-  const auto p = ops::dset1(static_cast<double>(position));
-  const auto two_over_pi = ops::dset1(0.63661977236758138);  // fl64(2/π)
-  const auto pio2_hi = ops::dset1(1.5707963267948966);       // fl64(π/2)
-  const auto pio2_lo = ops::dset1(6.123233995736766e-17);    // fl64(π/2 − pio2_hi)
+  const auto p = sincos_ops::dset1(static_cast<double>(position));
+  const auto two_over_pi = sincos_ops::dset1(0.63661977236758138);  // fl64(2/π)
+  const auto pio2_hi = sincos_ops::dset1(1.5707963267948966);       // fl64(π/2)
+  const auto pio2_lo = sincos_ops::dset1(6.123233995736766e-17);    // fl64(π/2 − pio2_hi)
   const float a_hi_f = static_cast<float>(attention);
-  const auto a_hi = ops::set1(a_hi_f);
-  const auto a_lo = ops::set1(static_cast<float>(attention - static_cast<double>(a_hi_f)));
+  const auto a_hi = sincos_ops::set1(a_hi_f);
+  const auto a_lo = sincos_ops::set1(static_cast<float>(attention - static_cast<double>(a_hi_f)));
   // Taylor coefficients 1/n! (signs alternating), rounded to float.
-  const auto s3 = ops::set1(static_cast<float>(-1.0 / 6.0));
-  const auto s5 = ops::set1(static_cast<float>(1.0 / 120.0));
-  const auto s7 = ops::set1(static_cast<float>(-1.0 / 5040.0));
-  const auto s9 = ops::set1(static_cast<float>(1.0 / 362880.0));
-  const auto c2 = ops::set1(-0.5f);
-  const auto c4 = ops::set1(static_cast<float>(1.0 / 24.0));
-  const auto c6 = ops::set1(static_cast<float>(-1.0 / 720.0));
-  const auto c8 = ops::set1(static_cast<float>(1.0 / 40320.0));
-  const auto c10 = ops::set1(static_cast<float>(-1.0 / 3628800.0));
-  const auto one = ops::set1(1.0f);
-  const auto limit = ops::dset1(1073741824.0);  // 2^30 rad: k stays far inside int32
-  auto bad = ops::dzero();
+  const auto s3 = sincos_ops::set1(static_cast<float>(-1.0 / 6.0));
+  const auto s5 = sincos_ops::set1(static_cast<float>(1.0 / 120.0));
+  const auto s7 = sincos_ops::set1(static_cast<float>(-1.0 / 5040.0));
+  const auto s9 = sincos_ops::set1(static_cast<float>(1.0 / 362880.0));
+  const auto c2 = sincos_ops::set1(-0.5f);
+  const auto c4 = sincos_ops::set1(static_cast<float>(1.0 / 24.0));
+  const auto c6 = sincos_ops::set1(static_cast<float>(-1.0 / 720.0));
+  const auto c8 = sincos_ops::set1(static_cast<float>(1.0 / 40320.0));
+  const auto c10 = sincos_ops::set1(static_cast<float>(-1.0 / 3628800.0));
+  const auto one = sincos_ops::set1(1.0f);
+  const auto limit = sincos_ops::dset1(1073741824.0);  // 2^30 rad: k stays far inside int32
+  auto bad = sincos_ops::dzero();
 
   std::int64_t i = 0;
   for (; i + L <= n; i += L) {
-    typename ops::dvec r[P];
-    typename ops::dvec k[P];
+    typename sincos_ops::dvec r[P];
+    typename sincos_ops::dvec k[P];
     for (std::int64_t j = 0; j < P; ++j) {
-      const auto wv = ops::dload(w + i + j * DL);
-      const auto phi = ops::dmul(p, wv);
-      bad = ops::dbad_or(bad, phi, limit);
-      const auto err = ops::dfmsub(p, wv, phi);  // p·ω − φ, exact
-      const auto kk = ops::dround(ops::dmul(phi, two_over_pi));
-      auto rr = ops::dfnmadd(kk, pio2_hi, phi);
-      rr = ops::dfnmadd(kk, pio2_lo, rr);
-      r[j] = ops::dadd(rr, err);
+      const auto wv = sincos_ops::dload(w + i + j * DL);
+      const auto phi = sincos_ops::dmul(p, wv);
+      bad = sincos_ops::dbad_or(bad, phi, limit);
+      const auto err = sincos_ops::dfmsub(p, wv, phi);  // p·ω − φ, exact
+      const auto kk = sincos_ops::dround(sincos_ops::dmul(phi, two_over_pi));
+      auto rr = sincos_ops::dfnmadd(kk, pio2_hi, phi);
+      rr = sincos_ops::dfnmadd(kk, pio2_lo, rr);
+      r[j] = sincos_ops::dadd(rr, err);
       k[j] = kk;
     }
-    const auto x = ops::narrow(r);
-    typename ops::dvec lo[P];
-    ops::widen(x, lo);
-    for (std::int64_t j = 0; j < P; ++j) lo[j] = ops::dsub(r[j], lo[j]);  // exact
-    const auto dx = ops::narrow(lo);
-    typename ops::vec swap, sin_flip, cos_flip;
-    ops::quadrant_masks(k, swap, sin_flip, cos_flip);
-    const auto x2 = ops::mul(x, x);
-    auto ps = ops::fmadd(x2, s9, s7);
-    ps = ops::fmadd(x2, ps, s5);
-    ps = ops::fmadd(x2, ps, s3);
-    const auto sin_x = ops::fmadd(ops::mul(x, x2), ps, x);
-    auto pc = ops::fmadd(x2, c10, c8);
-    pc = ops::fmadd(x2, pc, c6);
-    pc = ops::fmadd(x2, pc, c4);
-    pc = ops::fmadd(x2, pc, c2);
-    const auto cos_x = ops::fmadd(x2, pc, one);
-    const auto sin_r = ops::fmadd(dx, cos_x, sin_x);
-    const auto cos_r = ops::fnmadd(dx, sin_x, cos_x);
-    const auto cv = ops::flip_sign(ops::select_sign(swap, cos_r, sin_r), cos_flip);
-    const auto sv = ops::flip_sign(ops::select_sign(swap, sin_r, cos_r), sin_flip);
-    ops::store(c + i, ops::fmadd(cv, a_hi, ops::mul(cv, a_lo)));
-    ops::store(s + i, ops::fmadd(sv, a_hi, ops::mul(sv, a_lo)));
+    const auto x = sincos_ops::narrow(r);
+    typename sincos_ops::dvec lo[P];
+    sincos_ops::widen(x, lo);
+    for (std::int64_t j = 0; j < P; ++j) lo[j] = sincos_ops::dsub(r[j], lo[j]);  // exact
+    const auto dx = sincos_ops::narrow(lo);
+    typename sincos_ops::vec swap, sin_flip, cos_flip;
+    sincos_ops::quadrant_masks(k, swap, sin_flip, cos_flip);
+    const auto x2 = sincos_ops::mul(x, x);
+    auto ps = sincos_ops::fmadd(x2, s9, s7);
+    ps = sincos_ops::fmadd(x2, ps, s5);
+    ps = sincos_ops::fmadd(x2, ps, s3);
+    const auto sin_x = sincos_ops::fmadd(sincos_ops::mul(x, x2), ps, x);
+    auto pc = sincos_ops::fmadd(x2, c10, c8);
+    pc = sincos_ops::fmadd(x2, pc, c6);
+    pc = sincos_ops::fmadd(x2, pc, c4);
+    pc = sincos_ops::fmadd(x2, pc, c2);
+    const auto cos_x = sincos_ops::fmadd(x2, pc, one);
+    const auto sin_r = sincos_ops::fmadd(dx, cos_x, sin_x);
+    const auto cos_r = sincos_ops::fnmadd(dx, sin_x, cos_x);
+    const auto cv = sincos_ops::flip_sign(sincos_ops::select_sign(swap, cos_r, sin_r), cos_flip);
+    const auto sv = sincos_ops::flip_sign(sincos_ops::select_sign(swap, sin_r, cos_r), sin_flip);
+    sincos_ops::store(c + i, sincos_ops::fmadd(cv, a_hi, sincos_ops::mul(cv, a_lo)));
+    sincos_ops::store(s + i, sincos_ops::fmadd(sv, a_hi, sincos_ops::mul(sv, a_lo)));
   }
   if constexpr (L > 1) {
     if (i < n) scalar::cos_sin_row(w + i, n - i, position, attention, c + i, s + i);
   }
-  if (ops::dany(bad)) {  // some |p·ω| >= 2^30 rad or non-finite: redo the row in double
+  if (sincos_ops::dany(bad)) {  // some |p·ω| >= 2^30 rad or non-finite: redo the row in double
     for (std::int64_t q = 0; q < n; ++q) {
       ropescale::detail::accurate_cos_sin(position, w[q], attention, c[q], s[q]);
     }
@@ -139,64 +142,67 @@ inline void cos_sin_row_vector(const double* w, std::int64_t n, std::int64_t pos
 /// at vector speed. Same huge-angle / non-finite fallback as cos_sin_row.
 inline void cos_sin_row_double(const double* w, std::int64_t n, std::int64_t position,
                                double attention, float* c, float* s) noexcept {
-  if constexpr (ops::lanes == 1) {
+  if constexpr (sincos_ops::lanes == 1) {
     for (std::int64_t q = 0; q < n; ++q) {
       ropescale::detail::accurate_cos_sin(position, w[q], attention, c[q], s[q]);
     }
   } else {
-    constexpr std::int64_t DL = ops::dlanes;
-    const auto p = ops::dset1(static_cast<double>(position));
-    const auto two_over_pi = ops::dset1(0.63661977236758138);  // fl64(2/π)
-    const auto pio2_hi = ops::dset1(1.5707963267948966);       // fl64(π/2)
-    const auto pio2_lo = ops::dset1(6.123233995736766e-17);    // fl64(π/2 − pio2_hi)
-    const auto a = ops::dset1(attention);
-    const auto limit = ops::dset1(1073741824.0);
-    const auto one = ops::dset1(1.0);
+    constexpr std::int64_t DL = sincos_ops::dlanes;
+    const auto p = sincos_ops::dset1(static_cast<double>(position));
+    const auto two_over_pi = sincos_ops::dset1(0.63661977236758138);  // fl64(2/π)
+    const auto pio2_hi = sincos_ops::dset1(1.5707963267948966);       // fl64(π/2)
+    const auto pio2_lo = sincos_ops::dset1(6.123233995736766e-17);    // fl64(π/2 − pio2_hi)
+    const auto a = sincos_ops::dset1(attention);
+    const auto limit = sincos_ops::dset1(1073741824.0);
+    const auto one = sincos_ops::dset1(1.0);
     // 1/n! with alternating signs, rounded to double.
-    const auto s3 = ops::dset1(-1.0 / 6.0), s5 = ops::dset1(1.0 / 120.0),
-               s7 = ops::dset1(-1.0 / 5040.0), s9 = ops::dset1(1.0 / 362880.0),
-               s11 = ops::dset1(-1.0 / 39916800.0), s13 = ops::dset1(1.0 / 6227020800.0),
-               s15 = ops::dset1(-1.0 / 1307674368000.0);
-    const auto c2 = ops::dset1(-0.5), c4 = ops::dset1(1.0 / 24.0), c6 = ops::dset1(-1.0 / 720.0),
-               c8 = ops::dset1(1.0 / 40320.0), c10 = ops::dset1(-1.0 / 3628800.0),
-               c12 = ops::dset1(1.0 / 479001600.0), c14 = ops::dset1(-1.0 / 87178291200.0),
-               c16 = ops::dset1(1.0 / 20922789888000.0);
-    auto bad = ops::dzero();
+    const auto s3 = sincos_ops::dset1(-1.0 / 6.0), s5 = sincos_ops::dset1(1.0 / 120.0),
+               s7 = sincos_ops::dset1(-1.0 / 5040.0), s9 = sincos_ops::dset1(1.0 / 362880.0),
+               s11 = sincos_ops::dset1(-1.0 / 39916800.0),
+               s13 = sincos_ops::dset1(1.0 / 6227020800.0),
+               s15 = sincos_ops::dset1(-1.0 / 1307674368000.0);
+    const auto c2 = sincos_ops::dset1(-0.5), c4 = sincos_ops::dset1(1.0 / 24.0),
+               c6 = sincos_ops::dset1(-1.0 / 720.0), c8 = sincos_ops::dset1(1.0 / 40320.0),
+               c10 = sincos_ops::dset1(-1.0 / 3628800.0),
+               c12 = sincos_ops::dset1(1.0 / 479001600.0),
+               c14 = sincos_ops::dset1(-1.0 / 87178291200.0),
+               c16 = sincos_ops::dset1(1.0 / 20922789888000.0);
+    auto bad = sincos_ops::dzero();
     std::int64_t i = 0;
     for (; i + DL <= n; i += DL) {
-      const auto wv = ops::dload(w + i);
-      const auto phi = ops::dmul(p, wv);
-      bad = ops::dbad_or(bad, phi, limit);
-      const auto err = ops::dfmsub(p, wv, phi);
-      const auto k = ops::dround(ops::dmul(phi, two_over_pi));
-      auto r = ops::dfnmadd(k, pio2_hi, phi);
-      r = ops::dfnmadd(k, pio2_lo, r);
-      r = ops::dadd(r, err);
-      const auto r2 = ops::dmul(r, r);
-      auto ps = ops::dfma(r2, s15, s13);
-      ps = ops::dfma(r2, ps, s11);
-      ps = ops::dfma(r2, ps, s9);
-      ps = ops::dfma(r2, ps, s7);
-      ps = ops::dfma(r2, ps, s5);
-      ps = ops::dfma(r2, ps, s3);
-      const auto sin_r = ops::dfma(ops::dmul(r, r2), ps, r);
-      auto pc = ops::dfma(r2, c16, c14);
-      pc = ops::dfma(r2, pc, c12);
-      pc = ops::dfma(r2, pc, c10);
-      pc = ops::dfma(r2, pc, c8);
-      pc = ops::dfma(r2, pc, c6);
-      pc = ops::dfma(r2, pc, c4);
-      pc = ops::dfma(r2, pc, c2);
-      const auto cos_r = ops::dfma(r2, pc, one);
-      typename ops::dvec swap, sin_flip, cos_flip;
-      ops::dquadrant_masks(k, swap, sin_flip, cos_flip);
-      const auto cv = ops::flip_sign(ops::select_sign(swap, cos_r, sin_r), cos_flip);
-      const auto sv = ops::flip_sign(ops::select_sign(swap, sin_r, cos_r), sin_flip);
-      ops::dstore_float(c + i, ops::dmul(cv, a));
-      ops::dstore_float(s + i, ops::dmul(sv, a));
+      const auto wv = sincos_ops::dload(w + i);
+      const auto phi = sincos_ops::dmul(p, wv);
+      bad = sincos_ops::dbad_or(bad, phi, limit);
+      const auto err = sincos_ops::dfmsub(p, wv, phi);
+      const auto k = sincos_ops::dround(sincos_ops::dmul(phi, two_over_pi));
+      auto r = sincos_ops::dfnmadd(k, pio2_hi, phi);
+      r = sincos_ops::dfnmadd(k, pio2_lo, r);
+      r = sincos_ops::dadd(r, err);
+      const auto r2 = sincos_ops::dmul(r, r);
+      auto ps = sincos_ops::dfma(r2, s15, s13);
+      ps = sincos_ops::dfma(r2, ps, s11);
+      ps = sincos_ops::dfma(r2, ps, s9);
+      ps = sincos_ops::dfma(r2, ps, s7);
+      ps = sincos_ops::dfma(r2, ps, s5);
+      ps = sincos_ops::dfma(r2, ps, s3);
+      const auto sin_r = sincos_ops::dfma(sincos_ops::dmul(r, r2), ps, r);
+      auto pc = sincos_ops::dfma(r2, c16, c14);
+      pc = sincos_ops::dfma(r2, pc, c12);
+      pc = sincos_ops::dfma(r2, pc, c10);
+      pc = sincos_ops::dfma(r2, pc, c8);
+      pc = sincos_ops::dfma(r2, pc, c6);
+      pc = sincos_ops::dfma(r2, pc, c4);
+      pc = sincos_ops::dfma(r2, pc, c2);
+      const auto cos_r = sincos_ops::dfma(r2, pc, one);
+      typename sincos_ops::dvec swap, sin_flip, cos_flip;
+      sincos_ops::dquadrant_masks(k, swap, sin_flip, cos_flip);
+      const auto cv = sincos_ops::flip_sign(sincos_ops::select_sign(swap, cos_r, sin_r), cos_flip);
+      const auto sv = sincos_ops::flip_sign(sincos_ops::select_sign(swap, sin_r, cos_r), sin_flip);
+      sincos_ops::dstore_float(c + i, sincos_ops::dmul(cv, a));
+      sincos_ops::dstore_float(s + i, sincos_ops::dmul(sv, a));
     }
     for (; i < n; ++i) ropescale::detail::accurate_cos_sin(position, w[i], attention, c[i], s[i]);
-    if (ops::dany(bad)) {
+    if (sincos_ops::dany(bad)) {
       for (std::int64_t q = 0; q < n; ++q) {
         ropescale::detail::accurate_cos_sin(position, w[q], attention, c[q], s[q]);
       }
