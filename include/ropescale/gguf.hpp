@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "ropescale/detail/file_io.hpp"
 #include "ropescale/detail/quote.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/hf_config.hpp"
@@ -219,12 +220,6 @@ inline std::string tensor_where(std::string_view name) { return "tensor " + quot
   ropescale::detail::throw_message(where, expectation + ", got " + got + " (" + label + ")");
 }
 
-inline std::uint64_t load_le_u64(const unsigned char* p, int bytes) noexcept {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 /// Sequential little-endian reader over a memory buffer or a file (64 KiB buffered), with the
 /// bounds check of every read in one place.
 class byte_reader {
@@ -276,7 +271,7 @@ class byte_reader {
   std::uint64_t uint(int bytes, const std::string& where) {
     unsigned char b[8];
     read(b, static_cast<std::uint64_t>(bytes), where);
-    return load_le_u64(b, bytes);
+    return ropescale::detail::load_le(b, bytes);
   }
   std::uint32_t u32(const std::string& where) { return static_cast<std::uint32_t>(uint(4, where)); }
   std::uint64_t u64(const std::string& where) { return uint(8, where); }
@@ -586,7 +581,8 @@ class file {
     read_bytes(data_offset_ + t->offset, raw.size(), raw.data(), where);
     std::vector<float> out(static_cast<std::size_t>(n));
     for (std::size_t i = 0; i < out.size(); ++i) {
-      const auto bits = static_cast<std::uint32_t>(detail::load_le_u64(raw.data() + 4 * i, 4));
+      const auto bits =
+          static_cast<std::uint32_t>(ropescale::detail::load_le(raw.data() + 4 * i, 4));
       std::memcpy(&out[i], &bits, sizeof(float));
     }
     return out;

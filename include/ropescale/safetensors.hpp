@@ -192,12 +192,6 @@ inline std::string tensor_where(std::string_view name) {
   return "tensor " + ropescale::detail::quote_text(name);
 }
 
-inline std::uint64_t load_le(const unsigned char* p, int bytes) noexcept {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 inline float f32_from_bits(std::uint32_t bits) noexcept {
   float f;
   std::memcpy(&f, &bits, sizeof f);
@@ -366,19 +360,19 @@ class file {
         Real& v = out.values[first + j];
         switch (t.type) {
           case dtype::f32:
-            v = static_cast<Real>(
-                detail::f32_from_bits(static_cast<std::uint32_t>(detail::load_le(p, 4))));
+            v = static_cast<Real>(detail::f32_from_bits(
+                static_cast<std::uint32_t>(ropescale::detail::load_le(p, 4))));
             break;
           case dtype::f16:
-            v = static_cast<Real>(
-                to_float(f16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
+            v = static_cast<Real>(to_float(
+                f16::from_bits(static_cast<std::uint16_t>(ropescale::detail::load_le(p, 2)))));
             break;
           case dtype::bf16:
-            v = static_cast<Real>(
-                to_float(bf16::from_bits(static_cast<std::uint16_t>(detail::load_le(p, 2)))));
+            v = static_cast<Real>(to_float(
+                bf16::from_bits(static_cast<std::uint16_t>(ropescale::detail::load_le(p, 2)))));
             break;
           default:  // f64
-            v = static_cast<Real>(detail::f64_from_bits(detail::load_le(p, 8)));
+            v = static_cast<Real>(detail::f64_from_bits(ropescale::detail::load_le(p, 8)));
             break;
         }
       }
@@ -394,7 +388,7 @@ class file {
           "file is " + std::to_string(size) + " bytes, shorter than the 8-byte length prefix");
     unsigned char prefix[8];
     src_->read(label_, 0, 8, prefix);
-    const std::uint64_t n = detail::load_le(prefix, 8);
+    const std::uint64_t n = ropescale::detail::load_le(prefix, 8);
     if (n > max_header_size)
       detail::fail(label_, "header",
                    "header length " + std::to_string(n) + " exceeds the 100 MB sanity cap");

@@ -172,6 +172,14 @@ class input_file {
 #endif
 };
 
+/// The unsigned little-endian integer stored in the `bytes` (1–8) bytes at p (file formats:
+/// safetensors, GGUF), independent of the host's byte order.
+inline std::uint64_t load_le(const unsigned char* p, int bytes) noexcept {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
 }  // namespace ropescale::detail
 
 #endif  // ROPESCALE_DETAIL_FILE_IO_HPP
