@@ -211,8 +211,7 @@ inline std::string quote_name(std::string_view s, std::size_t limit = 80) {
 
 /// "key 'llama.rope.freq_base'" for messages.
 inline std::string key_where(std::string_view key) { return "key " + quote_name(key); }
-/// "tensor 'rope_freqs.weight'" for messages.
-inline std::string tensor_where(std::string_view name) { return "tensor " + quote_name(name); }
+using ropescale::detail::tensor_where;
 
 /// Throws invalid_parameter "<where>: <expectation>, got <got> (<label>)".
 [[noreturn]] inline void gguf_fail(const std::string& label, const std::string& where,

@@ -187,10 +187,7 @@ namespace detail {
   ropescale::detail::throw_parameter_error(where, msg);
 }
 
-/// "tensor 'name'" with the name escaped and bounded.
-inline std::string tensor_where(std::string_view name) {
-  return "tensor " + ropescale::detail::quote_text(name);
-}
+using ropescale::detail::tensor_where;
 
 inline float f32_from_bits(std::uint32_t bits) noexcept {
   float f;

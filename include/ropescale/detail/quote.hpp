@@ -111,6 +111,11 @@ inline std::string quote_text(std::string_view s, std::size_t limit = max_echo_b
   return out;
 }
 
+/// "tensor 'name'" for messages about a tensor of a model file (GGUF or safetensors).
+inline std::string tensor_where(std::string_view name, std::size_t limit = max_echo_bytes) {
+  return "tensor " + quote_text(name, limit);
+}
+
 }  // namespace ropescale::detail
 
 #endif  // ROPESCALE_DETAIL_QUOTE_HPP
