@@ -189,12 +189,6 @@ namespace detail {
 
 using ropescale::detail::tensor_where;
 
-inline float f32_from_bits(std::uint32_t bits) noexcept {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 inline double f64_from_bits(std::uint64_t bits) noexcept {
   double d;
   std::memcpy(&d, &bits, sizeof d);
@@ -357,7 +351,7 @@ class file {
         Real& v = out.values[first + j];
         switch (t.type) {
           case dtype::f32:
-            v = static_cast<Real>(detail::f32_from_bits(
+            v = static_cast<Real>(ropescale::detail::bits_float(
                 static_cast<std::uint32_t>(ropescale::detail::load_le(p, 4))));
             break;
           case dtype::f16:
