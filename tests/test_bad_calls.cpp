@@ -21,6 +21,8 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -509,6 +511,142 @@ void check_propagation(float bad, std::int64_t c, layout lay) {
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The common-case check of the rotating entry points (detail::lean_rotate_job, no messages, one
+// pass) accepts exactly the calls the complete, ordered checks (detail::checked_rotate_job)
+// accept, and fills the same job; every call it declines goes through the complete checks. Random
+// calls: a valid one with 0-4 fields moved to a value at or across a boundary the checks test.
+
+bool same_job(const ropescale::simd::rotate_job<float>& a,
+              const ropescale::simd::rotate_job<float>& b) {
+  return a.token_begin == b.token_begin && a.token_end == b.token_end && a.pairs == b.pairs &&
+         a.cos == b.cos && a.sin == b.sin && a.row_stride == b.row_stride &&
+         a.positions == b.positions && a.row_offset == b.row_offset &&
+         a.range_row0 == b.range_row0 && a.lay == b.lay && a.inverse == b.inverse && a.q == b.q &&
+         a.q_heads == b.q_heads && a.q_token_stride == b.q_token_stride &&
+         a.q_head_stride == b.q_head_stride && a.k == b.k && a.k_heads == b.k_heads &&
+         a.k_token_stride == b.k_token_stride && a.k_head_stride == b.k_head_stride;
+}
+
+TEST(LeanCheck, AcceptsExactlyTheCallsTheCompleteChecksAccept) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  std::mt19937_64 rng(20261204);
+  std::vector<float> buf(4096), rows(256);
+  std::vector<std::int64_t> list(8);
+  auto pick = [&](std::initializer_list<std::int64_t> v) {
+    return *(v.begin() + static_cast<std::ptrdiff_t>(rng() % v.size()));
+  };
+  int accepted = 0, rejected = 0, nothing_to_do = 0;
+  std::set<std::string> keys;  // of the rejections
+  for (int trial = 0; trial < 200000; ++trial) {
+    // The valid call: Q 3 tokens x 2 heads x 8 and K 3 x 1 x 8 in one buffer, rotary_dim 4, a
+    // 16-row table for positions 5..20, positions 5, 6, 7.
+    std::int64_t rd = 4;
+    layout lay = layout::neox;
+    tensor_view<float> q{buf.data(), 3, 2, 8, 16, 8, -1};
+    tensor_view<float> k{buf.data() + 48, 3, 1, 8, 16, 8, 1024};
+    cos_sin_view t{rows.data(), rows.data() + 2, 4, 2, 5, 16};
+    token_positions pos = token_positions::range(5);
+    for (std::size_t i = 0; i < list.size(); ++i) list[i] = 5 + static_cast<std::int64_t>(i);
+    ropescale::apply_options opt;
+    opt.inverse = rng() % 2 == 0;
+    const int moves = static_cast<int>(rng() % 5);
+    for (int m = 0; m < moves; ++m) {
+      tensor_view<float>& v = rng() % 2 == 0 ? q : k;
+      switch (rng() % 22) {
+        case 0:
+          rd = pick({-2, 0, 1, 2, 3, 6, 8, 2050});
+          break;
+        case 1:
+          lay = static_cast<layout>(pick({0, 1, 2, 3, -1}));
+          break;
+        case 2:
+          v.tokens = pick({-1, 0, 1, 2, 4});
+          break;
+        case 3:
+          v.heads = pick({-1, 0, 0, 1, 3});
+          break;
+        case 4:
+          v.head_dim = pick({-1, 0, 2, 3, 4, 7, 16});
+          break;
+        case 5:
+          v.token_stride = pick({-1, 0, 7, 8, 9, 24, kMax / 2, kMax});
+          break;
+        case 6:
+          v.head_stride = pick({-1, 0, 4, 7, 8, 16, kMax / 4});
+          break;
+        case 7:
+          v.extent = pick({-1, 0, 39, 40, 47, 48, 4000});
+          break;
+        case 8:
+          v.data = rng() % 2 == 0 ? nullptr : buf.data() + rng() % 128;
+          break;
+        case 9:
+          t.pairs = pick({0, 1, 2, 3, 4, kMax});
+          break;
+        case 10:
+          t.rows = pick({-1, 0, 1, 2, 3, 17, kMax});
+          break;
+        case 11:
+          t.row_stride = pick({-1, 0, 2, 4, kMax / 8, kMax});
+          break;
+        case 12:
+          t.first_position = pick({kMin, -3, 0, 4, 5, 6, 18, kMax - 1, kMax});
+          break;
+        case 13:
+          (rng() % 2 == 0 ? t.cos : t.sin) = nullptr;
+          break;
+        case 14:
+          pos = token_positions::range(pick({kMin, -1, 0, 4, 5, 18, 19, kMax - 1, kMax}));
+          break;
+        case 15:
+          pos.count = pick({-1, 0, 1, 3, 4});
+          break;
+        case 16:
+          pos = token_positions::list(list.data(), pick({0, 1, 2, 3, 4}));
+          break;
+        case 17:
+          list[rng() % 4] = pick({kMin, -1, 4, 5, 20, 21, kMax});
+          break;
+        case 18:
+          opt.token_begin = pick({-1, 0, 1, 2, 3, 4});
+          break;
+        case 19:
+          opt.token_end = pick({-2, -1, 0, 1, 2, 3, 4});
+          break;
+        case 20:
+          v.data = buf.data() + pick({0, 4, 8, 12, 40, 44, 46, 48, 200});
+          break;
+        default:
+          opt.force_isa = isa::scalar;
+          break;  // not read by either check
+      }
+    }
+    ropescale::simd::rotate_job<float> lean_job{}, full_job{};
+    const bool lean = ropescale::detail::lean_rotate_job(lean_job, q, k, t, pos, lay, rd, opt);
+    ropescale::error e;
+    const bool full =
+        ropescale::detail::checked_rotate_job(full_job, q, k, t, pos, lay, rd, opt, nullptr, &e);
+    ASSERT_EQ(lean, full) << "trial " << trial << ": " << e.message;
+    if (full) {
+      ASSERT_TRUE(same_job(lean_job, full_job)) << "trial " << trial;
+      ++accepted;
+    } else if (!e.ok()) {
+      keys.insert(e.key);
+      ++rejected;
+    } else {
+      ++nothing_to_do;
+    }
+  }
+  EXPECT_GT(accepted, 30000);
+  EXPECT_GT(rejected, 60000);
+  EXPECT_GT(nothing_to_do, 800);
+  // Every check rejected some call: layout, rotary_dim, the 8 keys of each view, k (overlap),
+  // table (3 keys), token range (2), positions.count/start and positions[0..3].
+  EXPECT_GE(keys.size(), 29u);
 }
 
 TEST(BadData, NanAndInfPropagateToTheirPairOnly) {

@@ -22,6 +22,7 @@
 #include "ropescale/isa.hpp"
 #include "ropescale/simd/dispatch.hpp"
 #include "ropescale/simd/kernel_args.hpp"
+#include "ropescale/simd/target.hpp"
 #include "ropescale/types.hpp"
 
 namespace ropescale {
@@ -196,12 +197,9 @@ inline void validate_view(const char* v, const tensor_view<T>& x, std::int64_t r
   if (error e = view_error(v, x, rotary_dim)) raise(std::move(e));
 }
 
-/// The conditions of validate_view as one branch-light predicate without any message building,
-/// so the common (valid) case is checked inline; validate_view runs only to report a failure.
+/// view_ok for a view with tokens >= 1 and heads >= 1 (one that is rotated).
 template <class T>
-inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
-  if ((x.tokens | x.heads | x.head_dim) < 0) return false;
-  if (x.heads == 0 || x.tokens == 0) return true;
+inline bool rotated_view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
   if (x.head_dim < rotary_dim || x.data == nullptr || x.token_stride < 0 || x.head_stride < 0) {
     return false;
   }
@@ -211,7 +209,16 @@ inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
   }
   std::int64_t span = 0;
   if (!view_span(x, span) || (x.extent >= 0 && span > x.extent)) return false;
-  return !rows_overlap(x.tokens, x.heads, x.head_dim, x.token_stride, x.head_stride, nullptr);
+  return x.tokens < 2 ||
+         !rows_overlap(x.tokens, x.heads, x.head_dim, x.token_stride, x.head_stride, nullptr);
+}
+
+/// The conditions of validate_view as one branch-light predicate without any message building,
+/// so the common (valid) case is checked inline; validate_view runs only to report a failure.
+template <class T>
+inline bool view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
+  if ((x.tokens | x.heads | x.head_dim) < 0) return false;
+  return x.heads == 0 || x.tokens == 0 || rotated_view_ok(x, rotary_dim);
 }
 
 /// Where q and k share a rotated element: q token tq head hq and k token tk head hk.
@@ -350,17 +357,43 @@ inline bool fail(error* out, error e) {
   return false;
 }
 
-/// Validates everything and fills the kernel job; returns false when there is nothing to do.
-/// A rejected call raises its error, or, when `out` is given, stores it there and returns false
-/// (the non-throwing entry points); nothing has been written either way. position_rule, when
-/// given, replaces "must have a table row (...)" in position errors.
+/// Fills every field of the kernel job except the row lookup (positions, row_offset,
+/// range_row0) from checked arguments; a view with heads == 0 is absent. (Every field is
+/// assigned, no `job = {}`: g++ zeroes that with `rep stos`, whose start-up cost alone was ~40%
+/// of a 1-token call.)
 template <class T>
-inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
-                            const tensor_view<T>& k, const cos_sin_view& table,
-                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                            const apply_options& opt, const char* position_rule = nullptr,
-                            error* out = nullptr) {
-  static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
+inline void fill_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
+                            const tensor_view<T>& k, const cos_sin_view& table, layout lay,
+                            std::int64_t rotary_dim, const apply_options& opt,
+                            std::int64_t end) noexcept {
+  const bool has_q = q.heads > 0;
+  const bool has_k = k.heads > 0;
+  job.q = has_q ? q.data : nullptr;
+  job.q_heads = has_q ? q.heads : 0;
+  job.q_token_stride = has_q ? q.token_stride : 0;
+  job.q_head_stride = has_q ? q.head_stride : 0;
+  job.k = has_k ? k.data : nullptr;
+  job.k_heads = has_k ? k.heads : 0;
+  job.k_token_stride = has_k ? k.token_stride : 0;
+  job.k_head_stride = has_k ? k.head_stride : 0;
+  job.token_begin = opt.token_begin;
+  job.token_end = end;
+  job.pairs = rotary_dim / 2;
+  job.cos = table.cos;
+  job.sin = table.sin;
+  job.row_stride = table.row_stride;
+  job.lay = lay;
+  job.inverse = opt.inverse;
+}
+
+/// make_rotate_job's complete form: every check in the documented order, each failure with its
+/// message. Kept out of line: the common call passes lean_rotate_job and never comes here.
+template <class T>
+ROPESCALE_NOINLINE bool checked_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
+                                           const tensor_view<T>& k, const cos_sin_view& table,
+                                           const token_positions& pos, layout lay,
+                                           std::int64_t rotary_dim, const apply_options& opt,
+                                           const char* position_rule, error* out) {
   if (lay != layout::neox && lay != layout::gptj && lay != layout::deinterleaved) {
     return fail(out, make_invalid_value(
                          "layout", "must be layout::neox, layout::gptj or layout::deinterleaved",
@@ -433,8 +466,6 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
                          "must equal the token count (" + std::to_string(tokens) + ")", pos.count));
   }
   if (opt.token_begin == end || (!has_q && !has_k)) return false;
-  // Every field is assigned below (no `job = {}`: g++ zeroes that with `rep stos`, whose
-  // start-up cost alone was ~40% of a 1-token call).
   job.positions = nullptr;
   job.row_offset = 0;
   job.range_row0 = 0;
@@ -468,30 +499,104 @@ inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
     }
     job.range_row0 = r0;
   }
-  job.q = has_q ? q.data : nullptr;
-  job.q_heads = has_q ? q.heads : 0;
-  job.q_token_stride = has_q ? q.token_stride : 0;
-  job.q_head_stride = has_q ? q.head_stride : 0;
-  job.k = has_k ? k.data : nullptr;
-  job.k_heads = has_k ? k.heads : 0;
-  job.k_token_stride = has_k ? k.token_stride : 0;
-  job.k_head_stride = has_k ? k.head_stride : 0;
-  job.token_begin = opt.token_begin;
-  job.token_end = end;
-  job.pairs = rotary_dim / 2;
-  job.cos = table.cos;
-  job.sin = table.sin;
-  job.row_stride = table.row_stride;
-  job.lay = lay;
-  job.inverse = opt.inverse;
+  fill_rotate_job(job, q, k, table, lay, rotary_dim, opt, end);
   return true;
+}
+
+/// make_rotate_job's common case in one pass, without building any message: true when the call
+/// is valid and rotates something (Q and K each either absent with heads == 0 or with tokens and
+/// heads >= 1, a table with rows), with the job filled. Everything else, valid or not, returns
+/// false and goes through checked_rotate_job. It accepts only calls checked_rotate_job accepts
+/// and fills the same job, so results, errors and their order are checked_rotate_job's.
+template <class T>
+inline bool lean_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
+                            const tensor_view<T>& k, const cos_sin_view& table,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt) noexcept {
+  if (static_cast<unsigned>(lay) > static_cast<unsigned>(layout::deinterleaved) || rotary_dim < 2 ||
+      rotary_dim % 2 != 0 || table.pairs != rotary_dim / 2 ||
+      (lay == layout::deinterleaved && rotary_dim > simd::max_deinterleaved_rotary_dim)) {
+    return false;
+  }
+  // Each view absent (heads == 0, sizes >= 0) or rotated (tokens, heads >= 1); at least one
+  // rotated; both rotated: equal token counts and no shared rotated element.
+  const bool has_q = q.heads > 0;
+  const bool has_k = k.heads > 0;
+  if (has_q ? (q.tokens < 1 || q.head_dim < 0 || !rotated_view_ok(q, rotary_dim))
+            : ((q.tokens | q.heads | q.head_dim) < 0 || !has_k)) {
+    return false;
+  }
+  if (has_k ? (k.tokens < 1 || k.head_dim < 0 || !rotated_view_ok(k, rotary_dim))
+            : (k.tokens | k.heads | k.head_dim) < 0) {
+    return false;
+  }
+  if (has_q && has_k &&
+      (q.tokens != k.tokens ||
+       qk_relation_of(q, k, rotary_dim, nullptr) != qk_relation::disjoint)) {
+    return false;
+  }
+  const std::int64_t tokens = has_q ? q.tokens : k.tokens;
+  const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
+  if (opt.token_begin < 0 || opt.token_begin >= end || end > tokens) return false;
+  std::int64_t last = 0;
+  if (table.rows < 1 || table.row_stride < 0 || table.cos == nullptr || table.sin == nullptr ||
+      mul_overflow(table.rows - 1, table.row_stride, &last) ||
+      add_overflow(last, table.pairs, &last) ||
+      last > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(float)) ||
+      add_overflow(table.first_position, table.rows - 1, &last)) {
+    return false;
+  }
+  std::int64_t r0 = 0;
+  if (pos.values != nullptr) {
+    if (pos.count != tokens) return false;
+    for (std::int64_t t = opt.token_begin; t < end; ++t) {
+      std::int64_t r = 0;
+      if (sub_overflow(pos.values[t], table.first_position, &r) || r < 0 || r >= table.rows) {
+        return false;
+      }
+    }
+  } else {
+    // Rows of the first and last tokens in the table (then every row between is), r0 = the row
+    // of token 0, as checked_rotate_job computes them.
+    std::int64_t p = 0, r = 0;
+    if (pos.count != 0 || sub_overflow(pos.start, table.first_position, &r0) ||
+        add_overflow(pos.start, opt.token_begin, &p) || sub_overflow(p, table.first_position, &r) ||
+        r < 0 || r >= table.rows || add_overflow(pos.start, end - 1, &p) ||
+        sub_overflow(p, table.first_position, &r) || r >= table.rows) {
+      return false;
+    }
+  }
+  job.positions = pos.values;
+  job.row_offset = pos.values != nullptr ? table.first_position : 0;
+  job.range_row0 = pos.values != nullptr ? 0 : r0;
+  fill_rotate_job(job, q, k, table, lay, rotary_dim, opt, end);
+  return true;
+}
+
+/// Validates everything and fills the kernel job; returns false when there is nothing to do.
+/// A rejected call raises its error, or, when `out` is given, stores it there and returns false
+/// (the non-throwing entry points); nothing has been written either way. position_rule, when
+/// given, replaces "must have a table row (...)" in position errors.
+template <class T>
+inline bool make_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
+                            const tensor_view<T>& k, const cos_sin_view& table,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt, const char* position_rule = nullptr,
+                            error* out = nullptr) {
+  static_assert(is_element_type_v<T>, "ropescale: element type must be float, bf16 or f16");
+  return lean_rotate_job(job, q, k, table, pos, lay, rotary_dim, opt) ||
+         checked_rotate_job(job, q, k, table, pos, lay, rotary_dim, opt, position_rule, out);
 }
 
 /// The ISA a call runs with (`forced` if given, else active_isa()), or false with the error
 /// raised or stored as fail() does when the forced ISA is unavailable.
 inline bool resolve_call_isa(const std::optional<isa>& forced, isa& which, error* out) {
-  if (forced && !available(*forced)) return fail(out, unavailable_isa_error("isa", *forced));
-  which = resolve_isa(forced);  // checked above: does not raise
+  if (!forced) {
+    which = active_isa();
+    return true;
+  }
+  if (!available(*forced)) return fail(out, unavailable_isa_error("isa", *forced));
+  which = *forced;
   return true;
 }
 
