@@ -771,4 +771,44 @@ TEST(KvAppend, BadOutOfPlaceDestination) {
   EXPECT_TRUE(out == before);
 }
 
+// kv_append checks k's view as rope_kv_append does (it once read a null or malformed k): the
+// same key and message from the raising and the try_ form, and every cache byte untouched.
+TEST(KvAppend, PlainAppendChecksK) {
+  struct row {
+    const char* what;
+    const char* key;
+    const char* fragment;
+    void (*mutate)(tensor_view<float>&);
+  };
+  const row rows[] = {
+      {"null k", "k.data", "must not be null for a non-empty view",
+       [](tensor_view<float>& k) { k.data = nullptr; }},
+      {"overlapping k rows", "k.token_stride", "must be >= head_dim (16) when tokens > 1",
+       [](tensor_view<float>& k) { k.token_stride = 8; }},
+      {"negative k heads", "k.heads", "must be >= 0, got -1",
+       [](tensor_view<float>& k) { k.heads = -1; }},
+  };
+  for (const row& r : rows) {
+    SCOPED_TRACE(r.what);
+    small_setup s;
+    tensor_view<float> k = ropescale::dense_view(s.k.data(), s.T, s.H, s.D);
+    r.mutate(k);
+    const auto v = ropescale::dense_view(s.v.data(), s.T, s.H, s.D);
+    const slot_mapping m = slot_mapping::list(s.slots.data(), s.T);
+    const auto k_before = s.kc.bytes(), v_before = s.vc.bytes();
+    const ropescale::error e = ropescale::try_kv_append(k, v, s.kc.view(), s.vc.view(), m);
+    EXPECT_EQ(e.key, r.key);
+    EXPECT_NE(e.message.find(r.fragment), std::string::npos) << e.message;
+    try {
+      ropescale::kv_append(k, v, s.kc.view(), s.vc.view(), m);
+      ADD_FAILURE() << "no exception";
+    } catch (const ropescale::invalid_parameter& x) {
+      EXPECT_EQ(x.key(), r.key);
+      EXPECT_EQ(std::string(x.what()), e.message);
+    }
+    EXPECT_TRUE(s.kc.bytes() == k_before) << "k_cache changed";
+    EXPECT_TRUE(s.vc.bytes() == v_before) << "v_cache changed";
+  }
+}
+
 }  // namespace

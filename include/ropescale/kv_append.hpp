@@ -31,6 +31,7 @@
 
 #include "ropescale/apply.hpp"
 #include "ropescale/cos_sin_table.hpp"
+#include "ropescale/detail/overflow.hpp"
 #include "ropescale/detail/throw.hpp"
 #include "ropescale/isa.hpp"
 #include "ropescale/on_the_fly.hpp"
@@ -80,10 +81,17 @@ struct paged_cache_view {
 
  private:
   /// a·b for a, b >= 0; −1 when either is negative or the product overflows.
+  /// (The builtin where there is one: the portable test divides, and a 64-bit division costs
+  /// more than the rest of a view's construction.)
   static constexpr std::int64_t checked_product(std::int64_t a, std::int64_t b) noexcept {
     if (a < 0 || b < 0) return -1;
+#if ROPESCALE_HAS_BUILTIN(__builtin_mul_overflow)
+    std::int64_t r = 0;
+    return __builtin_mul_overflow(a, b, &r) ? -1 : r;
+#else
     if (b != 0 && a > std::numeric_limits<std::int64_t>::max() / b) return -1;
     return a * b;
+#endif
   }
 };
 
@@ -127,23 +135,12 @@ inline error row_source_error(const frequency_table& f) {
   return frequency_table_error(f);
 }
 
-/// to_row_source after row_source_error, raising the latter's error.
-template <class Rows>
-inline row_source checked_row_source(const Rows& rows) {
-  if (error e = row_source_error(rows)) raise(std::move(e));
-  return to_row_source(rows);
-}
-
 /// a + b and a·b for a, b >= 0 without overflow; false when the result exceeds int64.
 inline bool add_fits(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
-  if (a > std::numeric_limits<std::int64_t>::max() - b) return false;
-  out = a + b;
-  return true;
+  return !add_overflow(a, b, &out);
 }
 inline bool mul_fits(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
-  if (b != 0 && a > std::numeric_limits<std::int64_t>::max() / b) return false;
-  out = a * b;
-  return true;
+  return !mul_overflow(a, b, &out);
 }
 
 template <class T>
@@ -157,10 +154,16 @@ inline tensor_view<std::remove_const_t<T>> mutable_view(const tensor_view<T>& v)
                                              v.extent};
 }
 
+/// view_ok on a possibly-const view (the cheap predicate of every call).
 template <class T>
-inline error check_view(const char* name, const tensor_view<T>& x, std::int64_t rotary_dim) {
-  const tensor_view<std::remove_const_t<T>> m = mutable_view(x);
-  return view_ok(m, rotary_dim) ? error{} : view_error(name, m, rotary_dim);
+inline bool append_view_ok(const tensor_view<T>& x, std::int64_t rotary_dim) noexcept {
+  return view_ok(mutable_view(x), rotary_dim);
+}
+
+/// view_error of a possibly-const view (built only once the predicate failed).
+template <class T>
+inline error append_view_error(const char* name, const tensor_view<T>& x, std::int64_t rotary_dim) {
+  return view_error(name, mutable_view(x), rotary_dim);
 }
 
 /// The destination of an out-of-place tensor must match its source's shape.
@@ -179,49 +182,45 @@ inline error check_same_shape(const char* dst, const tensor_view<D>& d, const ch
   return same("head_dim", d.head_dim, s.head_dim);
 }
 
-/// Checks a cache view for a tensor of `heads` × `head_dim` (named `of`): sizes, strides, that
-/// the strides do not overlap, and that the last element's byte offset fits int64.
+/// The first problem find_cache_fault finds in a cache view: which check failed, the stride
+/// (0 page, 1 slot, 2 head) it concerns and, for `overlap`, the extent the stride must reach.
+enum class cache_fault : unsigned char {
+  none,
+  pages,
+  page_size,
+  heads,
+  head_dim,
+  negative_stride,
+  slots_overflow,
+  null_data,
+  overlap,
+  too_large
+};
+struct cache_finding {
+  cache_fault fault;
+  int dim;
+  std::int64_t extent;
+};
+
+/// Checks a cache view for a tensor of `heads` × `head_dim` without building any text (the
+/// per-call path; cache_error words a finding): sizes, strides, that the strides do not overlap,
+/// and that the last element's byte offset fits int64, in that order.
 template <class C>
-inline error check_cache(const char* name, const paged_cache_view<C>& c, const char* of,
-                         std::int64_t heads, std::int64_t head_dim) {
-  if (c.pages < 0) return make_invalid_value(view_key(name, "pages"), "must be >= 0", c.pages);
-  ;
-  if (c.page_size < 1)
-    return make_invalid_value(view_key(name, "page_size"), "must be >= 1", c.page_size);
-  ;
-  if (c.heads != heads) {
-    return make_invalid_value(
-        view_key(name, "heads"),
-        std::string("must equal ") + of + ".heads (" + std::to_string(heads) + ")", c.heads);
-    ;
-  }
-  if (c.head_dim != head_dim) {
-    return make_invalid_value(
-        view_key(name, "head_dim"),
-        std::string("must equal ") + of + ".head_dim (" + std::to_string(head_dim) + ")",
-        c.head_dim);
-    ;
-  }
-  const char* const keys[3] = {"page_stride", "slot_stride", "head_stride"};
+inline cache_finding find_cache_fault(const paged_cache_view<C>& c, std::int64_t heads,
+                                      std::int64_t head_dim) noexcept {
+  if (c.pages < 0) return {cache_fault::pages, 0, 0};
+  if (c.page_size < 1) return {cache_fault::page_size, 0, 0};
+  if (c.heads != heads) return {cache_fault::heads, 0, 0};
+  if (c.head_dim != head_dim) return {cache_fault::head_dim, 0, 0};
   const std::int64_t counts[3] = {c.pages, c.page_size, c.heads};
   const std::int64_t strides[3] = {c.page_stride, c.slot_stride, c.head_stride};
   for (int d = 0; d < 3; ++d) {
-    if (strides[d] < 0)
-      return make_invalid_value(view_key(name, keys[d]), "must be >= 0", strides[d]);
-    ;
+    if (strides[d] < 0) return {cache_fault::negative_stride, d, 0};
   }
   std::int64_t slots = 0;
-  if (!mul_fits(c.pages, c.page_size, slots)) {
-    return make_message(view_key(name, "pages"), "pages · page_size (" + std::to_string(c.pages) +
-                                                     " · " + std::to_string(c.page_size) +
-                                                     ") overflows int64");
-    ;
-  }
-  if (c.pages == 0 || heads == 0) return {};
-  if (c.data == nullptr) {
-    return make_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
-    ;
-  }
+  if (!mul_fits(c.pages, c.page_size, slots)) return {cache_fault::slots_overflow, 0, 0};
+  if (c.pages == 0 || heads == 0) return {cache_fault::none, 0, 0};
+  if (c.data == nullptr) return {cache_fault::null_data, 0, 0};
   // Innermost first (dimensions ordered by stride): every stride must step over the whole extent
   // of the dimensions inside it (so no two elements share an address), and the total extent
   // must fit a byte offset.
@@ -232,33 +231,86 @@ inline error check_cache(const char* name, const paged_cache_view<C>& c, const c
   std::int64_t extent = head_dim;  // elements spanned by the dimensions inside the current one
   for (const int d : order) {
     if (counts[d] <= 1) continue;
-    if (strides[d] < extent) {
-      return make_invalid_value(view_key(name, keys[d]),
-                                "must be >= " + std::to_string(extent) +
-                                    " (the extent of the dimensions inside it: strides must not "
-                                    "overlap)",
-                                strides[d]);
-      ;
-    }
+    if (strides[d] < extent) return {cache_fault::overlap, d, extent};
     std::int64_t step = 0;
     if (!mul_fits(counts[d] - 1, strides[d], step) || !add_fits(step, extent, extent)) {
-      extent = -1;
-      break;
+      return {cache_fault::too_large, 0, 0};
     }
   }
-  if (extent < 0 ||
-      extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(C))) {
-    return make_message(view_key(name, "page_stride"),
-                        "pages, page_size, heads, head_dim and strides span more elements than an "
-                        "address offset can hold");
-    ;
+  if (extent > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(C))) {
+    return {cache_fault::too_large, 0, 0};
   }
-  return {};
+  return {cache_fault::none, 0, 0};
+}
+
+/// The error of a find_cache_fault finding for the cache `name` of the tensor `of`.
+template <class C>
+inline error cache_error(const char* name, const paged_cache_view<C>& c, const char* of,
+                         std::int64_t heads, std::int64_t head_dim, const cache_finding& f) {
+  static const char* const keys[3] = {"page_stride", "slot_stride", "head_stride"};
+  const std::int64_t strides[3] = {c.page_stride, c.slot_stride, c.head_stride};
+  switch (f.fault) {
+    case cache_fault::none:
+      return {};
+    case cache_fault::pages:
+      return make_invalid_value(view_key(name, "pages"), "must be >= 0", c.pages);
+    case cache_fault::page_size:
+      return make_invalid_value(view_key(name, "page_size"), "must be >= 1", c.page_size);
+    case cache_fault::heads:
+      return make_invalid_value(
+          view_key(name, "heads"),
+          std::string("must equal ") + of + ".heads (" + std::to_string(heads) + ")", c.heads);
+    case cache_fault::head_dim:
+      return make_invalid_value(
+          view_key(name, "head_dim"),
+          std::string("must equal ") + of + ".head_dim (" + std::to_string(head_dim) + ")",
+          c.head_dim);
+    case cache_fault::negative_stride:
+      return make_invalid_value(view_key(name, keys[f.dim]), "must be >= 0", strides[f.dim]);
+    case cache_fault::slots_overflow:
+      return make_message(view_key(name, "pages"), "pages · page_size (" + std::to_string(c.pages) +
+                                                       " · " + std::to_string(c.page_size) +
+                                                       ") overflows int64");
+    case cache_fault::null_data:
+      return make_invalid(view_key(name, "data"), "must not be null for a non-empty cache", "null");
+    case cache_fault::overlap:
+      return make_invalid_value(view_key(name, keys[f.dim]),
+                                "must be >= " + std::to_string(f.extent) +
+                                    " (the extent of the dimensions inside it: strides must not "
+                                    "overlap)",
+                                strides[f.dim]);
+    case cache_fault::too_large:
+      break;
+  }
+  return make_message(view_key(name, "page_stride"),
+                      "pages, page_size, heads, head_dim and strides span more elements than an "
+                      "address offset can hold");
+}
+
+/// The error of a token count that differs from the first present tensor's.
+inline error token_count_error(const char* name, std::int64_t got, const char* first,
+                               std::int64_t tokens) {
+  return make_invalid_value(
+      view_key(name, "tokens"),
+      "must equal " + view_key(first, "tokens") + " (" + std::to_string(tokens) + ")", got);
+}
+
+/// The error of the first slot of [begin, end) outside [-1, capacity).
+inline error slot_error(const std::int64_t* values, std::int64_t begin, std::int64_t end,
+                        std::int64_t capacity) {
+  std::int64_t t = begin;
+  while (t < end && values[t] >= -1 && values[t] < capacity) ++t;
+  return make_invalid_value(
+      "slot_mapping[" + std::to_string(t) + "]",
+      "must be -1 (padding) or a slot in [0, " + std::to_string(capacity) + ") (pages · page_size)",
+      values[t]);
 }
 
 /// Everything of an append call but the types' own pointers, checked; fills the job. Returns
 /// false when there is nothing to do, or when the call is rejected: its error is then raised, or
 /// stored in *out when `out` is given (detail::fail). q_dst is q itself (in place) or q_out.
+/// The checks are predicates that build no text (view_ok, find_cache_fault, compares); a
+/// message is built only for the check that failed.
 template <class S, class QD, class C>
 inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
                             const tensor_view<S>& q, const tensor_view<QD>* q_out,
@@ -278,61 +330,62 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                 "ropescale: a bf16 or f16 source is stored in its own type (f32 sources may be "
                 "stored as f32, bf16 or f16)");
   const bool rotating = rows != nullptr;
-  if (rotating) {
-    if (error e = check_view(q_name, q, rotary_dim)) return fail(out, std::move(e));
-    if (error e = check_view("k", k, rotary_dim)) return fail(out, std::move(e));
+  // k is read (and a rotated k's head_dim must hold rotary_dim) whether or not it is rotated.
+  const std::int64_t k_rotary_dim = rotating ? rotary_dim : 0;
+  if (rotating && !append_view_ok(q, rotary_dim)) {
+    return fail(out, append_view_error(q_name, q, rotary_dim));
   }
-  if (error e = check_view("v", v, 0)) return fail(out, std::move(e));
+  if (!append_view_ok(k, k_rotary_dim)) return fail(out, append_view_error("k", k, k_rotary_dim));
+  if (!append_view_ok(v, 0)) return fail(out, append_view_error("v", v, 0));
   const bool has_q = q.heads > 0;
   const bool has_k = k.heads > 0;
   const bool has_v = v.heads > 0;
   // One token count for every present tensor, the slot list and the positions.
   std::int64_t tokens = 0;
   const char* first = nullptr;
-  const auto same_tokens = [&](const char* name, bool present, std::int64_t t) {
-    if (!present) return error{};
+  const char* const names[3] = {q_name, "k", "v"};
+  const bool given[3] = {has_q, has_k, has_v};
+  const std::int64_t counts[3] = {q.tokens, k.tokens, v.tokens};
+  for (int i = 0; i < 3; ++i) {
+    if (!given[i]) continue;
     if (first == nullptr) {
-      first = name;
-      tokens = t;
-    } else if (t != tokens) {
-      return make_invalid_value(
-          view_key(name, "tokens"),
-          "must equal " + view_key(first, "tokens") + " (" + std::to_string(tokens) + ")", t);
+      first = names[i];
+      tokens = counts[i];
+    } else if (counts[i] != tokens) {
+      return fail(out, token_count_error(names[i], counts[i], first, tokens));
     }
-    return error{};
-  };
-  if (error e = same_tokens(q_name, has_q, q.tokens)) return fail(out, std::move(e));
-  if (error e = same_tokens("k", has_k, k.tokens)) return fail(out, std::move(e));
-  if (error e = same_tokens("v", has_v, v.tokens)) return fail(out, std::move(e));
+  }
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin > end) {
     return fail(out, make_invalid_value("token_begin",
                                         "must be in [0, token_end] (" + std::to_string(end) + ")",
                                         opt.token_begin));
-    ;
   }
   if (end > tokens) {
     return fail(out, make_invalid_value("token_end",
                                         "must be <= tokens (" + std::to_string(tokens) + ")", end));
-    ;
   }
   if (q_out != nullptr && has_q) {
-    if (error e = check_view(q_out_name, *q_out, rotary_dim)) return fail(out, std::move(e));
+    if (!append_view_ok(*q_out, rotary_dim)) {
+      return fail(out, append_view_error(q_out_name, *q_out, rotary_dim));
+    }
     if (error e = check_same_shape(q_out_name, *q_out, q_name, q)) {
       return fail(out, std::move(e));
     }
   }
   // Caches and slots (an absent tensor's cache is not looked at).
-  std::int64_t capacity = 0, page_size = 1;
+  std::int64_t page_size = 1;
   if (slots != nullptr && (has_k || has_v)) {
     if (has_k) {
-      if (error e = check_cache("k_cache", *k_cache, "k", k.heads, k.head_dim)) {
-        return fail(out, std::move(e));
+      const cache_finding f = find_cache_fault(*k_cache, k.heads, k.head_dim);
+      if (f.fault != cache_fault::none) {
+        return fail(out, cache_error("k_cache", *k_cache, "k", k.heads, k.head_dim, f));
       }
     }
     if (has_v) {
-      if (error e = check_cache("v_cache", *v_cache, "v", v.heads, v.head_dim)) {
-        return fail(out, std::move(e));
+      const cache_finding f = find_cache_fault(*v_cache, v.heads, v.head_dim);
+      if (f.fault != cache_fault::none) {
+        return fail(out, cache_error("v_cache", *v_cache, "v", v.heads, v.head_dim, f));
       }
     }
     const paged_cache_view<C>& c0 = has_k ? *k_cache : *v_cache;
@@ -342,40 +395,34 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                              "v_cache.pages",
                              "must equal k_cache.pages (" + std::to_string(k_cache->pages) + ")",
                              v_cache->pages));
-        ;
       }
       if (v_cache->page_size != k_cache->page_size) {
         return fail(out, make_invalid_value("v_cache.page_size",
                                             "must equal k_cache.page_size (" +
                                                 std::to_string(k_cache->page_size) + ")",
                                             v_cache->page_size));
-        ;
       }
     }
-    capacity = c0.pages * c0.page_size;  // checked by check_cache
+    const std::int64_t capacity = c0.pages * c0.page_size;  // checked by find_cache_fault
     page_size = c0.page_size;
     if (slots->count != tokens) {
       return fail(out,
                   make_invalid_value("slot_mapping.count",
                                      "must equal the token count (" + std::to_string(tokens) + ")",
                                      slots->count));
-      ;
     }
     if (slots->values == nullptr && tokens > 0) {
       return fail(out, make_invalid("slot_mapping.values", "must not be null when there are tokens",
                                     "null"));
-      ;
     }
+    // s in [-1, capacity) <=> s + 1 in [0, capacity] (unsigned: no branch per token, and no
+    // overflow at INT64_MAX); the first bad slot is looked for only once one was seen.
+    bool bad = false;
     for (std::int64_t t = opt.token_begin; t < end; ++t) {
-      const std::int64_t s = slots->values[t];
-      if (s < -1 || s >= capacity) {
-        return fail(out, make_invalid_value("slot_mapping[" + std::to_string(t) + "]",
-                                            "must be -1 (padding) or a slot in [0, " +
-                                                std::to_string(capacity) + ") (pages · page_size)",
-                                            s));
-        ;
-      }
+      bad |=
+          static_cast<std::uint64_t>(slots->values[t]) + 1 > static_cast<std::uint64_t>(capacity);
     }
+    if (bad) return fail(out, slot_error(slots->values, opt.token_begin, end, capacity));
   }
   // Layout, rotary_dim, table or frequencies, positions: apply_rotary's own checks.
   simd::rotate_job<E> rj;
@@ -387,7 +434,6 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     if (rows->inv_freq != nullptr) {
       if (rotary_dim >= 2 && rotary_dim % 2 == 0 && rows->pairs != rotary_dim / 2) {
         return fail(out, rotary_dim_mismatch_error(rotary_dim, rows->pairs, "pairs"));
-        ;
       }
       // Every position in [0, max_position] "has a row"; the pointers are never read.
       static const float no_rows[2] = {0.0f, 0.0f};
@@ -465,20 +511,51 @@ inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
   simd::dispatch(which, [&](auto k) { decltype(k)::append(job); });
 }
 
-template <class S, class QD, class C>
+/// The body of every entry point below, raising (out == nullptr) and non-throwing alike (as
+/// apply.hpp's rotate_call): the row source's own check (rows: a cos_sin_view, cos_sin_rows or
+/// frequency_table; null for kv_append, which does not rotate), the ISA, then make_append_job.
+template <class S, class QD, class C, class Rows>
 inline void append_call(const tensor_view<S>& q, const tensor_view<QD>* q_out,
                         const tensor_view<S>& k, const tensor_view<S>& v,
                         const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
-                        const slot_mapping* slots, const row_source* rows,
-                        const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                        const apply_options& opt, error* out = nullptr) {
+                        const slot_mapping* slots, const Rows* rows, const token_positions& pos,
+                        layout lay, std::int64_t rotary_dim, const apply_options& opt, error* out) {
+  row_source r;
+  if (rows != nullptr) {
+    if (error e = row_source_error(*rows)) {
+      fail(out, std::move(e));
+      return;
+    }
+    r = to_row_source(*rows);
+  }
   isa which = isa::scalar;
   if (!resolve_call_isa(opt.force_isa, which, out)) return;
   simd::append_job<std::remove_const_t<S>, QD, C> job;
-  if (make_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay, rotary_dim, opt,
-                      out)) {
+  job.inv_freq = nullptr;  // (make_append_job assigns both again; g++ 12 -Wmaybe-uninitialized
+  job.pairs = 0;           // cannot see that through the inlined checks)
+  if (make_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows != nullptr ? &r : nullptr,
+                      pos, lay, rotary_dim, opt, out)) {
     run_append(which, job);
   }
+}
+
+/// append_call for the out-of-place rotation (no caches): src rotated into dst.
+template <class S, class D, class Rows>
+inline void rotate_to_call(const tensor_view<S>& src, const tensor_view<D>& dst, const Rows& rows,
+                           const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                           const apply_options& opt, error* out) {
+  append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr, nullptr,
+                       &rows, pos, lay, rotary_dim, opt, out);
+}
+
+/// append_call for kv_append (no rotation, no Q).
+template <class S, class C>
+inline void kv_append_call(const tensor_view<S>& k, const tensor_view<S>& v,
+                           const paged_cache_view<C>& k_cache, const paged_cache_view<C>& v_cache,
+                           const slot_mapping& slots, const apply_options& opt, error* out) {
+  append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache, &v_cache,
+                                            &slots, static_cast<const cos_sin_view*>(nullptr),
+                                            token_positions{}, layout::neox, 0, opt, out);
 }
 
 }  // namespace detail
@@ -499,9 +576,7 @@ template <class S, class D, class Rows>
 inline void apply_rotary_to(tensor_view<S> src, tensor_view<D> dst, const Rows& rows,
                             token_positions pos, layout lay, std::int64_t rotary_dim,
                             const apply_options& opt = {}) {
-  const detail::row_source r = detail::checked_row_source(rows);
-  detail::append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr,
-                               nullptr, &r, pos, lay, rotary_dim, opt);
+  detail::rotate_to_call(src, dst, rows, pos, lay, rotary_dim, opt, nullptr);
 }
 
 /// Fused RoPE + paged KV append (docs/kv_append.md). For every token t in the range:
@@ -528,9 +603,8 @@ inline void rope_kv_append(tensor_view<S> q, tensor_view<S> k, tensor_view<S> v,
                            std::int64_t rotary_dim, const apply_options& opt = {}) {
   static_assert(!std::is_const_v<S>,
                 "ropescale: q is rotated in place; pass non-const views or use the q_out overload");
-  const detail::row_source r = detail::checked_row_source(rows);
-  detail::append_call<S, std::remove_const_t<S>, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots,
-                                                    &r, pos, lay, rotary_dim, opt);
+  detail::append_call<S, S, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots, &rows, pos, lay,
+                               rotary_dim, opt, nullptr);
 }
 
 /// As above, with Q rotated out of place into q_out (converted to QD; same shape as q).
@@ -540,9 +614,8 @@ inline void rope_kv_append(tensor_view<S> q, tensor_view<QD> q_out, tensor_view<
                            paged_cache_view<C> v_cache, slot_mapping slots, const Rows& rows,
                            token_positions pos, layout lay, std::int64_t rotary_dim,
                            const apply_options& opt = {}) {
-  const detail::row_source r = detail::checked_row_source(rows);
-  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &r, pos, lay,
-                                rotary_dim, opt);
+  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &rows, pos, lay,
+                                rotary_dim, opt, nullptr);
 }
 
 /// Paged KV append without rotation: k and v (either may be absent) copied, converted, into
@@ -552,9 +625,7 @@ template <class S, class C>
 inline void kv_append(tensor_view<S> k, tensor_view<S> v, paged_cache_view<C> k_cache,
                       paged_cache_view<C> v_cache, slot_mapping slots,
                       const apply_options& opt = {}) {
-  detail::append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache,
-                                                    &v_cache, &slots, nullptr, token_positions{},
-                                                    layout::neox, 0, opt);
+  detail::kv_append_call(k, v, k_cache, v_cache, slots, opt, nullptr);
 }
 
 /// Non-throwing apply_rotary_to (as try_apply_rotary): the same checks, in the same order, and
@@ -564,11 +635,8 @@ template <class S, class D, class Rows>
 inline error try_apply_rotary_to(tensor_view<S> src, tensor_view<D> dst, const Rows& rows,
                                  token_positions pos, layout lay, std::int64_t rotary_dim,
                                  const apply_options& opt = {}) {
-  error e = detail::row_source_error(rows);
-  if (e) return e;
-  const detail::row_source r = detail::to_row_source(rows);
-  detail::append_call<S, D, D>(src, &dst, tensor_view<S>{}, tensor_view<S>{}, nullptr, nullptr,
-                               nullptr, &r, pos, lay, rotary_dim, opt, &e);
+  error e;
+  detail::rotate_to_call(src, dst, rows, pos, lay, rotary_dim, opt, &e);
   return e;
 }
 
@@ -582,11 +650,9 @@ inline error try_rope_kv_append(tensor_view<S> q, tensor_view<S> k, tensor_view<
                                 const apply_options& opt = {}) {
   static_assert(!std::is_const_v<S>,
                 "ropescale: q is rotated in place; pass non-const views or use the q_out overload");
-  error e = detail::row_source_error(rows);
-  if (e) return e;
-  const detail::row_source r = detail::to_row_source(rows);
-  detail::append_call<S, std::remove_const_t<S>, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots,
-                                                    &r, pos, lay, rotary_dim, opt, &e);
+  error e;
+  detail::append_call<S, S, C>(q, nullptr, k, v, &k_cache, &v_cache, &slots, &rows, pos, lay,
+                               rotary_dim, opt, &e);
   return e;
 }
 
@@ -597,10 +663,8 @@ inline error try_rope_kv_append(tensor_view<S> q, tensor_view<QD> q_out, tensor_
                                 paged_cache_view<C> v_cache, slot_mapping slots, const Rows& rows,
                                 token_positions pos, layout lay, std::int64_t rotary_dim,
                                 const apply_options& opt = {}) {
-  error e = detail::row_source_error(rows);
-  if (e) return e;
-  const detail::row_source r = detail::to_row_source(rows);
-  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &r, pos, lay,
+  error e;
+  detail::append_call<S, QD, C>(q, &q_out, k, v, &k_cache, &v_cache, &slots, &rows, pos, lay,
                                 rotary_dim, opt, &e);
   return e;
 }
@@ -611,9 +675,7 @@ inline error try_kv_append(tensor_view<S> k, tensor_view<S> v, paged_cache_view<
                            paged_cache_view<C> v_cache, slot_mapping slots,
                            const apply_options& opt = {}) {
   error e;
-  detail::append_call<S, std::remove_const_t<S>, C>(tensor_view<S>{}, nullptr, k, v, &k_cache,
-                                                    &v_cache, &slots, nullptr, token_positions{},
-                                                    layout::neox, 0, opt, &e);
+  detail::kv_append_call(k, v, k_cache, v_cache, slots, opt, &e);
   return e;
 }
 

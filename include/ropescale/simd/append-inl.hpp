@@ -292,6 +292,10 @@ template <class S, class QD, class C, layout Layout, bool Inverse, int NB, bool 
 inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const std::int64_t n = j.pairs;
   const bool rotate_k = n > 0;
+  // Pages of a power-of-two size (the usual 16) split a slot with a shift, not a division.
+  const bool pow2_pages = (j.page_size & (j.page_size - 1)) == 0;
+  int page_shift = 0;
+  while (pow2_pages && (std::int64_t{1} << page_shift) < j.page_size) ++page_shift;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     std::int64_t kd = t * j.k.dst_token_stride;
     std::int64_t vd = t * j.v.dst_token_stride;
@@ -300,7 +304,7 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
       const std::int64_t slot = j.slots[t];
       kv = kv && slot >= 0;
       if (kv) {
-        const std::int64_t page = slot / j.page_size;
+        const std::int64_t page = pow2_pages ? slot >> page_shift : slot / j.page_size;
         const std::int64_t offset = slot - page * j.page_size;
         kd = page * j.k.dst_page_stride + offset * j.k.dst_slot_stride;
         vd = page * j.v.dst_page_stride + offset * j.v.dst_slot_stride;
