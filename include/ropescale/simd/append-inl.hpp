@@ -75,36 +75,37 @@ inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t cou
 }
 
 /// One pair rotated exactly as scalar::rotate_pair does in place (rounded to S), then
-/// converted to D.
-template <class S, class D, bool Inverse>
+/// converted to D. s is the signed sin (already negated for the inverse).
+template <class S, class D>
 inline void rotate_pair_to(const S* xa, const S* xb, D* ya, D* yb, float c, float s) noexcept {
   S a = *xa;
   S b = *xb;
-  scalar::rotate_pair(&a, &b, c, Inverse ? -s : s);
+  scalar::rotate_pair(&a, &b, c, s);
   *ya = convert_to<D>(a);
   *yb = convert_to<D>(b);
 }
 
-/// One head: the 2n rotated channels of x (layout Layout, row c/s) into y, then channels
-/// [2n, head_dim) copied. y may equal x (in place); otherwise they must not overlap. NT: y is
-/// aligned to the vector's width, n is a multiple of lanes, and the vector stores of NeoX and
-/// GPT-J are non-temporal.
-template <class S, class D, layout Layout, bool Inverse, bool NT = false>
-inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std::int64_t n,
-                           std::int64_t head_dim) noexcept {
+/// One head: the 2n rotated channels of x (layout Layout, row c/s, every sin value times sign:
+/// −1 rotates backwards, direction_sign) into y, then channels [2n, head_dim) copied. y may equal
+/// x (in place); otherwise they must not overlap. NT: y is aligned to the vector's width, n is a
+/// multiple of lanes, and the vector stores of NeoX and GPT-J are non-temporal. (A negated sin
+/// in the forward formula gives the inverse formula's bits: the negation is exact.)
+template <class S, class D, layout Layout, bool NT = false>
+inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, float sign,
+                           std::int64_t n, std::int64_t head_dim) noexcept {
   constexpr std::int64_t L = ops::lanes;
   if constexpr (Layout == layout::deinterleaved) {
     // As rotate_head_stream: the even/odd de-interleave of the first 2n channels then NeoX, or
     // NeoX un-rotation then interleave, the permutation through a source-typed scratch row.
     S tmp[max_deinterleaved_rotary_dim];  // 2n <= this (checked by the entry point)
-    if constexpr (!Inverse) {
+    if (sign > 0.0f) {
       for (std::int64_t p = 0; p < n; ++p) {
         tmp[p] = x[2 * p];
         tmp[n + p] = x[2 * p + 1];
       }
-      rotate_head_to<S, D, layout::neox, false>(tmp, y, c, s, n, 2 * n);
+      rotate_head_to<S, D, layout::neox>(tmp, y, c, s, sign, n, 2 * n);
     } else {
-      rotate_head_to<S, S, layout::neox, true>(x, tmp, c, s, n, 2 * n);
+      rotate_head_to<S, S, layout::neox>(x, tmp, c, s, sign, n, 2 * n);
       for (std::int64_t p = 0; p < n; ++p) {
         y[2 * p] = convert_to<D>(tmp[p]);
         y[2 * p + 1] = convert_to<D>(tmp[n + p]);
@@ -112,52 +113,40 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
     }
   } else {
     std::int64_t i = 0;
+    [[maybe_unused]] const auto sg = ops::set1(sign);
     if constexpr (L > 1 && Layout == layout::neox) {
       for (; i + L <= n; i += L) {
         const auto a = ops::load(x + i);
         const auto b = ops::load(x + n + i);
         const auto cv = ops::load(c + i);
-        const auto sv = ops::load(s + i);
-        if constexpr (!Inverse) {
-          put<NT>(y + i, ops::fnmadd(b, sv, ops::mul(a, cv)));
-          put<NT>(y + n + i, ops::fmadd(a, sv, ops::mul(b, cv)));
-        } else {
-          put<NT>(y + i, ops::fmadd(b, sv, ops::mul(a, cv)));
-          put<NT>(y + n + i, ops::fnmadd(a, sv, ops::mul(b, cv)));
-        }
+        const auto sv = ops::mul(ops::load(s + i), sg);
+        put<NT>(y + i, ops::fnmadd(b, sv, ops::mul(a, cv)));
+        put<NT>(y + n + i, ops::fmadd(a, sv, ops::mul(b, cv)));
       }
     } else if constexpr (L > 1 && std::is_same_v<S, bf16> && ops::has_bf16_split) {
       static_assert(std::is_same_v<D, bf16>, "bf16 sources are stored as bf16");
       for (; i + L <= n; i += L) {
         typename ops::vec r[2];
         D* p = y + 2 * i;
-        const auto sv = ops::load(s + i);
-        gptj_unit_bf16(x + 2 * i, ops::load(c + i), Inverse ? ops::mul(sv, ops::set1(-1.0f)) : sv,
-                       r);
+        gptj_unit_bf16(x + 2 * i, ops::load(c + i), ops::mul(ops::load(s + i), sg), r);
         merge_bf16_group<1>(&p, r);
       }
     } else if constexpr (L > 1) {
       for (; i + L <= n; i += L) {
         typename ops::vec c_lo, c_hi, s_lo, s_hi;
         ops::dup_pairs(ops::load(c + i), c_lo, c_hi);
-        ops::dup_pairs(ops::load(s + i), s_lo, s_hi);
+        ops::dup_pairs(ops::mul(ops::load(s + i), sg), s_lo, s_hi);
         const auto v0 = ops::load(x + 2 * i);
         const auto v1 = ops::load(x + 2 * i + L);
-        if constexpr (!Inverse) {
-          put<NT>(y + 2 * i, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-          put<NT>(y + 2 * i + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
-        } else {
-          put<NT>(y + 2 * i, ops::fmsubadd(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
-          put<NT>(y + 2 * i + L, ops::fmsubadd(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
-        }
+        put<NT>(y + 2 * i, ops::fmaddsub(v0, c_lo, ops::mul(ops::swap_pairs(v0), s_lo)));
+        put<NT>(y + 2 * i + L, ops::fmaddsub(v1, c_hi, ops::mul(ops::swap_pairs(v1), s_hi)));
       }
     }
     for (; i < n; ++i) {
       if constexpr (Layout == layout::neox) {
-        rotate_pair_to<S, D, Inverse>(x + i, x + n + i, y + i, y + n + i, c[i], s[i]);
+        rotate_pair_to<S, D>(x + i, x + n + i, y + i, y + n + i, c[i], s[i] * sign);
       } else {
-        rotate_pair_to<S, D, Inverse>(x + 2 * i, x + 2 * i + 1, y + 2 * i, y + 2 * i + 1, c[i],
-                                      s[i]);
+        rotate_pair_to<S, D>(x + 2 * i, x + 2 * i + 1, y + 2 * i, y + 2 * i + 1, c[i], s[i] * sign);
       }
     }
   }
@@ -166,11 +155,12 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, std
   }
 }
 
-/// Every head of one token of `a` from src_t to dst_t: rotated with the row (n > 0) or copied
-/// (n == 0; heads that are contiguous on both sides as one run). NT as rotate_head_to.
-template <class S, class D, layout Layout, bool Inverse, bool NT>
+/// Every head of one token of `a` from src_t to dst_t: rotated with the row (n > 0; sin times
+/// sign) or copied (n == 0; heads that are contiguous on both sides as one run). NT as
+/// rotate_head_to.
+template <class S, class D, layout Layout, bool NT>
 inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t, const float* c,
-                         const float* s, std::int64_t n) noexcept {
+                         const float* s, float sign, std::int64_t n) noexcept {
   if (n == 0) {
     if (a.src_head_stride == a.head_dim && a.dst_head_stride == a.head_dim) {
       copy_converted<S, D, NT>(src_t, dst_t, 0, a.heads * a.head_dim);
@@ -183,8 +173,8 @@ inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
     return;
   }
   for (std::int64_t h = 0; h < a.heads; ++h) {
-    rotate_head_to<S, D, Layout, Inverse, NT && Layout != layout::deinterleaved>(
-        src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, c, s, n, a.head_dim);
+    rotate_head_to<S, D, Layout, NT && Layout != layout::deinterleaved>(
+        src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, c, s, sign, n, a.head_dim);
   }
 }
 
@@ -201,8 +191,9 @@ inline constexpr bool bf16_units =
 /// and sr[2b], sr[2b+1] the duplicated halves), loaded once per token for all Q and K heads.
 /// The formulas are rotate_head_to's; NT as there. bf16 NeoX (bf16_units) goes through the
 /// in-place kernel's paired-lane units instead: cr[2u], cr[2u+1] / sr[2u], sr[2u+1] are unit
-/// u's row halves as load_row_bf16_neox gives them, sin already negated for the inverse.
-template <class S, class D, layout Layout, bool Inverse, int NB, bool NT>
+/// u's row halves as load_row_bf16_neox gives them. Every sin register is already signed
+/// (negated for the inverse), so one formula serves both directions.
+template <class S, class D, layout Layout, int NB, bool NT>
 ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
                                             const typename ops::vec* cr,
                                             const typename ops::vec* sr) noexcept {
@@ -235,13 +226,8 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
       for (int b = 0; b < NB; ++b) {
         const auto va = ops::load(x + b * L);
         const auto vb = ops::load(x + n + b * L);
-        if constexpr (!Inverse) {
-          lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
-          hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
-        } else {
-          lo[b] = ops::fmadd(vb, sr[b], ops::mul(va, cr[b]));
-          hi[b] = ops::fnmadd(va, sr[b], ops::mul(vb, cr[b]));
-        }
+        lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
+        hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
       }
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
@@ -256,27 +242,14 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
       if constexpr (Layout == layout::neox) {
         const auto va = ops::load(x + i);
         const auto vb = ops::load(x + n + i);
-        if constexpr (!Inverse) {
-          put<NT>(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
-          put<NT>(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
-        } else {
-          put<NT>(y + i, ops::fmadd(vb, sr[b], ops::mul(va, cr[b])));
-          put<NT>(y + n + i, ops::fnmadd(va, sr[b], ops::mul(vb, cr[b])));
-        }
+        put<NT>(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
+        put<NT>(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
       } else {
         const auto v0 = ops::load(x + 2 * i);
         const auto v1 = ops::load(x + 2 * i + L);
-        if constexpr (!Inverse) {
-          put<NT>(y + 2 * i,
-                  ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
-          put<NT>(y + 2 * i + L,
-                  ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
-        } else {
-          put<NT>(y + 2 * i,
-                  ops::fmsubadd(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
-          put<NT>(y + 2 * i + L,
-                  ops::fmsubadd(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
-        }
+        put<NT>(y + 2 * i, ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+        put<NT>(y + 2 * i + L,
+                ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
       }
     }
     if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
@@ -288,9 +261,11 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
 /// The token loop. NB > 0: rows of exactly NB vector blocks, kept in registers across the
 /// token's Q and K heads (rotate_heads_resident); NB == 0: any row, reloaded per block from L1
 /// (rotate_head_to). NT: K and V go to their caches with non-temporal stores (append_streams).
-template <class S, class QD, class C, layout Layout, bool Inverse, int NB, bool NT>
+/// The direction is the sign of the sin values (direction_sign), applied as they are loaded.
+template <class S, class QD, class C, layout Layout, int NB, bool NT>
 inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const std::int64_t n = j.pairs;
+  const float sign = direction_sign(j);
   const bool rotate_k = n > 0;
   // Pages of a power-of-two size (the usual 16) split a slot with a shift, not a division.
   const bool pow2_pages = (j.page_size & (j.page_size - 1)) == 0;
@@ -331,47 +306,46 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
       for (std::size_t b = 0; b < R; ++b)
         cr[b] = sr[b] = ops::set1(0.0f);  // (unused when c is null)
       if (c != nullptr) {
+        const auto sg = ops::set1(sign);
         ROPESCALE_UNROLL
         for (int b = 0; b < NB; ++b) {
           if constexpr (units) {
             if (b % 2 == 0) {
               load_row_bf16_neox(c + b * ops::lanes, cr[b], cr[b + 1]);
               load_row_bf16_neox(s + b * ops::lanes, sr[b], sr[b + 1]);
-              if constexpr (Inverse) {  // the units rotate forward; the inverse is sin → −sin
-                sr[b] = ops::mul(sr[b], ops::set1(-1.0f));
-                sr[b + 1] = ops::mul(sr[b + 1], ops::set1(-1.0f));
-              }
+              sr[b] = ops::mul(sr[b], sg);
+              sr[b + 1] = ops::mul(sr[b + 1], sg);
             }
           } else if constexpr (Layout == layout::neox) {
             cr[b] = ops::load(c + b * ops::lanes);
-            sr[b] = ops::load(s + b * ops::lanes);
+            sr[b] = ops::mul(ops::load(s + b * ops::lanes), sg);
           } else {
             ops::dup_pairs(ops::load(c + b * ops::lanes), cr[2 * b], cr[2 * b + 1]);
-            ops::dup_pairs(ops::load(s + b * ops::lanes), sr[2 * b], sr[2 * b + 1]);
+            ops::dup_pairs(ops::mul(ops::load(s + b * ops::lanes), sg), sr[2 * b], sr[2 * b + 1]);
           }
         }
       }
       if (j.q.heads > 0) {
-        rotate_heads_resident<S, QD, Layout, Inverse, NB, false>(
-            j.q, j.q.src + t * j.q.src_token_stride, j.q.dst + t * j.q.dst_token_stride, cr, sr);
+        rotate_heads_resident<S, QD, Layout, NB, false>(j.q, j.q.src + t * j.q.src_token_stride,
+                                                        j.q.dst + t * j.q.dst_token_stride, cr, sr);
       }
       if (kv && j.k.heads > 0) {
-        rotate_heads_resident<S, C, Layout, Inverse, NB, NT>(
-            j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, cr, sr);
+        rotate_heads_resident<S, C, Layout, NB, NT>(j.k, j.k.src + t * j.k.src_token_stride,
+                                                    j.k.dst + kd, cr, sr);
       }
     } else {
       if (j.q.heads > 0) {
-        append_heads<S, QD, Layout, Inverse, false>(j.q, j.q.src + t * j.q.src_token_stride,
-                                                    j.q.dst + t * j.q.dst_token_stride, c, s, n);
+        append_heads<S, QD, Layout, false>(j.q, j.q.src + t * j.q.src_token_stride,
+                                           j.q.dst + t * j.q.dst_token_stride, c, s, sign, n);
       }
       if (kv && j.k.heads > 0) {
-        append_heads<S, C, Layout, Inverse, NT>(j.k, j.k.src + t * j.k.src_token_stride,
-                                                j.k.dst + kd, c, s, rotate_k ? n : 0);
+        append_heads<S, C, Layout, NT>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, c, s,
+                                       sign, rotate_k ? n : 0);
       }
     }
     if (kv && j.v.heads > 0) {
-      append_heads<S, C, Layout, Inverse, NT>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd,
-                                              nullptr, nullptr, 0);
+      append_heads<S, C, Layout, NT>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd, nullptr,
+                                     nullptr, 1.0f, 0);
     }
   }
   if constexpr (NT) end_streaming();
@@ -411,21 +385,21 @@ inline bool append_streams(const append_job<S, QD, C>& j) noexcept {
 /// instantiating every block count up to the register limit doubled the compile time of a TU
 /// using rope_kv_append), not for bf16 GPT-J sources (their in-place formula is
 /// gptj_unit_bf16's); else the per-block reloading loop.
-template <class S, class QD, class C, layout Layout, bool Inverse, bool NT>
+template <class S, class QD, class C, layout Layout, bool NT>
 inline void append_tokens_for(const append_job<S, QD, C>& j) noexcept {
   if constexpr (ops::lanes > 1 && Layout != layout::deinterleaved &&
                 !(Layout == layout::gptj && std::is_same_v<S, bf16> && ops::has_bf16_split)) {
     constexpr int K = Layout == layout::neox ? ops::row_regs / 2 : ops::row_regs / 4;
     if (j.pairs == 4 * ops::lanes && K >= 4) {
-      append_tokens<S, QD, C, Layout, Inverse, (K >= 4 ? 4 : 0), NT>(j);
+      append_tokens<S, QD, C, Layout, (K >= 4 ? 4 : 0), NT>(j);
       return;
     }
     if (j.pairs == 2 * ops::lanes && K >= 2) {
-      append_tokens<S, QD, C, Layout, Inverse, (K >= 2 ? 2 : 0), NT>(j);
+      append_tokens<S, QD, C, Layout, (K >= 2 ? 2 : 0), NT>(j);
       return;
     }
   }
-  append_tokens<S, QD, C, Layout, Inverse, 0, NT>(j);
+  append_tokens<S, QD, C, Layout, 0, NT>(j);
 }
 
 /// Runs a validated append job (out-of-place rotation, fused KV append or plain KV append).
@@ -435,18 +409,10 @@ inline void append(const append_job<S, QD, C>& j) noexcept {
   const bool nt = append_streams(j);
   with_layout(j, [&](auto lay) {
     constexpr layout Layout = decltype(lay)::value;
-    const auto run = [&](auto inverse) {
-      constexpr bool Inverse = decltype(inverse)::value;
-      if (nt) {
-        append_tokens_for<S, QD, C, Layout, Inverse, has_stream_stores<ops>::value>(j);
-      } else {
-        append_tokens_for<S, QD, C, Layout, Inverse, false>(j);
-      }
-    };
-    if (j.inverse) {
-      run(std::true_type{});
+    if (nt) {
+      append_tokens_for<S, QD, C, Layout, has_stream_stores<ops>::value>(j);
     } else {
-      run(std::false_type{});
+      append_tokens_for<S, QD, C, Layout, false>(j);
     }
   });
 }
