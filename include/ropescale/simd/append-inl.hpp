@@ -54,6 +54,14 @@ ROPESCALE_INLINE void end_streaming() noexcept {
   O::stream_fence();
 }
 
+/// f32 → bf16 stores narrow two vectors at a time where the ops have element-order bf16 groups
+/// (AVX512_BF16: one vcvtne2ps2bf16 per 32 values, subnormals screened as in the in-place
+/// kernel, merge_bf16_group) instead of one integer rounding sequence per vector. Plain stores
+/// only (a call that streams keeps ops::stream).
+template <class S, class D, bool NT>
+inline constexpr bool grouped_bf16_stores =
+    std::is_same_v<S, float>&& std::is_same_v<D, bf16> && !NT && has_bf16_neox_in_order<ops>::value;
+
 /// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D). NT:
 /// y + from is aligned to the vector's width and the vector part is stored non-temporally.
 template <class S, class D, bool NT = false>
@@ -67,6 +75,15 @@ inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t cou
     // f32 → f32 through vector registers is a bit copy too (loads and stores do not convert),
     // inline instead of a library call per token and head run.
     std::int64_t i = from;
+    if constexpr (grouped_bf16_stores<S, D, NT>) {
+      constexpr std::int64_t L = ops::lanes;
+      for (; i + 4 * L <= count; i += 4 * L) {
+        const typename ops::vec r[4] = {ops::load(x + i), ops::load(x + i + L),
+                                        ops::load(x + i + 2 * L), ops::load(x + i + 3 * L)};
+        bf16* const p[2] = {y + i, y + i + 2 * L};
+        merge_bf16_group<2, true>(p, r);
+      }
+    }
     if constexpr (ops::lanes > 1) {
       for (; i + ops::lanes <= count; i += ops::lanes) put<NT>(y + i, ops::load(x + i));
     }
@@ -215,12 +232,16 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
                        r + 4 * u);
       }
       merge_bf16_group<NB, has_bf16_neox_in_order<ops>::value>(p, r);
-      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
+        copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      }
       continue;
-    } else if constexpr (Layout == layout::neox && NT && sizeof(D) < sizeof(float)) {
+    } else if constexpr (Layout == layout::neox &&
+                         ((NT && sizeof(D) < sizeof(float)) || grouped_bf16_stores<S, D, NT>)) {
       // Both halves computed first, then stored in address order: a narrowed vector fills half
       // a line, and non-temporal stores combine into whole lines only when a line's stores are
-      // consecutive (alternating halves measured ~25% slower than the floor's copy).
+      // consecutive (alternating halves measured ~25% slower than the floor's copy). f32 → bf16
+      // with grouped stores narrows the head's 2·NB vectors as NB element-order pairs.
       typename ops::vec lo[slots<NB>], hi[slots<NB>];
       ROPESCALE_UNROLL
       for (int b = 0; b < NB; ++b) {
@@ -229,11 +250,29 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
         lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
         hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
       }
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
-      ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) put<NT>(y + n + b * L, hi[b]);
-      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      if constexpr (grouped_bf16_stores<S, D, NT>) {
+        static_assert(NB % 2 == 0, "grouped bf16 stores take two vector blocks per pair");
+        bf16* p[slots<NB>];
+        typename ops::vec r[slots<2 * NB>];
+        ROPESCALE_UNROLL
+        for (int u = 0; u < NB / 2; ++u) {
+          p[u] = y + 2 * u * L;
+          p[NB / 2 + u] = y + n + 2 * u * L;
+          r[2 * u] = lo[2 * u];
+          r[2 * u + 1] = lo[2 * u + 1];
+          r[NB + 2 * u] = hi[2 * u];
+          r[NB + 2 * u + 1] = hi[2 * u + 1];
+        }
+        merge_bf16_group<NB, true>(p, r);
+      } else {
+        ROPESCALE_UNROLL
+        for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
+        ROPESCALE_UNROLL
+        for (int b = 0; b < NB; ++b) put<NT>(y + n + b * L, hi[b]);
+      }
+      if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
+        copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+      }
       continue;
     }
     ROPESCALE_UNROLL
@@ -252,7 +291,7 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
                 ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
       }
     }
-    if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
+    if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
       copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
     }
   }
