@@ -56,7 +56,7 @@ struct IsaNames {
   }
 };
 using AllIsas = ::testing::Types<isa_tag<isa::scalar>, isa_tag<isa::avx2>, isa_tag<isa::avx512>,
-                                 isa_tag<isa::neon>>;
+                                 isa_tag<isa::avx512bf16>, isa_tag<isa::neon>>;
 
 constexpr unsigned kSeed = 20261203u;
 
@@ -534,6 +534,91 @@ TYPED_TEST(KvAppendTest, StreamingStoresSameBits) {
 }
 
 /// Out-of-place into the source itself is the in-place rotation.
+/// The bf16 bits to_bf16 gives for any f32 (independent of the library): a NaN keeps its sign
+/// and upper payload and becomes quiet; everything else rounds to nearest, ties to even.
+std::uint16_t bf16_expected(float x) {
+  std::uint32_t u = 0;
+  std::memcpy(&u, &x, sizeof u);
+  if (std::isnan(x)) return static_cast<std::uint16_t>((u >> 16) | 0x40);
+  if (std::isinf(x)) return static_cast<std::uint16_t>((u >> 16) & 0xFF80);
+  return rne_bits<bf16>(static_cast<double>(x));
+}
+
+float f32_of_bits(std::uint32_t u) {
+  float x = 0;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+// f32 -> bf16 caches with special values in K and V: subnormals (which vcvtne2ps2bf16 would
+// flush: the grouped narrowing must notice and round them exactly), the largest subnormal (rounds
+// up to the smallest normal), ties, values that round to infinity, infinities, quiet and
+// signalling NaNs, signed zeros. V must hold bf16_expected(v); K the in-place rotation with the
+// same ISA, then bf16_expected. Plain and streaming stores; token-major 128-dim heads (the
+// register-resident loop of AVX-512) and a 40-dim head (vector body plus tail).
+TYPED_TEST(KvAppendTest, SpecialValuesToBf16) {
+  const std::uint32_t specials[] = {0x00000001u, 0x80000001u, 0x007FFFFFu, 0x00400000u, 0x807FFFFFu,
+                                    0x00000000u, 0x80000000u, 0x3F808000u, 0x3F818000u, 0x7F7FFFFFu,
+                                    0xFF7FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00001u, 0x7F800001u,
+                                    0xFFA12345u, 0x0DB1A2C3u, 0x00012345u};
+  const std::int64_t n_special = static_cast<std::int64_t>(sizeof specials / sizeof specials[0]);
+  for (const std::int64_t D : {std::int64_t{128}, std::int64_t{40}}) {
+    for (const bool streaming : {false, true}) {
+      SCOPED_TRACE("head_dim " + std::to_string(D) + (streaming ? " streaming" : " plain"));
+      const std::int64_t saved = ropescale::simd::kv_stream_min_bytes();
+      ropescale::simd::set_kv_stream_min_bytes(streaming ? 0 : saved);
+      const std::int64_t T = 3, H = 2;
+      std::mt19937 rng(kSeed + 11);
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      strided<float> k(T, H, D, 0, 0, 0), v(T, H, D, 0, 0, 0);
+      std::int64_t next = 0;
+      for (std::int64_t t = 0; t < T; ++t) {
+        for (std::int64_t h = 0; h < H; ++h) {
+          for (std::int64_t c = 0; c < D; ++c) {
+            // every 7th element special (so most 32-value groups hold one), else random; K's
+            // subnormals are scaled so the rotation keeps them subnormal.
+            const bool special = (t * H * D + h * D + c) % 7 == 3;
+            const float x = special ? f32_of_bits(specials[next++ % n_special]) : u(rng);
+            v.at(t, h, c) = x;
+            k.at(t, h, c) = special ? x : u(rng) * 1e-39f;
+          }
+        }
+      }
+      const test_rows rows = make_rows(D, 50, T);
+      const std::vector<std::int64_t> slots = {5, -1, 2};
+      test_cache<bf16> kc(2, 4, H, D, false), vc(2, 4, H, D, false);
+      ropescale::apply_options opt;
+      opt.force_isa = TestFixture::which;
+      ropescale::rope_kv_append(tensor_view<float>{}, k.view(), v.view(), kc.view(), vc.view(),
+                                slot_mapping::list(slots.data(), T), rows.view(),
+                                token_positions::range(50), layout::neox, D, opt);
+      const std::vector<float> k_rot =
+          rotated_in_place(TestFixture::which, k, rows, row_kind::table, token_positions::range(50),
+                           layout::neox, D, false);
+      ropescale::simd::set_kv_stream_min_bytes(saved);
+      for (std::int64_t t = 0; t < T; ++t) {
+        const std::int64_t slot = slots[idx(t)];
+        if (slot < 0) continue;
+        for (std::int64_t h = 0; h < H; ++h) {
+          for (std::int64_t c = 0; c < D; ++c) {
+            const std::uint16_t want_v = bf16_expected(v.at(t, h, c));
+            const std::uint16_t want_k = bf16_expected(k_rot[idx(t * k.ts + h * k.hs + c)]);
+            ASSERT_EQ(vc.buf[idx(vc.offset(slot, h, c))].bits, want_v)
+                << "v token " << t << " head " << h << " channel " << c;
+            ASSERT_EQ(kc.buf[idx(kc.offset(slot, h, c))].bits, want_k)
+                << "k token " << t << " head " << h << " channel " << c;
+          }
+        }
+      }
+      // The same V through kv_append (the floor's copy).
+      test_cache<bf16> vc2(2, 4, H, D, false);
+      ropescale::kv_append(tensor_view<float>{}, v.view(), kc.view(), vc2.view(),
+                           slot_mapping::list(slots.data(), T), opt);
+      EXPECT_TRUE(vc2.bytes() == vc.bytes());
+    }
+  }
+}
+
 TYPED_TEST(KvAppendTest, DestinationEqualSourceIsInPlace) {
   std::mt19937 rng(kSeed + 2);
   for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
