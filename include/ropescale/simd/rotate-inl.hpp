@@ -33,7 +33,8 @@ inline bool streams(const rotate_job<T>& j) noexcept;
 template <class T, layout Layout, class F>
 inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept;
 template <class T, layout Layout, int NB, int Chunks, class Rows>
-inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_source) noexcept;
+ROPESCALE_NOINLINE void rotate_tokens_resident(const rotate_job<T>& j,
+                                               const Rows& row_source) noexcept;
 template <class T, layout Layout, class Rows>
 ROPESCALE_NOINLINE void rotate_tokens_streaming(const rotate_job<T>& j,
                                                 const Rows& row_source) noexcept;
@@ -286,9 +287,13 @@ inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept {
 /// in locals. Each token's row is taken in Chunks register-resident sweeps of NB units, each
 /// sweeping every head of Q and K (one sweep for a 128-dim row on AVX-512; two for NeoX on AVX2,
 /// whose 16 registers hold half a row). (One function per call, not a call per token:
-/// docs/architecture.md, "What was tried".)
+/// docs/architecture.md, "What was tried".) Always out of line, so its code does not depend on
+/// what else the including TU instantiates. g++ inlined it into rotate_on_the_fly in
+/// ropescale-bench (not in a small TU): on-the-fly 4096×32×128 then ran at 0.75 of the floor
+/// instead of 0.93, the head loop identical except for the order of its stores.
 template <class T, layout Layout, int NB, int Chunks, class Rows>
-inline void rotate_tokens_resident(const rotate_job<T>& j, const Rows& row_source) noexcept {
+ROPESCALE_NOINLINE void rotate_tokens_resident(const rotate_job<T>& j,
+                                               const Rows& row_source) noexcept {
   const auto rows = loop_rows(row_source);  // fields in registers, not reloaded after stores
   constexpr std::int64_t n = Chunks * NB * unit_pairs<T, Layout>;  // == j.pairs
   const std::int64_t q_heads = j.q_heads, q_hs = j.q_head_stride, q_ts = j.q_token_stride;
