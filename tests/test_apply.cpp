@@ -289,10 +289,13 @@ void sweep(isa which) {
   sweep_stats st;
   const std::int64_t head_dims[] = {64, 80, 96, 128, 256};
   const std::int64_t partial[] = {36, 50, 24, 34, 6};  // n = 18, 25, 12, 17, 3
+  // A second partial dim where engines use one: 32 of 80 (Phi-2), a register-resident row.
+  const std::int64_t partial2[] = {0, 32, 0, 0, 0};
   const std::int64_t starts[] = {0, 100000, 10000000};
   int idx = 0;
   for (int hd = 0; hd < 5; ++hd) {
-    for (std::int64_t rd : {head_dims[hd], partial[hd]}) {
+    for (std::int64_t rd : {head_dims[hd], partial[hd], partial2[hd]}) {
+      if (rd == 0) continue;
       for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
         for (std::int64_t tokens : {1, 3, 7}) {
           for (std::int64_t start : starts) {

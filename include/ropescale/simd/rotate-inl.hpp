@@ -13,8 +13,8 @@
 //   blocks. A chunk's cos/sin vectors are loaded once per token and kept in registers while every
 //   head of Q and K reuses them (ops::row_regs says how many registers the row may take), so
 //   each token's heads are swept in address order with no table loads in the head loop. It is
-//   compiled only for the pair counts of common rotary dims (resident_pairs_list) whose rows are
-//   whole vector blocks, in 1–4 chunks.
+//   compiled only for the pair counts of common rotary dims (with_resident_shape: 32, 64, 96,
+//   128, 256) whose rows are whole vector blocks, in 1–4 chunks.
 // - rotate_tokens_streaming: any row. Token → (Q heads, then K heads) → blocks, the row reloaded
 //   from L1 per head, then the scalar remainder. DRAM-sized calls whose row needs several
 //   register sweeps take it too (one sequential sweep per token keeps the prefetchers effective),
@@ -264,12 +264,17 @@ inline bool resident_case(F& f) noexcept {
 }
 
 /// f(integral_constant nb, integral_constant chunks) when the resident loop is compiled for rows
-/// of `pairs` pairs, else false. Only the pair counts of common rotary dims are (64, 128, 256:
-/// each extra count is one more unrolled loop per ISA, layout and type in every user TU); every
-/// other row takes the streaming loop, correct for any count.
+/// of `pairs` pairs, else false. Only the pair counts of common rotary dims are (32, 64, 96, 128,
+/// 256: each extra count is one more unrolled loop per ISA, layout and type in every user TU, and
+/// only whole vector blocks qualify, e.g. not 96 for bf16 NeoX on AVX-512); every other row takes
+/// the streaming loop, correct for any count.
 template <class T, layout Layout, class F>
 inline bool with_resident_shape(std::int64_t pairs, F&& f) noexcept {
   switch (pairs) {
+    case 16:
+      return resident_case<T, Layout, 16>(f);
+    case 48:
+      return resident_case<T, Layout, 48>(f);
     case 32:
       return resident_case<T, Layout, 32>(f);
     case 64:
