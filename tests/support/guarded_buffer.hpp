@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 namespace ropescale_test {
@@ -26,7 +25,10 @@ class guarded_buffer {
     const std::uintptr_t aligned = (base + 63) & ~std::uintptr_t{63};
     begin_ = static_cast<std::size_t>(aligned - reinterpret_cast<std::uintptr_t>(storage_.data())) +
              offset_;
-    std::memset(storage_.data() + begin_, 0, count * sizeof(T));
+    // A loop, not memset: g++ 12 (C++20, -O2) propagated an impossible "negative" size into the
+    // memset bound and raised -Wstringop-overflow.
+    const std::size_t end = begin_ + count * sizeof(T);
+    for (std::size_t i = begin_; i < end; ++i) storage_[i] = 0;
   }
 
   T* data() noexcept { return reinterpret_cast<T*>(storage_.data() + begin_); }
