@@ -3,13 +3,16 @@
 // sees only the kernel entry points' declarations and links the ones compiled once in
 // support/separate_kernels_tu.cpp. Per ISA: table rotation of float, bf16 and f16 against the
 // independent double reference (support/rotate_reference.hpp) on the table's own float values,
-// the on-the-fly path against the table path, and a table build against exact cos/sin.
+// the on-the-fly path against the table path, and a table build against exact cos/sin. Bad calls
+// reach the complete checks, which in this mode are compiled in the kernels TU too.
 #define ROPESCALE_SEPARATE_KERNELS
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ropescale/apply.hpp"
@@ -111,5 +114,33 @@ TEST_P(SeparateKernels, TableBuildWithinBound) {
   }
   ropescale::set_isa(ropescale::best_isa());
 }
+
+/// Each type's rejected call goes through checked_rotate_job<T> (compiled in the kernels TU in
+/// this mode) and raises the error naming the argument, with nothing written.
+template <class T>
+void bad_call_names_argument() {
+  const std::vector<double> w = ref::default_inv_freq(64, 1e4);
+  ropescale::cos_sin_table table(w, 1.0, 16);
+  std::vector<T> x(2 * 64, ropescale::store_from_float<T>(0.5f));
+  const std::vector<T> before = x;
+  try {
+    ropescale::apply_rotary(ropescale::dense_view(x.data(), 2, 1, 64), *table.snapshot(),
+                            token_positions::range(15), layout::neox, 64);
+    FAIL() << "position 16 has no table row, the call must be rejected";
+  } catch (const ropescale::invalid_parameter& e) {
+    EXPECT_NE(std::string(e.what()).find("16"), std::string::npos) << e.what();
+  }
+  const ropescale::error e =
+      ropescale::try_apply_rotary(ropescale::dense_view(x.data(), 2, 1, 64), *table.snapshot(),
+                                  token_positions::range(0), layout::neox, 63);
+  EXPECT_FALSE(e.ok());
+  EXPECT_EQ(e.key, "rotary_dim") << e.message;
+  EXPECT_NE(e.message.find("63"), std::string::npos) << e.message;
+  EXPECT_EQ(std::memcmp(x.data(), before.data(), x.size() * sizeof(T)), 0);
+}
+
+TEST(SeparateKernelsErrors, BadCallsNameTheArgumentF32) { bad_call_names_argument<float>(); }
+TEST(SeparateKernelsErrors, BadCallsNameTheArgumentBf16) { bad_call_names_argument<bf16>(); }
+TEST(SeparateKernelsErrors, BadCallsNameTheArgumentF16) { bad_call_names_argument<f16>(); }
 
 }  // namespace

@@ -503,6 +503,25 @@ ROPESCALE_NOINLINE bool checked_rotate_job(simd::rotate_job<T>& job, const tenso
   return true;
 }
 
+#if defined(ROPESCALE_SEPARATE_KERNELS)
+// Separately compiled mode: the complete checks and their messages are compiled once, in the
+// kernels TU, like the kernels; user TUs keep only lean_rotate_job inline.
+#if defined(ROPESCALE_KERNELS_TU)
+#define ROPESCALE_CHECKED_JOB_INSTANCE template
+#else
+#define ROPESCALE_CHECKED_JOB_INSTANCE extern template
+#endif
+#define ROPESCALE_CHECKED_JOB(T)                                                               \
+  ROPESCALE_CHECKED_JOB_INSTANCE bool checked_rotate_job<T>(                                   \
+      simd::rotate_job<T>&, const tensor_view<T>&, const tensor_view<T>&, const cos_sin_view&, \
+      const token_positions&, layout, std::int64_t, const apply_options&, const char*, error*);
+ROPESCALE_CHECKED_JOB(float)
+ROPESCALE_CHECKED_JOB(bf16)
+ROPESCALE_CHECKED_JOB(f16)
+#undef ROPESCALE_CHECKED_JOB
+#undef ROPESCALE_CHECKED_JOB_INSTANCE
+#endif
+
 /// make_rotate_job's common case in one pass, without building any message: true when the call
 /// is valid and rotates something (Q and K each either absent with heads == 0 or with tokens and
 /// heads >= 1, a table with rows), with the job filled. Everything else, valid or not, returns
