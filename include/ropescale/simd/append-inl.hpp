@@ -340,11 +340,15 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
     }
     if constexpr (NB > 0) {
       constexpr bool units = bf16_units<S, Layout>;
-      constexpr std::size_t R = Layout == layout::neox && !units ? slots<NB> : slots<2 * NB>;
+      // GPT-J holds each block's duplicated halves (two registers); NeoX, and bf16 NeoX units
+      // (two blocks as two registers), one per block.
+      constexpr std::size_t R = Layout == layout::gptj ? slots<2 * NB> : slots<NB>;
       typename ops::vec cr[R], sr[R];
-      for (std::size_t b = 0; b < R; ++b)
-        cr[b] = sr[b] = ops::set1(0.0f);  // (unused when c is null)
-      if (c != nullptr) {
+      if (c == nullptr) {
+        // No Q or K head to rotate (V only): the registers are never read. Filled only here:
+        // filled for every token, g++ compiled it to a `rep stos` over the spilled arrays.
+        for (std::size_t b = 0; b < R; ++b) cr[b] = sr[b] = ops::set1(0.0f);
+      } else {
         const auto sg = ops::set1(sign);
         ROPESCALE_UNROLL
         for (int b = 0; b < NB; ++b) {
