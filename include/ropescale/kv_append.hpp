@@ -347,8 +347,7 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   const bool has_k = k.heads > 0;
   const bool has_v = v.heads > 0;
   // One token count for every present tensor, the slot list and the positions.
-  // (Straight-line compares: a loop over small stack arrays of the three stalled on
-  // store-to-load forwarding, ~8% of a decode call.)
+  // The first present tensor sets the count; the others are compared with it in q, k, v order.
   const std::int64_t tokens = has_q ? q.tokens : has_k ? k.tokens : has_v ? v.tokens : 0;
   const char* const first = has_q ? q_name : has_k ? "k" : "v";
   if (has_k && k.tokens != tokens)

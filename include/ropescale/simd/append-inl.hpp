@@ -345,8 +345,8 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
       constexpr std::size_t R = Layout == layout::gptj ? slots<2 * NB> : slots<NB>;
       typename ops::vec cr[R], sr[R];
       if (c == nullptr) {
-        // No Q or K head to rotate (V only): the registers are never read. Filled only here:
-        // filled for every token, g++ compiled it to a `rep stos` over the spilled arrays.
+        // No Q or K head to rotate (V only): the registers are never read, and are filled only
+        // to keep them initialised (filling them for every token compiled to a `rep stos`).
         for (std::size_t b = 0; b < R; ++b) cr[b] = sr[b] = ops::set1(0.0f);
       } else {
         const auto sg = ops::set1(sign);
