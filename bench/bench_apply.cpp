@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Benchmarks of the in-place rotation kernels against the memory floor (docs/performance.md §3,
+// Benchmarks of the in-place rotation kernels against the memory floor (docs/benchmarks.md §3,
 // §9). Contract names (parsed by scripts, never renamed): BM_InPlaceFloor, BM_ApplyNeox_f32,
 // BM_ApplyGptj_f32, BM_ApplyNeox_bf16, each over tokens × heads × dim = 1×32×128, 512×8×128 and
 // 4096×32×128, positions from 100000, A = 1, with the active ISA (ROPESCALE_ISA overrides). The

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // ropescale-bench entry point: records build facts as run context so a JSON result says what
-// was measured. See docs/performance.md for how to run and read it.
+// was measured. See docs/benchmarks.md for how to run and read it.
 #include <benchmark/benchmark.h>
 
 #include "bench_context.hpp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Benchmarks of the cos/sin side (docs/performance.md §4, §6, §9): the no-table decode path and the
+// Benchmarks of the cos/sin side (docs/benchmarks.md §4, §6, §9): the no-table decode path and the
 // cold paths that build rows.
 //   BM_DecodeOnTheFly_f32 (contract name): apply_rotary_on_the_fly on a T×H×D f32 tensor (NeoX,
 //     default RoPE θ = 1e6, A = 1, positions from 100000, active ISA): per token, 64 pairs of

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Ratio table from one ropescale-bench JSON run (docs/performance.md §9-§10).
+"""Ratio table from one ropescale-bench JSON run (docs/benchmarks.md §9-§10).
 
 Usage: python3 bench/ratios.py bench.json
 

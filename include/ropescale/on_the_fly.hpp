@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The no-table decode path (docs/reference.md §5.2 "no-table decode path", docs/performance.md §4,
+// The no-table decode path (docs/reference.md §5.2 "no-table decode path", docs/benchmarks.md §4,
 // §6): rotate Q and K in place with cos/sin computed inside the call from the method's double table
 // ω, with no cached rows. Per token, the row of n cos then n sin floats (A folded in, the same
 // layout as cos_sin_table.hpp) is computed into a stack buffer by the vectorised sincos of

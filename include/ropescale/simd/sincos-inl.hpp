@@ -4,7 +4,7 @@
 // ISA's namespace and target region, after rotate-inl.hpp (it uses its token loops). No include
 // guard and no #includes.
 //
-// Algorithm, per vector of `sincos_ops::lanes` pairs (docs/reference.md §5.2, docs/performance.md
+// Algorithm, per vector of `sincos_ops::lanes` pairs (docs/reference.md §5.2, docs/benchmarks.md
 // §6):
 //   1. angle in double lanes (sincos_ops::dlanes per double vector, lanes/dlanes of them):
 //        φ = p·ω (rounded), e = fma(p, ω, −φ) (its exact rounding error),
