@@ -897,3 +897,180 @@ TEST(KvAppend, PlainAppendChecksK) {
 }
 
 }  // namespace
+
+namespace {
+
+bool same_tensor(const ropescale::simd::append_tensor<float, bf16>& a,
+                 const ropescale::simd::append_tensor<float, bf16>& b) {
+  return a.src == b.src && a.src_token_stride == b.src_token_stride &&
+         a.src_head_stride == b.src_head_stride && a.dst == b.dst &&
+         a.dst_token_stride == b.dst_token_stride && a.dst_page_stride == b.dst_page_stride &&
+         a.dst_slot_stride == b.dst_slot_stride && a.dst_head_stride == b.dst_head_stride &&
+         a.heads == b.heads && a.head_dim == b.head_dim;
+}
+
+using test_append_job = ropescale::simd::append_job<float, float, bf16>;
+
+bool same_append_job(const test_append_job& a, const test_append_job& b) {
+  return a.token_begin == b.token_begin && a.token_end == b.token_end && a.pairs == b.pairs &&
+         a.cos == b.cos && a.sin == b.sin && a.row_stride == b.row_stride &&
+         a.positions == b.positions && a.row_offset == b.row_offset &&
+         a.range_row0 == b.range_row0 && a.lay == b.lay && a.inverse == b.inverse &&
+         a.q.src == b.q.src && a.q.dst == b.q.dst && a.q.heads == b.q.heads &&
+         a.q.head_dim == b.q.head_dim && a.q.src_token_stride == b.q.src_token_stride &&
+         a.q.src_head_stride == b.q.src_head_stride &&
+         a.q.dst_token_stride == b.q.dst_token_stride &&
+         a.q.dst_head_stride == b.q.dst_head_stride && same_tensor(a.k, b.k) &&
+         same_tensor(a.v, b.v) && a.slots == b.slots && a.page_size == b.page_size &&
+         a.inv_freq == b.inv_freq && a.attention == b.attention && a.row == b.row;
+}
+
+}  // namespace
+
+// The common-case check of the append entry points (detail::lean_append_job: no messages, one
+// pass) accepts only calls the complete, ordered checks (detail::checked_append_job) accept, and
+// then fills the same job. Random single and multiple mutations of a valid fused call (Q in
+// place, K, V into bf16 caches) and of a valid plain append (no rows), over every argument the
+// checks read; the lean pass must also accept most of the valid calls (or it is not the common
+// path).
+TEST(KvLeanCheck, AcceptsOnlyCallsTheCompleteChecksAccept) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  std::mt19937_64 rng(20261204);
+  std::vector<float> buf(4096), rows(256);
+  std::vector<bf16> kbuf(4096), vbuf(4096);
+  std::vector<std::int64_t> list(8), slot_values(8);
+  auto pick = [&](std::initializer_list<std::int64_t> v) {
+    return *(v.begin() + static_cast<std::ptrdiff_t>(rng() % v.size()));
+  };
+  int lean_accepted = 0, full_accepted = 0, rejected = 0;
+  for (int trial = 0; trial < 100000; ++trial) {
+    // The valid call: Q 3 tokens x 2 heads x 8, K and V 3 x 1 x 8, rotary_dim 4, a 16-row table
+    // for positions 5..20, positions 5, 6, 7; caches of 2 pages x 4 slots x 1 head x 8.
+    std::int64_t rd = 4;
+    layout lay = layout::neox;
+    tensor_view<float> q{buf.data(), 3, 2, 8, 16, 8, -1};
+    tensor_view<float> k{buf.data() + 48, 3, 1, 8, 16, 8, 1024};
+    tensor_view<float> v{buf.data() + 1200, 3, 1, 8, 8, 8, -1};
+    paged_cache_view<bf16> kc = paged_cache_view<bf16>::token_major(kbuf.data(), 2, 4, 1, 8);
+    paged_cache_view<bf16> vc = paged_cache_view<bf16>::token_major(vbuf.data(), 2, 4, 1, 8);
+    cos_sin_view t{rows.data(), rows.data() + 2, 4, 2, 5, 16};
+    token_positions pos = token_positions::range(5);
+    for (std::size_t i = 0; i < list.size(); ++i) list[i] = 5 + static_cast<std::int64_t>(i);
+    for (std::size_t i = 0; i < slot_values.size(); ++i) {
+      slot_values[i] = static_cast<std::int64_t>((i * 3) % 8);
+    }
+    slot_mapping slots = slot_mapping::list(slot_values.data(), 3);
+    const bool rotating = rng() % 4 != 0;
+    ropescale::apply_options opt;
+    opt.inverse = rng() % 2 == 0;
+    if (!rotating) q = tensor_view<float>{};
+    const int moves = static_cast<int>(rng() % 4);
+    for (int m = 0; m < moves; ++m) {
+      const auto which = rng() % 3;
+      tensor_view<float>& x = which == 0 ? q : which == 1 ? k : v;
+      paged_cache_view<bf16>& c = rng() % 2 == 0 ? kc : vc;
+      switch (rng() % 26) {
+        case 0:
+          rd = pick({-2, 0, 1, 2, 3, 6, 8});
+          break;
+        case 1:
+          lay = static_cast<layout>(pick({0, 1, 2, 3, -1}));
+          break;
+        case 2:
+          x.tokens = pick({-1, 0, 1, 2, 4});
+          break;
+        case 3:
+          x.heads = pick({-1, 0, 0, 1, 2});
+          break;
+        case 4:
+          x.head_dim = pick({-1, 0, 2, 3, 4, 7, 16});
+          break;
+        case 5:
+          x.token_stride = pick({-1, 0, 7, 8, 16, 24, kMax / 2});
+          break;
+        case 6:
+          x.head_stride = pick({-1, 0, 4, 8, 16, kMax / 4});
+          break;
+        case 7:
+          x.extent = pick({-1, 0, 23, 24, 40, 48});
+          break;
+        case 8:
+          x.data = rng() % 2 == 0 ? nullptr : buf.data() + pick({0, 8, 16, 40, 48, 52, 200});
+          break;
+        case 9:
+          c.pages = pick({-1, 0, 1, 2, 3, kMax});
+          break;
+        case 10:
+          c.page_size = pick({-1, 0, 1, 2, 4, 8});
+          break;
+        case 11:
+          c.heads = pick({0, 1, 2});
+          break;
+        case 12:
+          c.head_dim = pick({4, 8, 16});
+          break;
+        case 13:
+          c.page_stride = pick({-1, 0, 8, 16, 32, 64, kMax / 2});
+          break;
+        case 14:
+          c.slot_stride = pick({-1, 0, 4, 8, 16});
+          break;
+        case 15:
+          c.head_stride = pick({-1, 0, 4, 8, 32});
+          break;
+        case 16:
+          c.data = rng() % 4 == 0 ? nullptr : (&c == &kc ? vbuf.data() : kbuf.data());
+          break;
+        case 17:
+          slots.count = pick({-1, 0, 1, 2, 3, 4});
+          break;
+        case 18:
+          if (rng() % 4 == 0) slots.values = nullptr;
+          break;
+        case 19:
+          slot_values[rng() % 4] = pick({kMin, -2, -1, 0, 7, 8, 9, kMax});
+          break;
+        case 20:
+          t.rows = pick({-1, 0, 1, 2, 3, 17});
+          break;
+        case 21:
+          t.first_position = pick({kMin, 0, 4, 5, 6, 18, kMax});
+          break;
+        case 22:
+          pos = rng() % 2 == 0 ? token_positions::range(pick({-1, 0, 4, 5, 18, 19}))
+                               : token_positions::list(list.data(), pick({0, 2, 3, 4}));
+          break;
+        case 23:
+          list[rng() % 4] = pick({kMin, -1, 4, 5, 20, 21, kMax});
+          break;
+        case 24:
+          opt.token_begin = pick({-1, 0, 1, 2, 3, 4});
+          break;
+        default:
+          opt.token_end = pick({-2, -1, 0, 1, 2, 3, 4});
+          break;
+      }
+    }
+    const ropescale::detail::row_source r = ropescale::detail::to_row_source(t);
+    const ropescale::detail::row_source* rp = rotating ? &r : nullptr;
+    test_append_job lean_job{}, full_job{};
+    const bool lean = ropescale::detail::lean_append_job<float, float, bf16>(
+        lean_job, q, nullptr, k, v, &kc, &vc, &slots, rp, pos, lay, rd, opt);
+    ropescale::error e;
+    const bool full = ropescale::detail::checked_append_job<float, float, bf16>(
+        full_job, q, nullptr, k, v, &kc, &vc, &slots, rp, pos, lay, rd, opt, &e);
+    if (lean) {
+      ASSERT_TRUE(full) << "trial " << trial << ": lean accepted, complete checks said "
+                        << e.message;
+      ASSERT_TRUE(same_append_job(lean_job, full_job)) << "trial " << trial;
+      ++lean_accepted;
+    }
+    if (full) ++full_accepted;
+    if (!e.ok()) ++rejected;
+  }
+  EXPECT_GT(rejected, 30000);
+  EXPECT_GT(full_accepted, 20000);
+  // Nearly every accepted call here is of the common shape (K and V alike, table rows).
+  EXPECT_GT(lean_accepted, full_accepted * 9 / 10);
+}

@@ -312,19 +312,104 @@ inline error slot_error(const std::int64_t* values, std::int64_t begin, std::int
       values[t]);
 }
 
-/// Everything of an append call but the types' own pointers, checked; fills the job. Returns
-/// false when there is nothing to do, or when the call is rejected: its error is then raised, or
-/// stored in *out when `out` is given (detail::fail). q_dst is q itself (in place) or q_out.
-/// The checks are predicates that build no text (view_ok, find_cache_fault, compares); a
-/// message is built only for the check that failed.
+/// A job's row lookup (where token t's row is: table, stride, positions or range start), set
+/// to none, and copied from the rotation checks' job. Field by field: g++ compiled the whole
+/// row_args assignments to `rep stos` / `rep movs`, whose start-up cost showed in every decode.
+inline void clear_row_lookup(simd::row_args& r) noexcept {
+  r.cos = nullptr;
+  r.sin = nullptr;
+  r.row_stride = 0;
+  r.positions = nullptr;
+  r.row_offset = 0;
+  r.range_row0 = 0;
+}
+inline void copy_row_lookup(simd::row_args& to, const simd::row_args& from) noexcept {
+  to.cos = from.cos;
+  to.sin = from.sin;
+  to.row_stride = from.row_stride;
+  to.positions = from.positions;
+  to.row_offset = from.row_offset;
+  to.range_row0 = from.range_row0;
+}
+
+/// Fills the append job from checked arguments (both check passes end here): the tensors, the
+/// caches' strides, the slots, and the row lookup `rows_of` (as the rotation checks filled it).
 template <class S, class QD, class C>
-inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
+inline void fill_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
                             const tensor_view<S>& q, const tensor_view<QD>* q_out,
                             const tensor_view<S>& k, const tensor_view<S>& v,
                             const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
                             const slot_mapping* slots, const row_source* rows,
-                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
-                            const apply_options& opt, error* out = nullptr) {
+                            const simd::row_args& rows_of, std::int64_t page_size, layout lay,
+                            std::int64_t rotary_dim, const apply_options& opt,
+                            std::int64_t end) noexcept {
+  using E = std::remove_const_t<S>;
+  const bool rotating = rows != nullptr;
+  const bool has_q = q.heads > 0;
+  const bool has_k = k.heads > 0;
+  const bool has_v = v.heads > 0;
+  const auto fill = [](auto& a, const auto& src, auto* dst, std::int64_t dst_ts,
+                       std::int64_t dst_hs, bool present) {
+    a.src = present ? src.data : nullptr;
+    a.src_token_stride = src.token_stride;
+    a.src_head_stride = src.head_stride;
+    a.dst = present ? dst : nullptr;
+    a.dst_token_stride = dst_ts;
+    a.dst_page_stride = 0;
+    a.dst_slot_stride = 0;
+    a.dst_head_stride = dst_hs;
+    a.heads = present ? src.heads : 0;
+    a.head_dim = src.head_dim;
+  };
+  if (q_out != nullptr) {
+    fill(job.q, q, q_out->data, q_out->token_stride, q_out->head_stride, has_q);
+  } else {
+    if constexpr (std::is_same_v<E, QD>) {
+      fill(job.q, q, const_cast<E*>(q.data), q.token_stride, q.head_stride, has_q);
+    } else {
+      fill(job.q, q, static_cast<QD*>(nullptr), 0, 0, false);
+    }
+  }
+  if (slots != nullptr) {
+    fill(job.k, k, has_k ? k_cache->data : nullptr, 0, has_k ? k_cache->head_stride : 0, has_k);
+    fill(job.v, v, has_v ? v_cache->data : nullptr, 0, has_v ? v_cache->head_stride : 0, has_v);
+    if (has_k) {
+      job.k.dst_page_stride = k_cache->page_stride;
+      job.k.dst_slot_stride = k_cache->slot_stride;
+    }
+    if (has_v) {
+      job.v.dst_page_stride = v_cache->page_stride;
+      job.v.dst_slot_stride = v_cache->slot_stride;
+    }
+    job.slots = slots->values;
+  } else {
+    fill(job.k, k, static_cast<C*>(nullptr), 0, 0, false);
+    fill(job.v, v, static_cast<C*>(nullptr), 0, 0, false);
+    job.slots = nullptr;
+  }
+  job.page_size = page_size;
+  copy_row_lookup(job, rows_of);
+  job.inv_freq = rotating ? rows->inv_freq : nullptr;
+  job.attention = rotating ? rows->attention : 1.0;
+  job.row = nullptr;
+  job.pairs = rotating ? rotary_dim / 2 : 0;
+  job.token_begin = opt.token_begin;
+  job.token_end = end;
+  job.lay = lay;
+  job.inverse = opt.inverse;
+}
+
+/// make_append_job's complete form: every check in the documented order, each failure with its
+/// message (raised, or stored in *out when `out` is given: detail::fail). Returns false when
+/// there is nothing to do or the call is rejected. Out of line: the common call passes
+/// lean_append_job and never comes here. q_dst is q itself (in place) or q_out.
+template <class S, class QD, class C>
+ROPESCALE_NOINLINE bool checked_append_job(
+    simd::append_job<std::remove_const_t<S>, QD, C>& job, const tensor_view<S>& q,
+    const tensor_view<QD>* q_out, const tensor_view<S>& k, const tensor_view<S>& v,
+    const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
+    const slot_mapping* slots, const row_source* rows, const token_positions& pos, layout lay,
+    std::int64_t rotary_dim, const apply_options& opt, error* out) {
   using E = std::remove_const_t<S>;
   // apply_rotary_to calls its tensors src and dst.
   const bool standalone = slots == nullptr;
@@ -427,8 +512,7 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   }
   // Layout, rotary_dim, table or frequencies, positions: apply_rotary's own checks.
   simd::rotate_job<E> rj;
-  simd::row_args& rows_of = rj;  // (every field set: the job takes them whole below)
-  rows_of = simd::row_args{0, 0, 0, nullptr, nullptr, 0, nullptr, 0, 0, lay, false};
+  clear_row_lookup(rj);
   if (rotating && (has_q || has_k)) {
     const tensor_view<E> qv = has_q ? mutable_view(q) : tensor_view<E>{};
     const tensor_view<E> kv = has_k ? mutable_view(k) : tensor_view<E>{};
@@ -446,56 +530,85 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     if (out != nullptr && *out) return false;
   }
   if (opt.token_begin == end || (!has_q && !has_k && !has_v)) return false;
-  const auto fill = [](auto& a, const auto& src, auto* dst, std::int64_t dst_ts,
-                       std::int64_t dst_hs, bool present) {
-    a.src = present ? src.data : nullptr;
-    a.src_token_stride = src.token_stride;
-    a.src_head_stride = src.head_stride;
-    a.dst = present ? dst : nullptr;
-    a.dst_token_stride = dst_ts;
-    a.dst_page_stride = 0;
-    a.dst_slot_stride = 0;
-    a.dst_head_stride = dst_hs;
-    a.heads = present ? src.heads : 0;
-    a.head_dim = src.head_dim;
-  };
-  if (q_out != nullptr) {
-    fill(job.q, q, q_out->data, q_out->token_stride, q_out->head_stride, has_q);
-  } else {
-    if constexpr (std::is_same_v<E, QD>) {
-      fill(job.q, q, const_cast<E*>(q.data), q.token_stride, q.head_stride, has_q);
-    } else {
-      fill(job.q, q, static_cast<QD*>(nullptr), 0, 0, false);
-    }
-  }
-  if (slots != nullptr) {
-    fill(job.k, k, has_k ? k_cache->data : nullptr, 0, has_k ? k_cache->head_stride : 0, has_k);
-    fill(job.v, v, has_v ? v_cache->data : nullptr, 0, has_v ? v_cache->head_stride : 0, has_v);
-    if (has_k) {
-      job.k.dst_page_stride = k_cache->page_stride;
-      job.k.dst_slot_stride = k_cache->slot_stride;
-    }
-    if (has_v) {
-      job.v.dst_page_stride = v_cache->page_stride;
-      job.v.dst_slot_stride = v_cache->slot_stride;
-    }
-    job.slots = slots->values;
-  } else {
-    fill(job.k, k, static_cast<C*>(nullptr), 0, 0, false);
-    fill(job.v, v, static_cast<C*>(nullptr), 0, 0, false);
-    job.slots = nullptr;
-  }
-  job.page_size = page_size;
-  static_cast<simd::row_args&>(job) = rows_of;
-  job.inv_freq = rotating ? rows->inv_freq : nullptr;
-  job.attention = rotating ? rows->attention : 1.0;
-  job.row = nullptr;
-  job.pairs = rotating ? rotary_dim / 2 : 0;
-  job.token_begin = opt.token_begin;
-  job.token_end = end;
-  job.lay = lay;
-  job.inverse = opt.inverse;
+  fill_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, rj, page_size, lay,
+                  rotary_dim, opt, end);
   return true;
+}
+
+/// make_append_job's common case in one pass, without building any message: a paged KV append
+/// (slots given, no q_out) with a table row source or none, K and V present with the same heads,
+/// head_dim and cache geometry, at least one token to do, every check passing. Everything else,
+/// valid or not, returns false and goes through checked_append_job. It accepts only calls
+/// checked_append_job accepts and fills the same job, so results and errors are its.
+template <class S, class QD, class C>
+inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
+                            const tensor_view<S>& q, const tensor_view<QD>* q_out,
+                            const tensor_view<S>& k, const tensor_view<S>& v,
+                            const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
+                            const slot_mapping* slots, const row_source* rows,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt) noexcept {
+  using E = std::remove_const_t<S>;
+  const bool rotating = rows != nullptr;
+  if (q_out != nullptr || slots == nullptr || (rotating && rows->inv_freq != nullptr)) {
+    return false;
+  }
+  const bool has_q = q.heads > 0;
+  const std::int64_t tokens = k.tokens;
+  // Q absent (all sizes >= 0) or rotated with K; K and V present, alike, with tokens.
+  if (has_q ? (!rotating || q.tokens != tokens || !append_view_ok(q, rotary_dim))
+            : (q.tokens | q.heads | q.head_dim) < 0) {
+    return false;
+  }
+  if (k.heads < 1 || tokens < 1 || v.heads != k.heads || v.tokens != tokens ||
+      v.head_dim != k.head_dim || !append_view_ok(k, rotating ? rotary_dim : 0) ||
+      !append_view_ok(v, 0)) {
+    return false;
+  }
+  const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
+  if (opt.token_begin < 0 || opt.token_begin >= end || end > tokens) return false;
+  // One cache check serves both: same geometry, both with data.
+  const paged_cache_view<C>& kc = *k_cache;
+  if (kc.pages < 1 || kc.data == nullptr || v_cache->data == nullptr ||
+      !same_geometry(kc, *v_cache) ||
+      find_cache_fault(kc, k.heads, k.head_dim).fault != cache_fault::none) {
+    return false;
+  }
+  const std::int64_t capacity = kc.pages * kc.page_size;  // fits (find_cache_fault)
+  if (slots->count != tokens || slots->values == nullptr) return false;
+  bool bad = false;
+  for (std::int64_t t = opt.token_begin; t < end; ++t) {
+    bad |= static_cast<std::uint64_t>(slots->values[t]) + 1 > static_cast<std::uint64_t>(capacity);
+  }
+  if (bad) return false;
+  simd::rotate_job<E> rj;
+  clear_row_lookup(rj);
+  if (rotating && !lean_rotate_job(rj, has_q ? mutable_view(q) : tensor_view<E>{}, mutable_view(k),
+                                   rows->table, pos, lay, rotary_dim, opt)) {
+    return false;
+  }
+  fill_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, rj, kc.page_size, lay,
+                  rotary_dim, opt, end);
+  return true;
+}
+
+/// Everything of an append call but the types' own pointers, checked; fills the job. Returns
+/// false when there is nothing to do, or when the call is rejected: its error is then raised, or
+/// stored in *out when `out` is given (detail::fail). The common call is checked inline by
+/// lean_append_job (predicates only); anything else by checked_append_job, which builds a
+/// message only for the check that failed.
+template <class S, class QD, class C>
+inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job,
+                            const tensor_view<S>& q, const tensor_view<QD>* q_out,
+                            const tensor_view<S>& k, const tensor_view<S>& v,
+                            const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
+                            const slot_mapping* slots, const row_source* rows,
+                            const token_positions& pos, layout lay, std::int64_t rotary_dim,
+                            const apply_options& opt, error* out = nullptr) {
+  return lean_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay, rotary_dim,
+                         opt) ||
+         checked_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, pos, lay,
+                            rotary_dim, opt, out);
 }
 
 template <class S, class QD, class C>
