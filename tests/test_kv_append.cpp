@@ -310,14 +310,22 @@ void out_of_place_sweep(isa which) {
 // ---- fused paged append ----
 
 /// A paged cache in a guarded buffer, filled with a canary byte, plus the test's own address
-/// formula (independent of the view's).
+/// formula (independent of the view's). The data starts `offset` elements past a 64-byte
+/// boundary: 1 (the default) leaves every vector store unaligned; 0 aligns the cache as
+/// non-temporal stores require (append_streams).
 template <class C>
 struct test_cache {
   std::int64_t pages, page_size, heads, dim;
   bool head_major;
   guarded_buffer<C> buf;
-  test_cache(std::int64_t p, std::int64_t ps, std::int64_t h, std::int64_t d, bool hm)
-      : pages(p), page_size(ps), heads(h), dim(d), head_major(hm), buf(idx(p * ps * h * d), 1) {
+  test_cache(std::int64_t p, std::int64_t ps, std::int64_t h, std::int64_t d, bool hm,
+             std::size_t offset = 1)
+      : pages(p),
+        page_size(ps),
+        heads(h),
+        dim(d),
+        head_major(hm),
+        buf(idx(p * ps * h * d), offset) {
     std::memset(static_cast<void*>(buf.data()), 0x5A, buf.size() * sizeof(C));
   }
   std::int64_t offset(std::int64_t slot, std::int64_t h, std::int64_t c) const {
@@ -341,7 +349,37 @@ struct append_case {
   bool q_out;  // Q out of place (into C) instead of in place
   row_kind kind;
   std::int64_t rotary_dim;
+  bool aligned_caches;  // caches on a 64-byte boundary (test_cache offset 0), as streaming needs
 };
+
+/// Whether `which`'s append body stores this job's K and V non-temporally (its append_streams).
+template <class S, class QD, class C>
+bool job_streams(isa which, const ropescale::simd::append_job<S, QD, C>& j) {
+  switch (which) {
+#if ROPESCALE_COMPILE_AVX2
+    case isa::avx2:
+      return ropescale::simd::avx2::append_streams(j);
+#endif
+#if ROPESCALE_COMPILE_AVX512
+    case isa::avx512:
+      return ropescale::simd::avx512::append_streams(j);
+    case isa::avx512bf16:
+      return ropescale::simd::avx512bf16::append_streams(j);
+#endif
+    default:
+      return false;
+  }
+}
+
+/// The documented streaming rule for the sweep's caches (64-byte aligned, 64-channel heads): with
+/// the threshold at 0, every ISA with non-temporal stores streams when the rotated half is a
+/// whole number of its vectors (8 floats for AVX2, 16 for AVX-512).
+bool sweep_should_stream(isa which, std::int64_t rotary_dim) {
+  const std::int64_t lanes = which == isa::avx2                                 ? 8
+                             : which == isa::avx512 || which == isa::avx512bf16 ? 16
+                                                                                : 0;
+  return lanes > 0 && ropescale::simd::kv_stream_min_bytes() == 0 && (rotary_dim / 2) % lanes == 0;
+}
 
 /// Q (4 heads) and K, V (2 heads, GQA) of 7 tokens, head_dim 64, into 4 pages of 4 slots; two
 /// tokens are padding (−1) and the pages are used out of order, so most slots stay untouched.
@@ -361,7 +399,9 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
   const tensor_view<S> q{qkv.data(), T, HQ, D, row, D};
   const tensor_view<S> k{qkv.data() + HQ * D, T, HK, D, row, D};
   const tensor_view<S> v{qkv.data() + (HQ + HK) * D, T, HK, D, row, D};
-  test_cache<C> kc(4, 4, HK, D, ac.head_major), vc(4, 4, HK, D, ac.head_major);
+  const std::size_t cache_offset = ac.aligned_caches ? 0 : 1;
+  test_cache<C> kc(4, 4, HK, D, ac.head_major, cache_offset),
+      vc(4, 4, HK, D, ac.head_major, cache_offset);
   strided<C> qo(T, HQ, D, 2, 0, 0);
   const std::vector<std::int64_t> slots = {13, -1, 2, 7, 8, -1, 0};
   const std::int64_t start = 100000;
@@ -388,6 +428,16 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
   ropescale::apply_options opt;
   opt.force_isa = which;
   const slot_mapping sm = slot_mapping::list(slots.data(), T);
+  if (ac.aligned_caches) {
+    // The streaming cases must take the streaming path (or the sweep tests nothing new).
+    ropescale::simd::append_job<S, S, C> job;
+    const paged_cache_view<C> kv_view = kc.view(), vv_view = vc.view();
+    const ropescale::detail::row_source rs = ropescale::detail::to_row_source(rows.view());
+    ASSERT_TRUE(ropescale::detail::make_append_job(
+        job, q, static_cast<const tensor_view<S>*>(nullptr), k, v, &kv_view, &vv_view, &sm, &rs,
+        pos, ac.lay, ac.rotary_dim, opt));
+    ASSERT_EQ(job_streams(which, job), sweep_should_stream(which, ac.rotary_dim));
+  }
   if (ac.q_out) {
     if (ac.kind == row_kind::table) {
       ropescale::rope_kv_append(q, qo.view(), k, v, kc.view(), vc.view(), sm, rows.view(), pos,
@@ -448,7 +498,8 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
   }
   if (!ac.q_out) return;
   // The same append without rotation (kv_append): K is then copied like V.
-  test_cache<C> kc2(4, 4, HK, D, ac.head_major), vc2(4, 4, HK, D, ac.head_major);
+  test_cache<C> kc2(4, 4, HK, D, ac.head_major, cache_offset),
+      vc2(4, 4, HK, D, ac.head_major, cache_offset);
   ropescale::kv_append(k, v, kc2.view(), vc2.view(), sm, opt);
   std::vector<unsigned char> k2_expect = kc2.bytes();
   for (std::int64_t t = 0; t < T; ++t) {
@@ -466,7 +517,7 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
 }
 
 template <class S, class C>
-void append_sweep(isa which) {
+void append_sweep(isa which, bool aligned_caches = false) {
   std::mt19937 rng(kSeed + 1);
   int cases = 0;
   for (layout lay : {layout::neox, layout::gptj, layout::deinterleaved}) {
@@ -474,7 +525,8 @@ void append_sweep(isa which) {
       for (bool q_out : {false, true}) {
         for (row_kind kind : {row_kind::table, row_kind::on_the_fly}) {
           for (std::int64_t rd : {std::int64_t{64}, std::int64_t{36}}) {
-            append_case_run<S, C>(which, append_case{lay, head_major, q_out, kind, rd}, rng);
+            append_case_run<S, C>(
+                which, append_case{lay, head_major, q_out, kind, rd, aligned_caches}, rng);
             if (::testing::Test::HasFatalFailure()) return;
             ++cases;
           }
@@ -516,21 +568,26 @@ TYPED_TEST(KvAppendTest, FusedF32ToF16) { append_sweep<float, f16>(TestFixture::
 TYPED_TEST(KvAppendTest, FusedBf16ToBf16) { append_sweep<bf16, bf16>(TestFixture::which); }
 TYPED_TEST(KvAppendTest, FusedF16ToF16) { append_sweep<f16, f16>(TestFixture::which); }
 
+/// Sets the streaming threshold to 0 for a scope (every aligned call streams), then restores it.
+struct every_call_streams {
+  std::int64_t saved = ropescale::simd::kv_stream_min_bytes();
+  every_call_streams() { ropescale::simd::set_kv_stream_min_bytes(0); }
+  ~every_call_streams() { ropescale::simd::set_kv_stream_min_bytes(saved); }
+  every_call_streams(const every_call_streams&) = delete;
+  every_call_streams& operator=(const every_call_streams&) = delete;
+};
+
 /// Calls that write at least simd::kv_stream_min_bytes() of K and V store them non-temporally
-/// (simd/append-inl.hpp, append_streams); with the threshold at 0 every sweep case whose cache
-/// vectors are aligned (the guarded caches are 64-byte aligned; rotary_dim 64) takes that path
-/// for the fused call and kv_append, and must store the same bits.
+/// (simd/append-inl.hpp, append_streams); with the threshold at 0 and 64-byte aligned caches,
+/// every sweep case with rotary_dim 64 takes that path (checked) for the fused call and
+/// kv_append, and must store the same bits.
 TYPED_TEST(KvAppendTest, StreamingStoresSameBits) {
-  struct threshold_zero {
-    std::int64_t saved = ropescale::simd::kv_stream_min_bytes();
-    threshold_zero() { ropescale::simd::set_kv_stream_min_bytes(0); }
-    ~threshold_zero() { ropescale::simd::set_kv_stream_min_bytes(saved); }
-  } zero;
-  append_sweep<float, float>(TestFixture::which);
-  append_sweep<float, bf16>(TestFixture::which);
-  append_sweep<float, f16>(TestFixture::which);
-  append_sweep<bf16, bf16>(TestFixture::which);
-  append_sweep<f16, f16>(TestFixture::which);
+  const every_call_streams zero;
+  append_sweep<float, float>(TestFixture::which, true);
+  append_sweep<float, bf16>(TestFixture::which, true);
+  append_sweep<float, f16>(TestFixture::which, true);
+  append_sweep<bf16, bf16>(TestFixture::which, true);
+  append_sweep<f16, f16>(TestFixture::which, true);
 }
 
 /// Out-of-place into the source itself is the in-place rotation.
@@ -586,7 +643,8 @@ TYPED_TEST(KvAppendTest, SpecialValuesToBf16) {
       }
       const test_rows rows = make_rows(D, 50, T);
       const std::vector<std::int64_t> slots = {5, -1, 2};
-      test_cache<bf16> kc(2, 4, H, D, false), vc(2, 4, H, D, false);
+      const std::size_t offset = streaming ? 0 : 1;
+      test_cache<bf16> kc(2, 4, H, D, false, offset), vc(2, 4, H, D, false, offset);
       ropescale::apply_options opt;
       opt.force_isa = TestFixture::which;
       ropescale::rope_kv_append(tensor_view<float>{}, k.view(), v.view(), kc.view(), vc.view(),
@@ -611,12 +669,99 @@ TYPED_TEST(KvAppendTest, SpecialValuesToBf16) {
         }
       }
       // The same V through kv_append (the floor's copy).
-      test_cache<bf16> vc2(2, 4, H, D, false);
+      test_cache<bf16> vc2(2, 4, H, D, false, offset);
       ropescale::kv_append(tensor_view<float>{}, v.view(), kc.view(), vc2.view(),
                            slot_mapping::list(slots.data(), T), opt);
       EXPECT_TRUE(vc2.bytes() == vc.bytes());
     }
   }
+}
+
+/// Streaming 16-bit caches store bit copies a whole register at a time (ops::stream_bits), the
+/// rest of a head with memcpy: heads of 80 channels in slots whose heads are padded to 96 (so
+/// each head ends in a partial register), rotary_dim 64, and values whose bits a widen/narrow
+/// round trip would change (signalling NaNs, a NaN payload) or that a flushing narrowing would
+/// zero (subnormals). K must hold the in-place rotation's bits over [0, 64) and K's own bits
+/// over [64, 80), V its own bits; padding channels and unused slots keep the canary. With the
+/// threshold at 0, fused and plain calls alike; the call is checked to stream.
+template <class T>
+void streamed_sixteen_bit_run(isa which) {
+  constexpr std::int64_t tokens = 5, heads = 2, dim = 80, padded = 96, page_size = 4, pages = 2;
+  constexpr std::int64_t rotary_dim = 64;
+  std::mt19937 rng(kSeed + 21);
+  strided<T> k(tokens, heads, dim, 0, 0, 0), v(tokens, heads, dim, 0, 0, 0);
+  k.fill_random(rng);
+  v.fill_random(rng);
+  const std::uint16_t odd_bits[] = {0x7F81u, 0xFF81u, 0x7C01u, 0x7FA5u, 0x0001u, 0x8003u};
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    for (std::int64_t h = 0; h < heads; ++h) {
+      for (std::int64_t c = 0; c < dim; c += 7) {
+        v.at(t, h, c).bits = odd_bits[idx((t + h + c) % 6)];
+        if (c >= rotary_dim) k.at(t, h, c).bits = odd_bits[idx((t + c) % 6)];
+      }
+    }
+  }
+  const std::vector<std::int64_t> slots = {6, -1, 0, 3, 5};
+  const test_rows rows = make_rows(rotary_dim, 300, tokens);
+  const std::vector<T> k_rot =
+      rotated_in_place(which, k, rows, row_kind::table, token_positions::range(300), layout::neox,
+                       rotary_dim, false);
+  const std::int64_t cache_elems = pages * page_size * heads * padded;
+  for (const bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "rope_kv_append" : "kv_append");
+    guarded_buffer<T> kbuf(idx(cache_elems), 0), vbuf(idx(cache_elems), 0);
+    std::memset(static_cast<void*>(kbuf.data()), 0x5A, kbuf.size() * sizeof(T));
+    std::memset(static_cast<void*>(vbuf.data()), 0x5A, vbuf.size() * sizeof(T));
+    const paged_cache_view<T> kc{kbuf.data(),    pages, page_size,
+                                 heads,          dim,   page_size * heads * padded,
+                                 heads * padded, padded};
+    const paged_cache_view<T> vc{vbuf.data(),    pages, page_size,
+                                 heads,          dim,   page_size * heads * padded,
+                                 heads * padded, padded};
+    const slot_mapping sm = slot_mapping::list(slots.data(), tokens);
+    ropescale::apply_options opt;
+    opt.force_isa = which;
+    {
+      ropescale::simd::append_job<T, T, T> job;
+      const ropescale::detail::row_source rs = ropescale::detail::to_row_source(rows.view());
+      ASSERT_TRUE(ropescale::detail::make_append_job(
+          job, tensor_view<T>{}, static_cast<const tensor_view<T>*>(nullptr), k.view(), v.view(),
+          &kc, &vc, &sm, fused ? &rs : nullptr, token_positions::range(300), layout::neox,
+          fused ? rotary_dim : 0, opt));
+      ASSERT_EQ(job_streams(which, job), sweep_should_stream(which, rotary_dim));
+    }
+    if (fused) {
+      ropescale::rope_kv_append(tensor_view<T>{}, k.view(), v.view(), kc, vc, sm, rows.view(),
+                                token_positions::range(300), layout::neox, rotary_dim, opt);
+    } else {
+      ropescale::kv_append(k.view(), v.view(), kc, vc, sm, opt);
+    }
+    ASSERT_TRUE(kbuf.guards_intact());
+    ASSERT_TRUE(vbuf.guards_intact());
+    std::vector<std::uint16_t> k_want(idx(cache_elems), 0x5A5Au), v_want(idx(cache_elems), 0x5A5Au);
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      const std::int64_t slot = slots[idx(t)];
+      if (slot < 0) continue;
+      for (std::int64_t h = 0; h < heads; ++h) {
+        for (std::int64_t c = 0; c < dim; ++c) {
+          const std::int64_t at = slot * heads * padded + h * padded + c;  // pages are in order
+          k_want[idx(at)] = fused && c < rotary_dim ? k_rot[idx(t * k.ts + h * k.hs + c)].bits
+                                                    : k.at(t, h, c).bits;
+          v_want[idx(at)] = v.at(t, h, c).bits;
+        }
+      }
+    }
+    for (std::int64_t i = 0; i < cache_elems; ++i) {
+      ASSERT_EQ(kbuf[idx(i)].bits, k_want[idx(i)]) << "k_cache element " << i;
+      ASSERT_EQ(vbuf[idx(i)].bits, v_want[idx(i)]) << "v_cache element " << i;
+    }
+  }
+}
+
+TYPED_TEST(KvAppendTest, StreamedSixteenBitCopiesKeepBits) {
+  const every_call_streams zero;
+  streamed_sixteen_bit_run<bf16>(TestFixture::which);
+  streamed_sixteen_bit_run<f16>(TestFixture::which);
 }
 
 TYPED_TEST(KvAppendTest, DestinationEqualSourceIsInPlace) {

@@ -48,6 +48,13 @@ ROPESCALE_INLINE void put(D* p, typename O::vec v) noexcept {
   }
 }
 
+/// One vector register's bytes of x copied bit for bit to p non-temporally (ops::stream_bits;
+/// p aligned to the register's width).
+template <class T, class O = ops>
+ROPESCALE_INLINE void stream_bits(T* p, const T* x) noexcept {
+  O::stream_bits(p, x);
+}
+
 /// Orders a call's non-temporal stores before whatever follows it (ops::stream_fence).
 template <class O = ops>
 ROPESCALE_INLINE void end_streaming() noexcept {
@@ -63,13 +70,19 @@ inline constexpr bool grouped_bf16_stores =
     std::is_same_v<S, float>&& std::is_same_v<D, bf16> && !NT && has_bf16_neox_in_order<ops>::value;
 
 /// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D). NT:
-/// y + from is aligned to the vector's width and the vector part is stored non-temporally.
+/// y + from is aligned to a vector register's width and the vector part is stored
+/// non-temporally.
 template <class S, class D, bool NT = false>
 inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
   if (count <= from) return;
-  // (A 16-bit copy stays a byte copy even when streaming: a widen/narrow round trip would quiet
-  // a signalling NaN.)
-  if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
+  // A 16-bit copy stays a bit copy (a widen/narrow round trip would quiet a signalling NaN):
+  // whole registers of raw bits when streaming, else memcpy.
+  if constexpr (NT && std::is_same_v<S, D> && sizeof(S) == 2) {
+    constexpr std::int64_t E = 2 * ops::lanes;  // 16-bit values per vector register
+    std::int64_t i = from;
+    for (; i + E <= count; i += E) stream_bits(y + i, x + i);
+    if (i < count) std::memcpy(y + i, x + i, static_cast<std::size_t>(count - i) * sizeof(S));
+  } else if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
     std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
   } else {
     // f32 → f32 through vector registers is a bit copy too (loads and stores do not convert),
@@ -231,7 +244,10 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
         neox_unit_bf16(x + i, x + n + i, cr[2 * u], cr[2 * u + 1], sr[2 * u], sr[2 * u + 1],
                        r + 4 * u);
       }
-      merge_bf16_group<NB, has_bf16_neox_in_order<ops>::value>(p, r);
+      // (Streamed where the groups are stored in element order, AVX512_BF16; elsewhere a
+      // streaming call stores these plainly.)
+      constexpr bool in_order = has_bf16_neox_in_order<ops>::value;
+      merge_bf16_group<NB, in_order, NT && in_order>(p, r);
       if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
         copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
       }
@@ -398,8 +414,10 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
 /// large call — one writing at least kv_stream_min_bytes() of K and V, a prefill chunk, whose
 /// lines would leave the core's caches before attention reads them anyway — where skipping the
 /// read for ownership of every written line saves a third of the floor's traffic; kv_append
-/// (the floor) and rope_kv_append take the same decision. Every vector store must land aligned:
-/// cache data, page, slot and head strides and the rotated half (pairs) in whole vectors.
+/// (the floor) and rope_kv_append take the same decision. Every vector store must land aligned
+/// to its width, up to a whole register (16-bit bit copies and bf16 groups store a register of
+/// 16-bit values): cache data aligned to a register, page, slot and head strides in whole
+/// registers of C, the rotated half (pairs) in whole vectors.
 template <class S, class QD, class C>
 inline bool append_streams(const append_job<S, QD, C>& j) noexcept {
   if constexpr (!has_stream_stores<ops>::value) {
@@ -407,12 +425,13 @@ inline bool append_streams(const append_job<S, QD, C>& j) noexcept {
     return false;
   } else {
     constexpr std::int64_t L = ops::lanes;
+    constexpr std::int64_t E = L * static_cast<std::int64_t>(sizeof(float) / sizeof(C));
     if (j.slots == nullptr || j.pairs % L != 0) return false;
     const auto aligned = [](const append_tensor<S, C>& a) {
       return a.heads == 0 ||
-             (reinterpret_cast<std::uintptr_t>(a.dst) % (std::uintptr_t{L} * sizeof(C)) == 0 &&
-              a.dst_page_stride % L == 0 && a.dst_slot_stride % L == 0 &&
-              a.dst_head_stride % L == 0);
+             (reinterpret_cast<std::uintptr_t>(a.dst) % (std::uintptr_t{L} * sizeof(float)) == 0 &&
+              a.dst_page_stride % E == 0 && a.dst_slot_stride % E == 0 &&
+              a.dst_head_stride % E == 0);
     };
     const std::int64_t m = kv_stream_min_bytes();
     const auto size = static_cast<std::int64_t>(sizeof(C));

@@ -79,6 +79,12 @@ struct ops {
   static void stream(f16* p, __m256 v) noexcept {
     _mm_stream_si128(reinterpret_cast<__m128i*>(p), narrow_f16(v));
   }
+  /// One vector register's bytes (32) copied bit for bit from x to p non-temporally (p aligned
+  /// to 32 bytes): the streaming form of a 16-bit copy, which must not convert.
+  static void stream_bits(void* p, const void* x) noexcept {
+    _mm256_stream_si256(static_cast<__m256i*>(p),
+                        _mm256_loadu_si256(static_cast<const __m256i*>(x)));
+  }
   static void stream_fence() noexcept { _mm_sfence(); }
 
   static __m256 set1(float f) noexcept { return _mm256_set1_ps(f); }

@@ -81,6 +81,11 @@ struct ops {
   static void stream(f16* p, __m512 v) noexcept {
     _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow_f16(v));
   }
+  /// One vector register's bytes (64) copied bit for bit from x to p non-temporally (p aligned
+  /// to 64 bytes): the streaming form of a 16-bit copy, which must not convert.
+  static void stream_bits(void* p, const void* x) noexcept {
+    _mm512_stream_si512(static_cast<__m512i*>(p), _mm512_loadu_si512(x));
+  }
   static void stream_fence() noexcept { _mm_sfence(); }
 
   static __m512 set1(float f) noexcept { return _mm512_set1_ps(f); }
@@ -283,7 +288,9 @@ struct ops : avx512::ops {
     first = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(upper_words, lo, u));
     second = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(upper_words, hi, u));
   }
-  template <int N, bool InOrder = false>
+  /// Stream: the group's stores are non-temporal (each p[i] aligned to 64 bytes; a group that
+  /// holds a subnormal is stored plainly, as above).
+  template <int N, bool InOrder = false, bool Stream = false>
   ROPESCALE_INLINE static void merge_bf16_n(bf16* const* p, const __m512* r) noexcept {
     const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
     __m512i h[slots<N>];
@@ -317,10 +324,14 @@ struct ops : avx512::ops {
         return;
       }
     }
-    if constexpr (InOrder) {
+    if constexpr (InOrder && Stream) {
+      ROPESCALE_UNROLL
+      for (int i = 0; i < N; ++i) _mm512_stream_si512(reinterpret_cast<__m512i*>(p[i]), h[i]);
+    } else if constexpr (InOrder) {
       ROPESCALE_UNROLL
       for (int i = 0; i < N; ++i) _mm512_storeu_si512(p[i], h[i]);
     } else {
+      static_assert(!Stream, "streaming bf16 groups are stored in element order");
       // interleaved to e0 o0 e1 o1 …
       const __m512i idx =
           _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,

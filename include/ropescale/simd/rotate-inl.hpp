@@ -58,7 +58,7 @@ inline void gptj_block(T* p, typename ops::vec c_lo, typename ops::vec c_hi, typ
 template <class O = ops>
 ROPESCALE_INLINE void load_row_bf16_neox(const float* p, typename O::vec& first,
                                          typename O::vec& second) noexcept;
-template <int N, bool InOrder = false, class O = ops>
+template <int N, bool InOrder = false, bool Stream = false, class O = ops>
 ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept;
 template <class O = ops>
 ROPESCALE_INLINE void neox_unit_bf16(const bf16* pa, const bf16* pb, typename O::vec ce,
@@ -516,10 +516,11 @@ ROPESCALE_INLINE void load_row_bf16_neox(const float* p, typename O::vec& first,
   }
 }
 
-template <int N, bool InOrder, class O>
+template <int N, bool InOrder, bool Stream, class O>
 ROPESCALE_INLINE void merge_bf16_group(bf16* const* p, const typename O::vec* r) noexcept {
+  static_assert(!Stream || InOrder, "only element-order groups are streamed");
   if constexpr (InOrder) {
-    O::template merge_bf16_n<N, true>(p, r);
+    O::template merge_bf16_n<N, true, Stream>(p, r);
   } else if constexpr (has_merge_bf16_n<O>::value) {
     O::template merge_bf16_n<N>(p, r);
   } else {
