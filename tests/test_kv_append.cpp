@@ -354,7 +354,7 @@ struct append_case {
 
 /// Whether `which`'s append body stores this job's K and V non-temporally (its append_streams).
 template <class S, class QD, class C>
-bool job_streams(isa which, const ropescale::simd::append_job<S, QD, C>& j) {
+bool job_streams(isa which, [[maybe_unused]] const ropescale::simd::append_job<S, QD, C>& j) {
   switch (which) {
 #if ROPESCALE_COMPILE_AVX2
     case isa::avx2:
