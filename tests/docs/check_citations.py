@@ -6,7 +6,7 @@ Scans headers, examples, benchmarks, tests, scripts, CMake files, README.md, CHA
 docs/ for `docs/<name>.md` and `docs/<name>.md §N[.M...]`: the file must exist and, when a section
 is given, docs/<name>.md must have a heading numbered N[.M...] (or, for N.M, a numbered list item
 M. at the start of a line inside section N). Also fails on any mention of the
-team-internal files these docs replace (`spec.md`, `notes/`, `../shared`), and on relative
+team-internal files these docs replace (the names in `forbidden` below), and on relative
 Markdown links in README.md, CHANGELOG.md and docs/ whose target file is missing. Prints every
 problem.
 Usage: check_citations.py SOURCE_DIR
