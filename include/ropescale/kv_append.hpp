@@ -301,6 +301,17 @@ inline error token_count_error(const char* name, std::int64_t got, const char* f
       "must equal " + view_key(first, "tokens") + " (" + std::to_string(tokens) + ")", got);
 }
 
+/// Whether every slot of [begin, end) is in [-1, capacity): s + 1 in [0, capacity], compared
+/// unsigned (no branch per token, and no overflow at INT64_MAX).
+inline bool slots_in_range(const std::int64_t* values, std::int64_t begin, std::int64_t end,
+                           std::int64_t capacity) noexcept {
+  bool bad = false;
+  for (std::int64_t t = begin; t < end; ++t) {
+    bad |= static_cast<std::uint64_t>(values[t]) + 1 > static_cast<std::uint64_t>(capacity);
+  }
+  return !bad;
+}
+
 /// The error of the first slot of [begin, end) outside [-1, capacity).
 inline error slot_error(const std::int64_t* values, std::int64_t begin, std::int64_t end,
                         std::int64_t capacity) {
@@ -501,14 +512,10 @@ ROPESCALE_NOINLINE bool checked_append_job(
       return fail(out, make_invalid("slot_mapping.values", "must not be null when there are tokens",
                                     "null"));
     }
-    // s in [-1, capacity) <=> s + 1 in [0, capacity] (unsigned: no branch per token, and no
-    // overflow at INT64_MAX); the first bad slot is looked for only once one was seen.
-    bool bad = false;
-    for (std::int64_t t = opt.token_begin; t < end; ++t) {
-      bad |=
-          static_cast<std::uint64_t>(slots->values[t]) + 1 > static_cast<std::uint64_t>(capacity);
+    // (The first bad slot is looked for only once one was seen.)
+    if (!slots_in_range(slots->values, opt.token_begin, end, capacity)) {
+      return fail(out, slot_error(slots->values, opt.token_begin, end, capacity));
     }
-    if (bad) return fail(out, slot_error(slots->values, opt.token_begin, end, capacity));
   }
   // Layout, rotary_dim, table or frequencies, positions: apply_rotary's own checks.
   simd::rotate_job<E> rj;
@@ -555,14 +562,14 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   }
   const bool has_q = q.heads > 0;
   const std::int64_t tokens = k.tokens;
-  // Q absent (all sizes >= 0) or rotated with K; K and V present, alike, with tokens.
-  if (has_q ? (!rotating || q.tokens != tokens || !append_view_ok(q, rotary_dim))
-            : (q.tokens | q.heads | q.head_dim) < 0) {
+  // Q absent (all sizes >= 0) or rotated with K; K and V present, alike, with tokens. A rotated
+  // Q's and K's views are checked once, by lean_rotate_job below (its rotated_view_ok is
+  // append_view_ok's condition for a view with tokens and heads).
+  if (has_q ? (!rotating || q.tokens != tokens) : (q.tokens | q.heads | q.head_dim) < 0) {
     return false;
   }
   if (k.heads < 1 || tokens < 1 || v.heads != k.heads || v.tokens != tokens ||
-      v.head_dim != k.head_dim || !append_view_ok(k, rotating ? rotary_dim : 0) ||
-      !append_view_ok(v, 0)) {
+      v.head_dim != k.head_dim || (!rotating && !append_view_ok(k, 0)) || !append_view_ok(v, 0)) {
     return false;
   }
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
@@ -575,12 +582,10 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
     return false;
   }
   const std::int64_t capacity = kc.pages * kc.page_size;  // fits (find_cache_fault)
-  if (slots->count != tokens || slots->values == nullptr) return false;
-  bool bad = false;
-  for (std::int64_t t = opt.token_begin; t < end; ++t) {
-    bad |= static_cast<std::uint64_t>(slots->values[t]) + 1 > static_cast<std::uint64_t>(capacity);
+  if (slots->count != tokens || slots->values == nullptr ||
+      !slots_in_range(slots->values, opt.token_begin, end, capacity)) {
+    return false;
   }
-  if (bad) return false;
   simd::rotate_job<E> rj;
   clear_row_lookup(rj);
   if (rotating && !lean_rotate_job(rj, has_q ? mutable_view(q) : tensor_view<E>{}, mutable_view(k),
