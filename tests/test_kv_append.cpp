@@ -352,9 +352,25 @@ struct append_case {
   bool aligned_caches;  // caches on a 64-byte boundary (test_cache offset 0), as streaming needs
 };
 
-/// Whether `which`'s append body stores this job's K and V non-temporally (its append_streams).
-template <class S, class QD, class C>
-bool job_streams(isa which, [[maybe_unused]] const ropescale::simd::append_job<S, QD, C>& j) {
+/// Whether `which`'s append body stores a valid call's K and V non-temporally (its
+/// append_streams on the call's job): rope_kv_append with Q in place and table rows, or
+/// kv_append when rows is null.
+template <class S, class C>
+bool call_streams(isa which, const tensor_view<S>& q, const tensor_view<S>& k,
+                  const tensor_view<S>& v, const paged_cache_view<C>& kc,
+                  const paged_cache_view<C>& vc, const slot_mapping& sm, const cos_sin_view* rows,
+                  token_positions pos, layout lay, std::int64_t rotary_dim) {
+  ropescale::apply_options opt;
+  opt.force_isa = which;
+  ropescale::detail::row_source rs{};
+  if (rows != nullptr) rs = ropescale::detail::to_row_source(*rows);
+  ropescale::simd::append_job<S, S, C> j;
+  if (!ropescale::detail::make_append_job(j, q, static_cast<const tensor_view<S>*>(nullptr), k, v,
+                                          &kc, &vc, &sm, rows != nullptr ? &rs : nullptr, pos, lay,
+                                          rows != nullptr ? rotary_dim : 0, opt)) {
+    ADD_FAILURE() << "call_streams: the call is not valid";
+    return false;
+  }
   switch (which) {
 #if ROPESCALE_COMPILE_AVX2
     case isa::avx2:
@@ -430,13 +446,10 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
   const slot_mapping sm = slot_mapping::list(slots.data(), T);
   if (ac.aligned_caches) {
     // The streaming cases must take the streaming path (or the sweep tests nothing new).
-    ropescale::simd::append_job<S, S, C> job;
-    const paged_cache_view<C> kv_view = kc.view(), vv_view = vc.view();
-    const ropescale::detail::row_source rs = ropescale::detail::to_row_source(rows.view());
-    ASSERT_TRUE(ropescale::detail::make_append_job(
-        job, q, static_cast<const tensor_view<S>*>(nullptr), k, v, &kv_view, &vv_view, &sm, &rs,
-        pos, ac.lay, ac.rotary_dim, opt));
-    ASSERT_EQ(job_streams(which, job), sweep_should_stream(which, ac.rotary_dim));
+    const cos_sin_view table = rows.view();
+    ASSERT_EQ(
+        call_streams(which, q, k, v, kc.view(), vc.view(), sm, &table, pos, ac.lay, ac.rotary_dim),
+        sweep_should_stream(which, ac.rotary_dim));
   }
   if (ac.q_out) {
     if (ac.kind == row_kind::table) {
@@ -721,15 +734,11 @@ void streamed_sixteen_bit_run(isa which) {
     const slot_mapping sm = slot_mapping::list(slots.data(), tokens);
     ropescale::apply_options opt;
     opt.force_isa = which;
-    {
-      ropescale::simd::append_job<T, T, T> job;
-      const ropescale::detail::row_source rs = ropescale::detail::to_row_source(rows.view());
-      ASSERT_TRUE(ropescale::detail::make_append_job(
-          job, tensor_view<T>{}, static_cast<const tensor_view<T>*>(nullptr), k.view(), v.view(),
-          &kc, &vc, &sm, fused ? &rs : nullptr, token_positions::range(300), layout::neox,
-          fused ? rotary_dim : 0, opt));
-      ASSERT_EQ(job_streams(which, job), sweep_should_stream(which, rotary_dim));
-    }
+    const cos_sin_view table = rows.view();
+    ASSERT_EQ(call_streams(which, tensor_view<T>{}, k.view(), v.view(), kc, vc, sm,
+                           fused ? &table : nullptr, token_positions::range(300), layout::neox,
+                           rotary_dim),
+              sweep_should_stream(which, rotary_dim));
     if (fused) {
       ropescale::rope_kv_append(tensor_view<T>{}, k.view(), v.view(), kc, vc, sm, rows.view(),
                                 token_positions::range(300), layout::neox, rotary_dim, opt);
