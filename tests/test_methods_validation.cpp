@@ -15,6 +15,7 @@
 
 #include "ropescale/methods/default_rope.hpp"
 #include "ropescale/methods/dynamic.hpp"
+#include "ropescale/methods/ggml_rope.hpp"
 #include "ropescale/methods/linear.hpp"
 #include "ropescale/methods/llama3.hpp"
 #include "ropescale/methods/longrope.hpp"
@@ -131,7 +132,30 @@ TEST(MethodValidation, HeadDim) {
     expect_invalid([&] { make(0, 1e4, 1.0); }, "head_dim", "0");
     expect_invalid([&] { make(-64, 1e4, 1.0); }, "head_dim", "-64");
     expect_invalid([&] { make(kTooBig, 1e4, 1.0); }, "head_dim", "9007199254740993");
+    // docs/limits.md bounds H at 65536 for every method (even values, so proportional's
+    // evenness rule cannot be what rejects them).
+    expect_invalid([&] { make(65538, 1e4, 1.0); }, "head_dim", "65538");
+    expect_invalid([&] { make(std::int64_t{51131072}, 1e4, 1.0); }, "head_dim", "51131072");
+    EXPECT_NO_THROW(make(65536, 1e4, 1.0));
   });
+}
+
+// ggml_rope (a GGUF file's values) takes n_rot as given; its table is bounded like every other's.
+TEST(MethodValidation, GgmlRotaryDim) {
+  const auto make = [](std::int64_t head_dim, std::int64_t rotary_dim) {
+    ropescale::ggml_rope_params p;
+    p.head_dim = head_dim;
+    p.rotary_dim = rotary_dim;
+    ropescale::ggml_rope<>{p};
+  };
+  expect_invalid([&] { make(128, 130); }, "rotary_dim", "130");
+  expect_invalid([&] { make(128, 63); }, "rotary_dim", "63");
+  expect_invalid([&] { make(128, 0); }, "rotary_dim", "0");
+  expect_invalid([&] { make(std::int64_t{1} << 20, 65538); }, "rotary_dim", "65538");
+  expect_invalid([&] { make(std::int64_t{1} << 40, std::int64_t{1} << 40); }, "rotary_dim",
+                 "1099511627776");
+  EXPECT_NO_THROW(make(std::int64_t{1} << 20, 65536));
+  EXPECT_NO_THROW(make(128, 64));
 }
 
 TEST(MethodValidation, RotaryDimMustBeEvenAndLargeEnough) {

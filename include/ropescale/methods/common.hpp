@@ -106,15 +106,20 @@ inline void check_seq_len(const std::optional<std::int64_t>& seq_len) {
   if (seq_len && *seq_len < 1) throw_invalid_value("seq_len", "must be an integer >= 1", *seq_len);
 }
 
+/// head_dim: an integer in [1, max_head_dim], the bound every method shares (docs/limits.md).
+inline void check_head_dim(std::int64_t head_dim) {
+  check_integer_key("head_dim", head_dim);
+  if (head_dim > max_head_dim) {
+    throw_invalid_value("head_dim", "must be <= 65536 (docs/limits.md)", head_dim);
+  }
+}
+
 /// Checks head_dim, rope_theta and partial_rotary_factor, then d = int(H × prf): even,
 /// 2 <= d <= H, and d >= min_d (4 for ntk, dynamic, clex: d − 2 is a denominator). The key of a
 /// bad d is "partial_rotary_factor" when prf != 1 (it chose d), else "head_dim". Returns d.
 inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
                                        double partial_rotary_factor, std::int64_t min_d = 2) {
-  check_integer_key("head_dim", head_dim);
-  if (head_dim > max_head_dim) {
-    throw_invalid_value("head_dim", "must be <= 65536 (docs/limits.md)", head_dim);
-  }
+  check_head_dim(head_dim);
   check_theta(rope_theta);
   check_partial_rotary_factor(partial_rotary_factor);
   const std::int64_t d = rotary_dim_of(head_dim, partial_rotary_factor);

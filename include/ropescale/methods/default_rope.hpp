@@ -29,7 +29,7 @@ class default_rope : public detail::method_base<default_rope_params>,
   static constexpr const char* type_name = "default";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates θ > 1, 0 < prf <= 1, head_dim in [1, 2^53], d even with 2 <= d <= H
+  /// Validates θ > 1, 0 < prf <= 1, head_dim in [1, 65536], d even with 2 <= d <= H
   /// (docs/reference.md §2.5). Throws invalid_parameter naming the key and value.
   explicit default_rope(const default_rope_params& p)
       : detail::method_base<default_rope_params>(p, detail::checked_rotary_dim(p)) {

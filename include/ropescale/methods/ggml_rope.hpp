@@ -57,10 +57,10 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
   /// whether this object's does.
   static constexpr bool depends_on_seq_len = true;
 
-  /// Validates: head_dim in [1, 2^53]; rope_theta finite > 1; rotary_dim even in [2, head_dim];
-  /// factor finite > 0; factor tables of exactly rotary_dim/2 finite values > 0 (long and short
-  /// together); original_context in [1, 2^53] when YaRN or LongRoPE needs it; attention factor
-  /// and softmax multiplier finite > 0. Throws invalid_parameter.
+  /// Validates: head_dim in [1, 2^53]; rope_theta finite > 1; rotary_dim even in [2, min(head_dim,
+  /// 65536)]; factor finite > 0; factor tables of exactly rotary_dim/2 finite values > 0 (long and
+  /// short together); original_context in [1, 2^53] when YaRN or LongRoPE needs it; attention
+  /// factor and softmax multiplier finite > 0. Throws invalid_parameter.
   explicit ggml_rope(const ggml_rope_params& p)
       : detail::method_base<ggml_rope_params>(p, checked_dim(p)) {
     detail::check_positive("factor", p_.factor);
@@ -158,11 +158,12 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
   static std::int64_t checked_dim(const ggml_rope_params& p) {
     detail::check_integer_key("head_dim", p.head_dim);
     detail::check_theta(p.rope_theta);
-    if (p.rotary_dim < 2 || p.rotary_dim % 2 != 0 || p.rotary_dim > p.head_dim) {
-      detail::throw_invalid_value(
-          "rotary_dim",
-          "must be even with 2 <= rotary_dim <= head_dim (" + std::to_string(p.head_dim) + ")",
-          p.rotary_dim);
+    if (p.rotary_dim < 2 || p.rotary_dim % 2 != 0 || p.rotary_dim > p.head_dim ||
+        p.rotary_dim > detail::max_head_dim) {
+      detail::throw_invalid_value("rotary_dim",
+                                  "must be even with 2 <= rotary_dim <= min(head_dim (" +
+                                      std::to_string(p.head_dim) + "), 65536)",
+                                  p.rotary_dim);
     }
     return p.rotary_dim;
   }

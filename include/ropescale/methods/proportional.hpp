@@ -33,7 +33,7 @@ class proportional : public detail::method_base<proportional_params>,
   static constexpr const char* type_name = "proportional";
   static constexpr bool depends_on_seq_len = false;
 
-  /// Validates head_dim in [1, 2^53] and even, θ > 1, 0 < prf <= 1, factor >= 1.
+  /// Validates head_dim in [1, 65536] and even, θ > 1, 0 < prf <= 1, factor >= 1.
   /// Throws invalid_parameter.
   explicit proportional(const proportional_params& p)
       : detail::method_base<proportional_params>(p, checked_head_dim(p)) {
@@ -85,10 +85,10 @@ class proportional : public detail::method_base<proportional_params>,
   }
 
  private:
-  /// head_dim in [1, 2^53] and even, θ > 1, 0 < prf <= 1, in that order; returns H, which
+  /// head_dim in [1, 65536] and even, θ > 1, 0 < prf <= 1, in that order; returns H, which
   /// method_base keeps as the rotary dim.
   static std::int64_t checked_head_dim(const proportional_params& p) {
-    detail::check_integer_key("head_dim", p.head_dim);
+    detail::check_head_dim(p.head_dim);
     detail::check_theta(p.rope_theta);
     detail::check_partial_rotary_factor(p.partial_rotary_factor);
     if (p.head_dim % 2 != 0) {
