@@ -435,6 +435,32 @@ TEST(GgufLoader, BadValues) {
          w.tensor_f32("rope_freqs.weight", v);
        },
        "tensor 'rope_freqs.weight'[5]: must be a finite number > 0, got -1"},
+      // Positive but tiny factors make inv_freq overflow (1/s): every table entry must stay in
+      // (0, 2^32], as for a config.json, and the key named is the one that pushed it out.
+      {"rope.scale_linear tiny",
+       [](gguf_writer& w) { w.kv_f32("llama.rope.scale_linear", 1e-30f); },
+       "key 'llama.rope.scale_linear': must give every inv_freq entry in (0, 2^32]"},
+      {"rope.scaling.factor tiny with rope_freqs",
+       [](gguf_writer& w) {
+         w.kv_f32("llama.rope.scaling.factor", 1e-30f);
+         w.tensor_f32("rope_freqs.weight", std::vector<float>(64, 1.0f));
+       },
+       "key 'llama.rope.scaling.factor': must give every inv_freq entry in (0, 2^32]"},
+      {"rope_freqs with a tiny divisor",
+       [](gguf_writer& w) {
+         std::vector<float> v(64, 1.0f);
+         v[7] = 1e-30f;
+         w.tensor_f32("rope_freqs.weight", v);
+       },
+       "tensor 'rope_freqs.weight'[7]: must give every inv_freq entry in (0, 2^32]"},
+      {"LongRoPE long factor tiny",
+       [](gguf_writer& w) {
+         std::vector<float> v(64, 2.0f);
+         v[3] = 1e-30f;
+         w.tensor_f32("rope_factors_long.weight", v);
+         w.tensor_f32("rope_factors_short.weight", std::vector<float>(64, 1.0f));
+       },
+       "tensor 'rope_factors_long.weight'[3]: must give every inv_freq entry in (0, 2^32]"},
       {"LongRoPE long factors without short",
        [](gguf_writer& w) {
          w.tensor_f32("rope_factors_long.weight", std::vector<float>(64, 2.0f));

@@ -158,6 +158,35 @@ TEST(MethodValidation, GgmlRotaryDim) {
   EXPECT_NO_THROW(make(128, 64));
 }
 
+// ggml_rope's table obeys the same (0, 2^32] bound as every method's; the key names the value
+// that put the entry out of range.
+TEST(MethodValidation, GgmlTableInRange) {
+  const auto make = [](double factor, std::vector<double> freq_factors) {
+    ropescale::ggml_rope_params p;
+    p.head_dim = 128;
+    p.rotary_dim = 128;
+    p.factor = factor;
+    p.freq_factors = std::move(freq_factors);
+    ropescale::ggml_rope<>{p};
+  };
+  expect_invalid([&] { make(1e-30, {}); }, "factor", "1e-30");
+  expect_invalid([&] { make(1e-30, std::vector<double>(64, 1.0)); }, "factor", "1e-30");
+  std::vector<double> ff(64, 1.0);
+  ff[9] = 1e-300;
+  expect_invalid([&] { make(1.0, ff); }, "freq_factors[9]", "1e-300");
+  // 2^-32 still gives inv_freq[0] = 2^32; a little less does not.
+  EXPECT_NO_THROW(make(std::ldexp(1.0, -32), {}));
+  expect_invalid([&] { make(std::ldexp(0.99, -32), {}); }, "factor", "2.3050");
+  ropescale::ggml_rope_params p;
+  p.head_dim = 128;
+  p.rotary_dim = 128;
+  p.original_context = 4096;
+  p.short_factors.assign(64, 1.0);
+  p.long_factors.assign(64, 1.0);
+  p.long_factors[63] = 1e-300;
+  expect_invalid([&] { ropescale::ggml_rope<>{p}; }, "long_factors[63]", "1e-300");
+}
+
 TEST(MethodValidation, RotaryDimMustBeEvenAndLargeEnough) {
   // d = int(100 × 0.27) = 27: odd. Every method except proportional (whose rotary dim is H).
   expect_invalid(

@@ -1193,7 +1193,30 @@ inline loaded_config load_gguf(const gguf::file& f) {
   } else {
     p.rope_type = p.yarn ? "yarn" : "linear";
   }
-  out.method = ropescale::method(ggml_rope<double>(p));  // every value was checked above
+  // Every value was checked above except the table itself (ggml_rope checks each entry is in
+  // (0, 2^32]); its keys are named here as the file's key or tensor.
+  const auto rewrite = [&](ropescale::error& e) {
+    const std::string key = e.key;
+    const std::string name = key.substr(0, key.find('['));
+    std::string where;
+    if (name == "factor") {
+      where = gguf::detail::key_where(factor_key);
+    } else if (name == "freq_factors") {
+      where = gguf::detail::tensor_where("rope_freqs.weight");
+    } else if (name == "long_factors") {
+      where = gguf::detail::tensor_where("rope_factors_long.weight");
+    } else if (name == "short_factors") {
+      where = gguf::detail::tensor_where("rope_factors_short.weight");
+    } else {
+      return;
+    }
+    where += key.substr(name.size());
+    std::string rest = e.message.compare(0, key.size(), key) == 0 ? e.message.substr(key.size())
+                                                                  : ": " + e.message;
+    e = ropescale::detail::make_parameter_error(where, where + rest + " (" + f.label() + ")");
+  };
+  const ropescale::detail::error_scope scope(rewrite);
+  out.method = ropescale::method(ggml_rope<double>(p));
   return out;
 }
 

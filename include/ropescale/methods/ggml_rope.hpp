@@ -60,7 +60,8 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
   /// Validates: head_dim in [1, 2^53]; rope_theta finite > 1; rotary_dim even in [2, min(head_dim,
   /// 65536)]; factor finite > 0; factor tables of exactly rotary_dim/2 finite values > 0 (long and
   /// short together); original_context in [1, 2^53] when YaRN or LongRoPE needs it; attention
-  /// factor and softmax multiplier finite > 0. Throws invalid_parameter.
+  /// factor and softmax multiplier finite > 0; every table entry in (0, 2^32] (docs/limits.md).
+  /// Throws invalid_parameter.
   explicit ggml_rope(const ggml_rope_params& p)
       : detail::method_base<ggml_rope_params>(p, checked_dim(p)) {
     detail::check_positive("factor", p_.factor);
@@ -82,6 +83,8 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
       low_ = std::max(0.0, std::floor(corr_dim(32.0)));
       high_ = std::min(n - 1.0, std::ceil(corr_dim(1.0)));
     }
+    check_inv_freq(std::nullopt);
+    if (seq_len_dependent()) check_inv_freq(p_.original_context + 1);
   }
 
   /// The HF rope_type this table corresponds to ("default", "linear", "yarn", "llama3",
@@ -105,14 +108,7 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
   /// double, rounded once. S chooses LongRoPE's factors (absent: short, HF's initial table).
   std::vector<Real> inv_freq(std::optional<std::int64_t> seq_len = std::nullopt) const {
     using LD = long double;
-    const std::vector<double>* ff = nullptr;
-    if (!p_.freq_factors.empty()) {
-      ff = &p_.freq_factors;
-    } else if (seq_len_dependent()) {
-      ff = uses_long_factor(seq_len) ? &p_.long_factors : &p_.short_factors;
-    } else {
-      detail::check_seq_len(seq_len);
-    }
+    const std::vector<double>* ff = divisors(seq_len);
     const LD freq_scale = 1.0L / static_cast<LD>(p_.factor);
     std::vector<Real> out(static_cast<std::size_t>(pairs()));
     for (std::int64_t i = 0; i < pairs(); ++i) {
@@ -166,6 +162,53 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
                                   p.rotary_dim);
     }
     return p.rotary_dim;
+  }
+
+  /// The per-pair divisors S selects: rope_freqs, else LongRoPE's long or short factors, else
+  /// none (nullptr). Throws if seq_len < 1.
+  const std::vector<double>* divisors(std::optional<std::int64_t> seq_len) const {
+    detail::check_seq_len(seq_len);
+    if (!p_.freq_factors.empty()) return &p_.freq_factors;
+    if (seq_len_dependent()) {
+      return uses_long_factor(seq_len) ? &p_.long_factors : &p_.short_factors;
+    }
+    return nullptr;
+  }
+
+  /// Every entry of the table S selects in (0, 2^32] after rounding to Real (docs/limits.md), as
+  /// for every other method. The key names what put an entry out of range: the divisor when
+  /// θ^(−2i/n_rot)/divisor already is, else factor (freq_scale = 1/factor too large or small).
+  void check_inv_freq(std::optional<std::int64_t> seq_len) const {
+    const std::vector<Real> w = inv_freq(seq_len);
+    const std::vector<double>* ff = divisors(seq_len);
+    const auto in_range = [](long double x) {
+      const auto r = static_cast<Real>(static_cast<detail::work_t<Real>>(x));
+      return r > Real(0) &&
+             static_cast<long double>(r) <= static_cast<long double>(detail::max_inv_freq);
+    };
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      if (in_range(static_cast<long double>(w[i]))) continue;
+      std::string key = "factor";
+      double value = p_.factor;
+      if (ff != nullptr) {
+        const double divisor = (*ff)[i];
+        const long double unscaled =
+            detail::base_inv_freq<long double>(p_.rope_theta, static_cast<std::int64_t>(i), d_) /
+            static_cast<long double>(divisor);
+        if (!in_range(unscaled)) {
+          key = std::string(ff == &p_.freq_factors   ? "freq_factors"
+                            : ff == &p_.long_factors ? "long_factors"
+                                                     : "short_factors") +
+                "[" + std::to_string(i) + "]";
+          value = divisor;
+        }
+      }
+      detail::throw_invalid(key,
+                            "must give every inv_freq entry in (0, 2^32] after rounding to the "
+                            "table's type (docs/limits.md)",
+                            detail::format_value(value) + " (inv_freq[" + std::to_string(i) +
+                                "] = " + detail::format_value(w[i]) + ")");
+    }
   }
 
   void check_table(const char* key, const std::vector<double>& v, bool check) const {
