@@ -350,6 +350,7 @@ struct append_case {
   row_kind kind;
   std::int64_t rotary_dim;
   bool aligned_caches;  // caches on a 64-byte boundary (test_cache offset 0), as streaming needs
+  std::int64_t v_heads = 2;  // V's heads (K has 2): K's, or another count (V then not with K)
 };
 
 /// Whether `which`'s append body stores a valid call's K and V non-temporally (its
@@ -405,19 +406,19 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
                ropescale::name(ac.lay) + (ac.head_major ? " head-major" : " token-major") +
                (ac.q_out ? " q_out" : " q in place") +
                (ac.kind == row_kind::table ? " table" : " otf") + " rotary " +
-               std::to_string(ac.rotary_dim));
-  const std::int64_t T = 7, HQ = 4, HK = 2, D = 64;
+               std::to_string(ac.rotary_dim) + " v heads " + std::to_string(ac.v_heads));
+  const std::int64_t T = 7, HQ = 4, HK = 2, HV = ac.v_heads, D = 64;
   // Packed [q | k | v] rows with one spare element per token.
-  const std::int64_t row = (HQ + 2 * HK) * D + 1;
+  const std::int64_t row = (HQ + HK + HV) * D + 1;
   guarded_buffer<S> qkv(idx(T * row), 1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (std::size_t i = 0; i < qkv.size(); ++i) qkv[i] = from_float<S>(u(rng));
   const tensor_view<S> q{qkv.data(), T, HQ, D, row, D};
   const tensor_view<S> k{qkv.data() + HQ * D, T, HK, D, row, D};
-  const tensor_view<S> v{qkv.data() + (HQ + HK) * D, T, HK, D, row, D};
+  const tensor_view<S> v{qkv.data() + (HQ + HK) * D, T, HV, D, row, D};
   const std::size_t cache_offset = ac.aligned_caches ? 0 : 1;
   test_cache<C> kc(4, 4, HK, D, ac.head_major, cache_offset),
-      vc(4, 4, HK, D, ac.head_major, cache_offset);
+      vc(4, 4, HV, D, ac.head_major, cache_offset);
   strided<C> qo(T, HQ, D, 2, 0, 0);
   const std::vector<std::int64_t> slots = {13, -1, 2, 7, 8, -1, 0};
   const std::int64_t start = 100000;
@@ -425,7 +426,7 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
   const token_positions pos = token_positions::range(start);
 
   // References: Q and K rotated in place (same ISA) on copies.
-  strided<S> qs(T, HQ, D, 0, (HK * 2) * D + 1, 0), ks(T, HK, D, 0, (HQ + HK) * D + 1, 0);
+  strided<S> qs(T, HQ, D, 0, (HK + HV) * D + 1, 0), ks(T, HK, D, 0, (HQ + HV) * D + 1, 0);
   for (std::int64_t t = 0; t < T; ++t) {
     for (std::int64_t h = 0; h < HQ; ++h) {
       for (std::int64_t c = 0; c < D; ++c) qs.at(t, h, c) = q.data[t * row + h * D + c];
@@ -491,28 +492,36 @@ void append_case_run(isa which, const append_case& ac, std::mt19937& rng) {
         // K and V sources are never written.
         ASSERT_TRUE(
             same_bits(k.data[t * row + h * D + c], src_before[idx(t * row + HQ * D + h * D + c)]));
+        if (slot < 0) continue;
+        const C kw = expect_converted<C>(k_want[idx(t * ks.ts + h * ks.hs + c)]);
+        std::memcpy(k_expect.data() + idx(kc.offset(slot, h, c)) * sizeof(C), &kw, sizeof(C));
+      }
+    }
+    for (std::int64_t h = 0; h < HV; ++h) {
+      for (std::int64_t c = 0; c < D; ++c) {
         ASSERT_TRUE(same_bits(v.data[t * row + h * D + c],
                               src_before[idx(t * row + (HQ + HK) * D + h * D + c)]));
         if (slot < 0) continue;
-        const C kw = expect_converted<C>(k_want[idx(t * ks.ts + h * ks.hs + c)]);
         const C vw = expect_converted<C>(v.data[t * row + h * D + c]);
-        const std::size_t off = idx(kc.offset(slot, h, c)) * sizeof(C);
-        std::memcpy(k_expect.data() + off, &kw, sizeof(C));
-        std::memcpy(v_expect.data() + off, &vw, sizeof(C));
+        std::memcpy(v_expect.data() + idx(vc.offset(slot, h, c)) * sizeof(C), &vw, sizeof(C));
       }
     }
   }
   const std::vector<unsigned char> k_got = kc.bytes(), v_got = vc.bytes();
+  ASSERT_EQ(k_got.size(), k_expect.size());
+  ASSERT_EQ(v_got.size(), v_expect.size());
   for (std::size_t i = 0; i < k_got.size(); ++i) {
     ASSERT_EQ(k_got[i], k_expect[i])
         << "k_cache byte " << i << " (element " << i / sizeof(C) << ")";
+  }
+  for (std::size_t i = 0; i < v_got.size(); ++i) {
     ASSERT_EQ(v_got[i], v_expect[i])
         << "v_cache byte " << i << " (element " << i / sizeof(C) << ")";
   }
   if (!ac.q_out) return;
   // The same append without rotation (kv_append): K is then copied like V.
   test_cache<C> kc2(4, 4, HK, D, ac.head_major, cache_offset),
-      vc2(4, 4, HK, D, ac.head_major, cache_offset);
+      vc2(4, 4, HV, D, ac.head_major, cache_offset);
   ropescale::kv_append(k, v, kc2.view(), vc2.view(), sm, opt);
   std::vector<unsigned char> k2_expect = kc2.bytes();
   for (std::int64_t t = 0; t < T; ++t) {
@@ -545,6 +554,13 @@ void append_sweep(isa which, bool aligned_caches = false) {
           }
         }
       }
+    }
+    // V with more heads than K: K's heads rotated, V's copied on their own (not with K's).
+    for (bool q_out : {false, true}) {
+      append_case_run<S, C>(
+          which, append_case{lay, false, q_out, row_kind::table, 64, aligned_caches, 3}, rng);
+      if (::testing::Test::HasFatalFailure()) return;
+      ++cases;
     }
   }
   std::printf("[ kv append    ] %s %s->%s: %d cases bit-identical, untouched slots untouched\n",
