@@ -216,99 +216,115 @@ template <class S, layout Layout>
 inline constexpr bool bf16_units =
     Layout == layout::neox&& std::is_same_v<S, bf16>&& ops::has_bf16_split&& ops::lanes > 1;
 
-/// Every head of `a` for one token with the row's NB vector blocks held in registers (rows of
-/// exactly NB·lanes pairs, NeoX or GPT-J): cr/sr are the cos/sin blocks (GPT-J: cr[2b], cr[2b+1]
-/// and sr[2b], sr[2b+1] the duplicated halves), loaded once per token for all Q and K heads.
+/// One head x → y with the row's NB vector blocks held in registers (rows of exactly NB·lanes
+/// pairs, NeoX or GPT-J): cr/sr are the cos/sin blocks (GPT-J: cr[2b], cr[2b+1] and sr[2b],
+/// sr[2b+1] the duplicated halves), loaded once per token for all Q and K heads.
 /// The formulas are rotate_head_to's; NT as there. bf16 NeoX (bf16_units) goes through the
 /// in-place kernel's paired-lane units instead: cr[2u], cr[2u+1] / sr[2u], sr[2u+1] are unit
 /// u's row halves as load_row_bf16_neox gives them. Every sin register is already signed
 /// (negated for the inverse), so one formula serves both directions.
 template <class S, class D, layout Layout, int NB, bool NT>
-ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
-                                            const typename ops::vec* cr,
-                                            const typename ops::vec* sr) noexcept {
+ROPESCALE_INLINE void rotate_head_resident(const S* x, D* y, std::int64_t head_dim,
+                                           const typename ops::vec* cr,
+                                           const typename ops::vec* sr) noexcept {
   constexpr std::int64_t L = ops::lanes;
   constexpr std::int64_t n = NB * L;
-  for (std::int64_t h = 0; h < a.heads; ++h) {
-    const S* x = src_t + h * a.src_head_stride;
-    D* y = dst_t + h * a.dst_head_stride;
-    if constexpr (bf16_units<S, Layout>) {
-      static_assert(NB % 2 == 0, "bf16 NeoX units are two vector blocks");
+  if constexpr (bf16_units<S, Layout>) {
+    static_assert(NB % 2 == 0, "bf16 NeoX units are two vector blocks");
+    bf16* p[slots<NB>];
+    typename ops::vec r[slots<2 * NB>];
+    ROPESCALE_UNROLL
+    for (int u = 0; u < NB / 2; ++u) {
+      const std::int64_t i = 2 * u * L;
+      p[2 * u] = y + i;
+      p[2 * u + 1] = y + n + i;
+      neox_unit_bf16(x + i, x + n + i, cr[2 * u], cr[2 * u + 1], sr[2 * u], sr[2 * u + 1],
+                     r + 4 * u);
+    }
+    // (Streamed where the groups are stored in element order, AVX512_BF16; elsewhere a
+    // streaming call stores these plainly.)
+    constexpr bool in_order = has_bf16_neox_in_order<ops>::value;
+    merge_bf16_group<NB, in_order, NT && in_order>(p, r);
+    if (head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
+      copy_converted<S, D, NT>(x, y, 2 * n, head_dim);
+    }
+    return;
+  } else if constexpr (Layout == layout::neox &&
+                       ((NT && sizeof(D) < sizeof(float)) || grouped_bf16_stores<S, D, NT>)) {
+    // Both halves computed first, then stored in address order: a narrowed vector fills half
+    // a line, and non-temporal stores combine into whole lines only when a line's stores are
+    // consecutive (alternating halves measured ~25% slower than the floor's copy). f32 → bf16
+    // with grouped stores narrows the head's 2·NB vectors as NB element-order pairs.
+    typename ops::vec lo[slots<NB>], hi[slots<NB>];
+    ROPESCALE_UNROLL
+    for (int b = 0; b < NB; ++b) {
+      const auto va = ops::load(x + b * L);
+      const auto vb = ops::load(x + n + b * L);
+      lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
+      hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
+    }
+    if constexpr (grouped_bf16_stores<S, D, NT>) {
+      static_assert(NB % 2 == 0, "grouped bf16 stores take two vector blocks per pair");
       bf16* p[slots<NB>];
       typename ops::vec r[slots<2 * NB>];
       ROPESCALE_UNROLL
       for (int u = 0; u < NB / 2; ++u) {
-        const std::int64_t i = 2 * u * L;
-        p[2 * u] = y + i;
-        p[2 * u + 1] = y + n + i;
-        neox_unit_bf16(x + i, x + n + i, cr[2 * u], cr[2 * u + 1], sr[2 * u], sr[2 * u + 1],
-                       r + 4 * u);
+        p[u] = y + 2 * u * L;
+        p[NB / 2 + u] = y + n + 2 * u * L;
+        r[2 * u] = lo[2 * u];
+        r[2 * u + 1] = lo[2 * u + 1];
+        r[NB + 2 * u] = hi[2 * u];
+        r[NB + 2 * u + 1] = hi[2 * u + 1];
       }
-      // (Streamed where the groups are stored in element order, AVX512_BF16; elsewhere a
-      // streaming call stores these plainly.)
-      constexpr bool in_order = has_bf16_neox_in_order<ops>::value;
-      merge_bf16_group<NB, in_order, NT && in_order>(p, r);
-      if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
-        copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
-      }
-      continue;
-    } else if constexpr (Layout == layout::neox &&
-                         ((NT && sizeof(D) < sizeof(float)) || grouped_bf16_stores<S, D, NT>)) {
-      // Both halves computed first, then stored in address order: a narrowed vector fills half
-      // a line, and non-temporal stores combine into whole lines only when a line's stores are
-      // consecutive (alternating halves measured ~25% slower than the floor's copy). f32 → bf16
-      // with grouped stores narrows the head's 2·NB vectors as NB element-order pairs.
-      typename ops::vec lo[slots<NB>], hi[slots<NB>];
+      merge_bf16_group<NB, true>(p, r);
+    } else {
       ROPESCALE_UNROLL
-      for (int b = 0; b < NB; ++b) {
-        const auto va = ops::load(x + b * L);
-        const auto vb = ops::load(x + n + b * L);
-        lo[b] = ops::fnmadd(vb, sr[b], ops::mul(va, cr[b]));
-        hi[b] = ops::fmadd(va, sr[b], ops::mul(vb, cr[b]));
-      }
-      if constexpr (grouped_bf16_stores<S, D, NT>) {
-        static_assert(NB % 2 == 0, "grouped bf16 stores take two vector blocks per pair");
-        bf16* p[slots<NB>];
-        typename ops::vec r[slots<2 * NB>];
-        ROPESCALE_UNROLL
-        for (int u = 0; u < NB / 2; ++u) {
-          p[u] = y + 2 * u * L;
-          p[NB / 2 + u] = y + n + 2 * u * L;
-          r[2 * u] = lo[2 * u];
-          r[2 * u + 1] = lo[2 * u + 1];
-          r[NB + 2 * u] = hi[2 * u];
-          r[NB + 2 * u + 1] = hi[2 * u + 1];
-        }
-        merge_bf16_group<NB, true>(p, r);
-      } else {
-        ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
-        ROPESCALE_UNROLL
-        for (int b = 0; b < NB; ++b) put<NT>(y + n + b * L, hi[b]);
-      }
-      if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
-        copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
-      }
-      continue;
+      for (int b = 0; b < NB; ++b) put<NT>(y + b * L, lo[b]);
+      ROPESCALE_UNROLL
+      for (int b = 0; b < NB; ++b) put<NT>(y + n + b * L, hi[b]);
     }
-    ROPESCALE_UNROLL
-    for (int b = 0; b < NB; ++b) {
-      const std::int64_t i = b * L;
-      if constexpr (Layout == layout::neox) {
-        const auto va = ops::load(x + i);
-        const auto vb = ops::load(x + n + i);
-        put<NT>(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
-        put<NT>(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
-      } else {
-        const auto v0 = ops::load(x + 2 * i);
-        const auto v1 = ops::load(x + 2 * i + L);
-        put<NT>(y + 2 * i, ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
-        put<NT>(y + 2 * i + L,
-                ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
-      }
+    if (head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
+      copy_converted<S, D, NT>(x, y, 2 * n, head_dim);
     }
-    if (a.head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
-      copy_converted<S, D, NT>(x, y, 2 * n, a.head_dim);
+    return;
+  }
+  ROPESCALE_UNROLL
+  for (int b = 0; b < NB; ++b) {
+    const std::int64_t i = b * L;
+    if constexpr (Layout == layout::neox) {
+      const auto va = ops::load(x + i);
+      const auto vb = ops::load(x + n + i);
+      put<NT>(y + i, ops::fnmadd(vb, sr[b], ops::mul(va, cr[b])));
+      put<NT>(y + n + i, ops::fmadd(va, sr[b], ops::mul(vb, cr[b])));
+    } else {
+      const auto v0 = ops::load(x + 2 * i);
+      const auto v1 = ops::load(x + 2 * i + L);
+      put<NT>(y + 2 * i, ops::fmaddsub(v0, cr[2 * b], ops::mul(ops::swap_pairs(v0), sr[2 * b])));
+      put<NT>(y + 2 * i + L,
+              ops::fmaddsub(v1, cr[2 * b + 1], ops::mul(ops::swap_pairs(v1), sr[2 * b + 1])));
+    }
+  }
+  if (head_dim > 2 * n && static_cast<const void*>(x) != static_cast<const void*>(y)) {
+    copy_converted<S, D, NT>(x, y, 2 * n, head_dim);
+  }
+}
+
+/// Every head of `a` for one token (rotate_head_resident), and after K head h, when `v` is given,
+/// V head h copied (V has K's heads and head_dim): the rotation is arithmetic-bound and the copy
+/// load/store-bound, so interleaving them lets the core overlap the two.
+template <class S, class D, layout Layout, int NB, bool NT>
+ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
+                                            const typename ops::vec* cr,
+                                            const typename ops::vec* sr,
+                                            const append_tensor<S, D>* v = nullptr,
+                                            const S* v_src_t = nullptr,
+                                            D* v_dst_t = nullptr) noexcept {
+  for (std::int64_t h = 0; h < a.heads; ++h) {
+    rotate_head_resident<S, D, Layout, NB, NT>(src_t + h * a.src_head_stride,
+                                               dst_t + h * a.dst_head_stride, a.head_dim, cr, sr);
+    if (v != nullptr) {
+      copy_converted<S, D, NT>(v_src_t + h * v->src_head_stride, v_dst_t + h * v->dst_head_stride,
+                               0, a.head_dim);
     }
   }
 }
@@ -326,6 +342,10 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const bool pow2_pages = (j.page_size & (j.page_size - 1)) == 0;
   int page_shift = 0;
   while (pow2_pages && (std::int64_t{1} << page_shift) < j.page_size) ++page_shift;
+  // Streaming calls copy V head h right after K head h (rotate_heads_resident) when V has K's
+  // shape: four streams in flight instead of two keep DRAM busier while K's arithmetic runs.
+  [[maybe_unused]] const bool v_with_k =
+      NT && n > 0 && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     std::int64_t kd = t * j.k.dst_token_stride;
     std::int64_t vd = t * j.v.dst_token_stride;
@@ -389,6 +409,13 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
                                                         j.q.dst + t * j.q.dst_token_stride, cr, sr);
       }
       if (kv && j.k.heads > 0) {
+        const S* v_src = j.v.src + t * j.v.src_token_stride;
+        if (v_with_k) {
+          rotate_heads_resident<S, C, Layout, NB, NT>(j.k, j.k.src + t * j.k.src_token_stride,
+                                                      j.k.dst + kd, cr, sr, &j.v, v_src,
+                                                      j.v.dst + vd);
+          continue;
+        }
         rotate_heads_resident<S, C, Layout, NB, NT>(j.k, j.k.src + t * j.k.src_token_stride,
                                                     j.k.dst + kd, cr, sr);
       }
