@@ -187,24 +187,31 @@ inline void rotate_head_to(const S* x, D* y, const float* c, const float* s, flo
 
 /// Every head of one token of `a` from src_t to dst_t: rotated with the row (n > 0; sin times
 /// sign) or copied (n == 0; heads that are contiguous on both sides as one run). NT as
-/// rotate_head_to.
+/// rotate_head_to. With `v` (K's heads and head_dim), V head h is copied right after head h
+/// (append_tokens: four streams in flight instead of two).
 template <class S, class D, layout Layout, bool NT>
 inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t, const float* c,
-                         const float* s, float sign, std::int64_t n) noexcept {
-  if (n == 0) {
-    if (a.src_head_stride == a.head_dim && a.dst_head_stride == a.head_dim) {
-      copy_converted<S, D, NT>(src_t, dst_t, 0, a.heads * a.head_dim);
-      return;
-    }
-    for (std::int64_t h = 0; h < a.heads; ++h) {
-      copy_converted<S, D, NT>(src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, 0,
-                               a.head_dim);
-    }
+                         const float* s, float sign, std::int64_t n,
+                         const append_tensor<S, D>* v = nullptr, const S* v_src_t = nullptr,
+                         D* v_dst_t = nullptr) noexcept {
+  if (n == 0 && v == nullptr && a.src_head_stride == a.head_dim &&
+      a.dst_head_stride == a.head_dim) {
+    copy_converted<S, D, NT>(src_t, dst_t, 0, a.heads * a.head_dim);
     return;
   }
   for (std::int64_t h = 0; h < a.heads; ++h) {
-    rotate_head_to<S, D, Layout, NT && Layout != layout::deinterleaved>(
-        src_t + h * a.src_head_stride, dst_t + h * a.dst_head_stride, c, s, sign, n, a.head_dim);
+    const S* x = src_t + h * a.src_head_stride;
+    D* y = dst_t + h * a.dst_head_stride;
+    if (n == 0) {
+      copy_converted<S, D, NT>(x, y, 0, a.head_dim);
+    } else {
+      rotate_head_to<S, D, Layout, NT && Layout != layout::deinterleaved>(x, y, c, s, sign, n,
+                                                                          a.head_dim);
+    }
+    if (v != nullptr) {
+      copy_converted<S, D, NT>(v_src_t + h * v->src_head_stride, v_dst_t + h * v->dst_head_stride,
+                               0, a.head_dim);
+    }
   }
 }
 
@@ -342,10 +349,10 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const bool pow2_pages = (j.page_size & (j.page_size - 1)) == 0;
   int page_shift = 0;
   while (pow2_pages && (std::int64_t{1} << page_shift) < j.page_size) ++page_shift;
-  // Streaming calls copy V head h right after K head h (rotate_heads_resident) when V has K's
-  // shape: four streams in flight instead of two keep DRAM busier while K's arithmetic runs.
-  [[maybe_unused]] const bool v_with_k =
-      NT && n > 0 && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
+  // Streaming calls copy V head h right after K head h (rotate_heads_resident, append_heads)
+  // when V has K's shape: four streams in flight instead of two keep DRAM busier, in the fused
+  // call (while K's arithmetic runs) and in the plain append alike.
+  const bool v_with_k = NT && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     std::int64_t kd = t * j.k.dst_token_stride;
     std::int64_t vd = t * j.v.dst_token_stride;
@@ -425,8 +432,13 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
                                            j.q.dst + t * j.q.dst_token_stride, c, s, sign, n);
       }
       if (kv && j.k.heads > 0) {
-        append_heads<S, C, Layout, NT>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, c, s,
-                                       sign, rotate_k ? n : 0);
+        const S* k_src = j.k.src + t * j.k.src_token_stride;
+        if (v_with_k) {
+          append_heads<S, C, Layout, NT>(j.k, k_src, j.k.dst + kd, c, s, sign, rotate_k ? n : 0,
+                                         &j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd);
+          continue;
+        }
+        append_heads<S, C, Layout, NT>(j.k, k_src, j.k.dst + kd, c, s, sign, rotate_k ? n : 0);
       }
     }
     if (kv && j.v.heads > 0) {
