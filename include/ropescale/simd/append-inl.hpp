@@ -14,7 +14,8 @@
 //
 // Loop order: token → its row (table or computed on the fly) → Q heads → K heads → V heads, each
 // head one sequential pass from source to destination (destinations written in address order;
-// the page scatter costs one division per token). For the usual rows (a whole number of vector
+// the page scatter costs one division per token). Streaming calls take K and V head by head
+// (K head h, then V head h) when V has K's shape. For the usual rows (a whole number of vector
 // blocks that fits the row registers, e.g. 128-dim heads) the row stays in registers across the
 // token's Q and K heads; other rows are reloaded from L1 per vector block. bf16 NeoX rows use
 // the in-place kernel's paired-lane units (bf16_units). DRAM-sized calls store K and V into the
