@@ -1210,10 +1210,7 @@ inline loaded_config load_gguf(const gguf::file& f) {
     } else {
       return;
     }
-    where += key.substr(name.size());
-    std::string rest = e.message.compare(0, key.size(), key) == 0 ? e.message.substr(key.size())
-                                                                  : ": " + e.message;
-    e = ropescale::detail::make_parameter_error(where, where + rest + " (" + f.label() + ")");
+    e = ropescale::detail::with_key(e, where + key.substr(name.size()), " (" + f.label() + ")");
   };
   const ropescale::detail::error_scope scope(rewrite);
   out.method = ropescale::method(ggml_rope<double>(p));

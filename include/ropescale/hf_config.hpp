@@ -129,14 +129,7 @@ inline void rewrite_with_path(error& e, const hf_rope_context& c, const std::str
     path = c.in_dict(base);
   }
   if (path.empty()) return;
-  const std::string full = path + key.substr(base.size());
-  std::string msg = e.message;
-  if (msg.compare(0, key.size(), key) == 0) {
-    msg = full + msg.substr(key.size());
-  } else {
-    msg = full + ": " + msg;
-  }
-  e = make_parameter_error(full, msg);
+  e = with_key(e, path + key.substr(base.size()));
 }
 
 /// Constructs M from its params, translating the constructor's keys into key paths.

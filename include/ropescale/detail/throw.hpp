@@ -171,6 +171,20 @@ inline error make_parameter_error(std::string_view key, std::string_view message
   return error{escape_text(key, max_echo_bytes), escape_text(message, max_message_bytes)};
 }
 
+/// e under another key: its message's leading "<old key>" (if it starts so; else the whole
+/// message after ": ") now reads `key`, with `suffix` appended. How a loader's error_scope names
+/// the place a method's value came from.
+inline error with_key(const error& e, std::string_view key, std::string_view suffix = {}) {
+  std::string msg(key);
+  if (e.message.compare(0, e.key.size(), e.key) == 0) {
+    msg.append(e.message, e.key.size(), std::string::npos);
+  } else {
+    msg.append(": ").append(e.message);
+  }
+  msg.append(suffix);
+  return make_parameter_error(key, msg);
+}
+
 /// The error "<key>: <expectation>, got <got>" (key and got escaped and bounded).
 inline error make_invalid(std::string_view key, std::string_view expectation,
                           std::string_view got) {

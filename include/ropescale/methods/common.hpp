@@ -135,6 +135,17 @@ inline std::int64_t checked_rotary_dim(std::int64_t head_dim, double rope_theta,
   return d;
 }
 
+/// The rule every table entry obeys (docs/limits.md), as error messages state it.
+inline constexpr const char* inv_freq_range_rule =
+    "must give every inv_freq entry in (0, 2^32] after rounding to the table's type "
+    "(docs/limits.md)";
+
+/// Whether a table entry, already rounded to Real, is in (0, max_inv_freq] (NaN is not).
+template <class Real>
+inline bool inv_freq_in_range(Real w) {
+  return w > Real(0) && static_cast<long double>(w) <= static_cast<long double>(max_inv_freq);
+}
+
 /// Every entry of w[0, count) in (0, max_inv_freq] after rounding to Real, so the table can be
 /// represented: no zero (underflow), no NaN, no entry whose rows overflow or lose the angle.
 /// Throws "<key>: must give every inv_freq entry in (0, 2^32] ..., got <value> (inv_freq[i] = x)".
@@ -142,11 +153,8 @@ template <class Real>
 inline void check_table(const std::vector<Real>& w, std::size_t count, std::string_view key,
                         double value) {
   for (std::size_t i = 0; i < count && i < w.size(); ++i) {
-    if (!(w[i] > Real(0)) ||
-        !(static_cast<long double>(w[i]) <= static_cast<long double>(max_inv_freq))) {
-      throw_invalid(key,
-                    "must give every inv_freq entry in (0, 2^32] after rounding to the table's "
-                    "type (docs/limits.md)",
+    if (!inv_freq_in_range(w[i])) {
+      throw_invalid(key, inv_freq_range_rule,
                     format_value(value) + " (inv_freq[" + std::to_string(i) +
                         "] = " + format_value(w[i]) + ")");
     }

@@ -181,13 +181,8 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
   void check_inv_freq(std::optional<std::int64_t> seq_len) const {
     const std::vector<Real> w = inv_freq(seq_len);
     const std::vector<double>* ff = divisors(seq_len);
-    const auto in_range = [](long double x) {
-      const auto r = static_cast<Real>(static_cast<detail::work_t<Real>>(x));
-      return r > Real(0) &&
-             static_cast<long double>(r) <= static_cast<long double>(detail::max_inv_freq);
-    };
     for (std::size_t i = 0; i < w.size(); ++i) {
-      if (in_range(static_cast<long double>(w[i]))) continue;
+      if (detail::inv_freq_in_range(w[i])) continue;
       std::string key = "factor";
       double value = p_.factor;
       if (ff != nullptr) {
@@ -195,7 +190,8 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
         const long double unscaled =
             detail::base_inv_freq<long double>(p_.rope_theta, static_cast<std::int64_t>(i), d_) /
             static_cast<long double>(divisor);
-        if (!in_range(unscaled)) {
+        if (!detail::inv_freq_in_range(
+                static_cast<Real>(static_cast<detail::work_t<Real>>(unscaled)))) {
           key = std::string(ff == &p_.freq_factors   ? "freq_factors"
                             : ff == &p_.long_factors ? "long_factors"
                                                      : "short_factors") +
@@ -203,9 +199,7 @@ class ggml_rope : public detail::method_base<ggml_rope_params> {
           value = divisor;
         }
       }
-      detail::throw_invalid(key,
-                            "must give every inv_freq entry in (0, 2^32] after rounding to the "
-                            "table's type (docs/limits.md)",
+      detail::throw_invalid(key, detail::inv_freq_range_rule,
                             detail::format_value(value) + " (inv_freq[" + std::to_string(i) +
                                 "] = " + detail::format_value(w[i]) + ")");
     }
