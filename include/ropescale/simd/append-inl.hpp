@@ -354,6 +354,7 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   // when V has K's shape: four streams in flight instead of two keep DRAM busier, in the fused
   // call (while K's arithmetic runs) and in the plain append alike.
   const bool v_with_k = NT && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
+  const append_tensor<S, C>* v_in_k = v_with_k ? &j.v : nullptr;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     std::int64_t kd = t * j.k.dst_token_stride;
     std::int64_t vd = t * j.v.dst_token_stride;
@@ -417,15 +418,9 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
                                                         j.q.dst + t * j.q.dst_token_stride, cr, sr);
       }
       if (kv && j.k.heads > 0) {
-        const S* v_src = j.v.src + t * j.v.src_token_stride;
-        if (v_with_k) {
-          rotate_heads_resident<S, C, Layout, NB, NT>(j.k, j.k.src + t * j.k.src_token_stride,
-                                                      j.k.dst + kd, cr, sr, &j.v, v_src,
-                                                      j.v.dst + vd);
-          continue;
-        }
-        rotate_heads_resident<S, C, Layout, NB, NT>(j.k, j.k.src + t * j.k.src_token_stride,
-                                                    j.k.dst + kd, cr, sr);
+        rotate_heads_resident<S, C, Layout, NB, NT>(
+            j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, cr, sr, v_in_k,
+            j.v.src + t * j.v.src_token_stride, j.v.dst + vd);
       }
     } else {
       if (j.q.heads > 0) {
@@ -433,16 +428,13 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
                                            j.q.dst + t * j.q.dst_token_stride, c, s, sign, n);
       }
       if (kv && j.k.heads > 0) {
-        const S* k_src = j.k.src + t * j.k.src_token_stride;
-        if (v_with_k) {
-          append_heads<S, C, Layout, NT>(j.k, k_src, j.k.dst + kd, c, s, sign, rotate_k ? n : 0,
-                                         &j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd);
-          continue;
-        }
-        append_heads<S, C, Layout, NT>(j.k, k_src, j.k.dst + kd, c, s, sign, rotate_k ? n : 0);
+        append_heads<S, C, Layout, NT>(j.k, j.k.src + t * j.k.src_token_stride, j.k.dst + kd, c, s,
+                                       sign, rotate_k ? n : 0, v_in_k,
+                                       j.v.src + t * j.v.src_token_stride, j.v.dst + vd);
       }
     }
-    if (kv && j.v.heads > 0) {
+    // (V went with K's heads when v_in_k is set: equal head counts, so K had heads too.)
+    if (kv && j.v.heads > 0 && v_in_k == nullptr) {
       append_heads<S, C, Layout, NT>(j.v, j.v.src + t * j.v.src_token_stride, j.v.dst + vd, nullptr,
                                      nullptr, 1.0f, 0);
     }
