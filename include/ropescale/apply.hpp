@@ -522,6 +522,58 @@ ROPESCALE_CHECKED_JOB(f16)
 #undef ROPESCALE_CHECKED_JOB_INSTANCE
 #endif
 
+/// The message-free checks below share these two. A valid layout, and a rotary_dim that is even,
+/// >= 2, within the deinterleaved bound, and equal to twice the table's pairs (checked first:
+/// the view predicates assume a sane rotary_dim).
+inline bool lean_rotary_ok(layout lay, std::int64_t rotary_dim,
+                           const cos_sin_view& table) noexcept {
+  return static_cast<unsigned>(lay) <= static_cast<unsigned>(layout::deinterleaved) &&
+         rotary_dim >= 2 && rotary_dim % 2 == 0 && table.pairs == rotary_dim / 2 &&
+         !(lay == layout::deinterleaved && rotary_dim > simd::max_deinterleaved_rotary_dim);
+}
+
+/// A table with rows whose offsets fit, and a row for each token of [begin, end) (0 <= begin <
+/// end <= tokens, checked by the caller); fills the row lookup of `rows` (cos, sin, row_stride,
+/// positions, row_offset, range_row0) as checked_rotate_job computes it.
+inline bool lean_rows(simd::row_args& rows, const cos_sin_view& table, const token_positions& pos,
+                      std::int64_t tokens, std::int64_t begin, std::int64_t end) noexcept {
+  std::int64_t last = 0;
+  if (table.rows < 1 || table.row_stride < 0 || table.cos == nullptr || table.sin == nullptr ||
+      mul_overflow(table.rows - 1, table.row_stride, &last) ||
+      add_overflow(last, table.pairs, &last) ||
+      last > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(float)) ||
+      add_overflow(table.first_position, table.rows - 1, &last)) {
+    return false;
+  }
+  std::int64_t r0 = 0;
+  if (pos.values != nullptr) {
+    if (pos.count != tokens) return false;
+    for (std::int64_t t = begin; t < end; ++t) {
+      std::int64_t r = 0;
+      if (sub_overflow(pos.values[t], table.first_position, &r) || r < 0 || r >= table.rows) {
+        return false;
+      }
+    }
+  } else {
+    // Rows of the first and last tokens in the table (then every row between is), r0 = the row
+    // of token 0, as checked_rotate_job computes them.
+    std::int64_t p = 0, r = 0;
+    if (pos.count != 0 || sub_overflow(pos.start, table.first_position, &r0) ||
+        add_overflow(pos.start, begin, &p) || sub_overflow(p, table.first_position, &r) || r < 0 ||
+        r >= table.rows || add_overflow(pos.start, end - 1, &p) ||
+        sub_overflow(p, table.first_position, &r) || r >= table.rows) {
+      return false;
+    }
+  }
+  rows.cos = table.cos;
+  rows.sin = table.sin;
+  rows.row_stride = table.row_stride;
+  rows.positions = pos.values;
+  rows.row_offset = pos.values != nullptr ? table.first_position : 0;
+  rows.range_row0 = pos.values != nullptr ? 0 : r0;
+  return true;
+}
+
 /// make_rotate_job's common case in one pass, without building any message: true when the call
 /// is valid and rotates something (Q and K each either absent with heads == 0 or with tokens and
 /// heads >= 1, a table with rows), with the job filled. Everything else, valid or not, returns
@@ -532,11 +584,7 @@ inline bool lean_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
                             const tensor_view<T>& k, const cos_sin_view& table,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
                             const apply_options& opt) noexcept {
-  if (static_cast<unsigned>(lay) > static_cast<unsigned>(layout::deinterleaved) || rotary_dim < 2 ||
-      rotary_dim % 2 != 0 || table.pairs != rotary_dim / 2 ||
-      (lay == layout::deinterleaved && rotary_dim > simd::max_deinterleaved_rotary_dim)) {
-    return false;
-  }
+  if (!lean_rotary_ok(lay, rotary_dim, table)) return false;
   // Each view absent (heads == 0, sizes >= 0) or rotated (tokens, heads >= 1); at least one
   // rotated; both rotated: equal token counts and no shared rotated element.
   const bool has_q = q.heads > 0;
@@ -556,38 +604,10 @@ inline bool lean_rotate_job(simd::rotate_job<T>& job, const tensor_view<T>& q,
   }
   const std::int64_t tokens = has_q ? q.tokens : k.tokens;
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
-  if (opt.token_begin < 0 || opt.token_begin >= end || end > tokens) return false;
-  std::int64_t last = 0;
-  if (table.rows < 1 || table.row_stride < 0 || table.cos == nullptr || table.sin == nullptr ||
-      mul_overflow(table.rows - 1, table.row_stride, &last) ||
-      add_overflow(last, table.pairs, &last) ||
-      last > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(sizeof(float)) ||
-      add_overflow(table.first_position, table.rows - 1, &last)) {
+  if (opt.token_begin < 0 || opt.token_begin >= end || end > tokens ||
+      !lean_rows(job, table, pos, tokens, opt.token_begin, end)) {
     return false;
   }
-  std::int64_t r0 = 0;
-  if (pos.values != nullptr) {
-    if (pos.count != tokens) return false;
-    for (std::int64_t t = opt.token_begin; t < end; ++t) {
-      std::int64_t r = 0;
-      if (sub_overflow(pos.values[t], table.first_position, &r) || r < 0 || r >= table.rows) {
-        return false;
-      }
-    }
-  } else {
-    // Rows of the first and last tokens in the table (then every row between is), r0 = the row
-    // of token 0, as checked_rotate_job computes them.
-    std::int64_t p = 0, r = 0;
-    if (pos.count != 0 || sub_overflow(pos.start, table.first_position, &r0) ||
-        add_overflow(pos.start, opt.token_begin, &p) || sub_overflow(p, table.first_position, &r) ||
-        r < 0 || r >= table.rows || add_overflow(pos.start, end - 1, &p) ||
-        sub_overflow(p, table.first_position, &r) || r >= table.rows) {
-      return false;
-    }
-  }
-  job.positions = pos.values;
-  job.row_offset = pos.values != nullptr ? table.first_position : 0;
-  job.range_row0 = pos.values != nullptr ? 0 : r0;
   fill_rotate_job(job, q, k, table, lay, rotary_dim, opt, end);
   return true;
 }

@@ -555,7 +555,6 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                             const slot_mapping* slots, const row_source* rows,
                             const token_positions& pos, layout lay, std::int64_t rotary_dim,
                             const apply_options& opt) noexcept {
-  using E = std::remove_const_t<S>;
   const bool rotating = rows != nullptr;
   if (q_out != nullptr || slots == nullptr || (rotating && rows->inv_freq != nullptr)) {
     return false;
@@ -563,8 +562,7 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   const bool has_q = q.heads > 0;
   const std::int64_t tokens = k.tokens;
   // Q absent (all sizes >= 0) or rotated with K; K and V present, alike, with tokens. A rotated
-  // Q's and K's views are checked once, by lean_rotate_job below (its rotated_view_ok is
-  // append_view_ok's condition for a view with tokens and heads).
+  // Q's and K's views are checked once, with rotary_dim, below.
   if (has_q ? (!rotating || q.tokens != tokens) : (q.tokens | q.heads | q.head_dim) < 0) {
     return false;
   }
@@ -586,13 +584,19 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
       !slots_in_range(slots->values, opt.token_begin, end, capacity)) {
     return false;
   }
-  simd::rotate_job<E> rj;
-  clear_row_lookup(rj);
-  if (rotating && !lean_rotate_job(rj, has_q ? mutable_view(q) : tensor_view<E>{}, mutable_view(k),
-                                   rows->table, pos, lay, rotary_dim, opt)) {
+  // Rotated Q (if present) and K: lean_rotate_job's checks for views known to have tokens and
+  // heads, without building its rotation job.
+  simd::row_args rows_of;
+  clear_row_lookup(rows_of);
+  if (rotating &&
+      (!lean_rotary_ok(lay, rotary_dim, rows->table) || !append_view_ok(k, rotary_dim) ||
+       (has_q && (!append_view_ok(q, rotary_dim) ||
+                  qk_relation_of(mutable_view(q), mutable_view(k), rotary_dim, nullptr) !=
+                      qk_relation::disjoint)) ||
+       !lean_rows(rows_of, rows->table, pos, tokens, opt.token_begin, end))) {
     return false;
   }
-  fill_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, rj, kc.page_size, lay,
+  fill_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, rows_of, kc.page_size, lay,
                   rotary_dim, opt, end);
   return true;
 }
