@@ -72,8 +72,8 @@ inline constexpr bool grouped_bf16_stores =
 
 /// y[i] = x[i] converted from S to D, for i in [from, count) (a bit copy when S == D). NT:
 /// y + from is aligned to a vector register's width and the vector part is stored
-/// non-temporally.
-template <class S, class D, bool NT = false>
+/// non-temporally. Inline: a short 16-bit bit copy goes through registers, not memcpy.
+template <class S, class D, bool NT = false, bool Inline = false>
 inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
   if (count <= from) return;
   // A 16-bit copy stays a bit copy (a widen/narrow round trip would quiet a signalling NaN):
@@ -82,6 +82,14 @@ inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t cou
     constexpr std::int64_t E = 2 * ops::lanes;  // 16-bit values per vector register
     std::int64_t i = from;
     for (; i + E <= count; i += E) stream_bits(y + i, x + i);
+    if (i < count) std::memcpy(y + i, x + i, static_cast<std::size_t>(count - i) * sizeof(S));
+  } else if constexpr (Inline && std::is_same_v<S, D> && sizeof(S) == 2 && ops::lanes > 1) {
+    // One register's bytes per fixed-size memcpy (a vector load and store, inline): for V's
+    // heads copied between K's rotations at decode (append_tokens), where a library call per
+    // head cost more than its copy. (Long runs keep memcpy, which measured faster.)
+    constexpr std::int64_t E = 2 * ops::lanes;
+    std::int64_t i = from;
+    for (; i + E <= count; i += E) std::memcpy(y + i, x + i, E * sizeof(S));
     if (i < count) std::memcpy(y + i, x + i, static_cast<std::size_t>(count - i) * sizeof(S));
   } else if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
     std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
@@ -210,8 +218,8 @@ inline void append_heads(const append_tensor<S, D>& a, const S* src_t, D* dst_t,
                                                                           a.head_dim);
     }
     if (v != nullptr) {
-      copy_converted<S, D, NT>(v_src_t + h * v->src_head_stride, v_dst_t + h * v->dst_head_stride,
-                               0, a.head_dim);
+      copy_converted<S, D, NT, !NT>(v_src_t + h * v->src_head_stride,
+                                    v_dst_t + h * v->dst_head_stride, 0, a.head_dim);
     }
   }
 }
@@ -331,8 +339,8 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
     rotate_head_resident<S, D, Layout, NB, NT>(src_t + h * a.src_head_stride,
                                                dst_t + h * a.dst_head_stride, a.head_dim, cr, sr);
     if (v != nullptr) {
-      copy_converted<S, D, NT>(v_src_t + h * v->src_head_stride, v_dst_t + h * v->dst_head_stride,
-                               0, a.head_dim);
+      copy_converted<S, D, NT, !NT>(v_src_t + h * v->src_head_stride,
+                                    v_dst_t + h * v->dst_head_stride, 0, a.head_dim);
     }
   }
 }
@@ -353,7 +361,12 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   // Streaming calls copy V head h right after K head h (rotate_heads_resident, append_heads)
   // when V has K's shape: four streams in flight instead of two keep DRAM busier, in the fused
   // call (while K's arithmetic runs) and in the plain append alike.
-  const bool v_with_k = NT && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
+  // Plain (decode-sized) calls do so for 16-bit bit copies: the copy then runs on the load and
+  // store ports while K's widen/rotate/narrow keeps the vector units busy. (A converting V copy
+  // competes with K for the same units: f32 → bf16 decode measured ~30% slower interleaved.)
+  constexpr bool bit_copy_v = std::is_same_v<S, C> && sizeof(S) == 2 && ops::lanes > 1;
+  const bool v_with_k =
+      (NT || (bit_copy_v && rotate_k)) && j.v.heads == j.k.heads && j.v.head_dim == j.k.head_dim;
   const append_tensor<S, C>* v_in_k = v_with_k ? &j.v : nullptr;
   for (std::int64_t t = j.token_begin; t < j.token_end; ++t) {
     std::int64_t kd = t * j.k.dst_token_stride;
