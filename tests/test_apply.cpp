@@ -630,6 +630,35 @@ void sin_zero_rounding(isa which) {
 TEST_P(ApplyTest, NarrowingMatchesScalarConversionBf16) { sin_zero_rounding<bf16>(GetParam()); }
 TEST_P(ApplyTest, NarrowingMatchesScalarConversionF16) { sin_zero_rounding<f16>(GetParam()); }
 
+/// cos = −1, sin = 0 negates every bf16 value exactly (x·(−1) − y·0). The values alternate
+/// between 1.0 and 2.0 (magnitudes 0x3F80 and 0x4000) per 16, 32 and 64 channels, so in the
+/// AVX512_BF16 narrowing the words of a head's converted vectors share no magnitude bit and their
+/// AND is zero, although no word is ±0: the subnormal screen takes its exact branch for a head
+/// without subnormals, which must still store the rounded words.
+TEST_P(ApplyTest, Bf16ScreenWithoutSubnormalsStoresValues) {
+  const std::int64_t H = 4, D = 128, n = D / 2;
+  std::vector<float> row(static_cast<std::size_t>(2 * n), 0.0f);
+  std::fill(row.begin(), row.begin() + n, -1.0f);
+  for (layout lay : {layout::neox, layout::gptj}) {
+    for (std::int64_t period : {16, 32, 64}) {
+      std::vector<bf16> x(static_cast<std::size_t>(H * D));
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] = ropescale::to_bf16((static_cast<std::int64_t>(i) / period) % 2 == 0 ? 1.0f : 2.0f);
+      }
+      const auto x0 = x;
+      ropescale::apply_options opt;
+      opt.force_isa = GetParam();
+      ropescale::apply_rotary(ropescale::dense_view(x.data(), 1, H, D),
+                              cos_sin_view::single_row(row.data(), n, 7), token_positions::range(7),
+                              lay, D, opt);
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(bits_of(x[i]), static_cast<std::uint16_t>(bits_of(x0[i]) ^ 0x8000u))
+            << ropescale::name(lay) << " period " << period << " element " << i;
+      }
+    }
+  }
+}
+
 /// Calls of at least simd::stream_min_bytes() whose row does not fit the row registers take the
 /// streaming path; it must give bit-for-bit what the register-resident path gives when the same
 /// tokens are rotated in small ranges (the resident path is checked against the reference above).

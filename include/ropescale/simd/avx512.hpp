@@ -259,20 +259,22 @@ ROPESCALE_END_TARGET
 // ops, except the bf16 widening and narrowing: NeoX widens in element order (one zero-masking
 // vpermw per 16 values) and narrows 32 floats with one vcvtne2ps2bf16 (GPT-J adds one vpermw),
 // instead of ~14 integer ops. That instruction treats subnormal inputs as zero, so the narrowing
-// is screened per head: a subnormal lane converts to a ±0 word, and vptestmw (word & 0x7FFF)
-// chained through one mask over the head's converted vectors plus one branch sends a head holding
-// such a word to vfpclassps and, when a lane is subnormal, the exact integer narrowing. Results
-// stay bit-identical to to_bf16. docs/architecture.md ("What was tried") has the screens and
-// orders compared.
+// is screened per head: a subnormal lane converts to a ±0 word, so the head's converted vectors
+// are ANDed together (one vpternlogd per two) and one vptestmw plus one branch sends a head whose
+// AND holds a zero magnitude word to vfpclassps and, when a lane is subnormal, the exact integer
+// narrowing. Results stay bit-identical to to_bf16. docs/architecture.md ("What was tried") has the
+// screens and orders compared.
 ROPESCALE_BEGIN_AVX512BF16
 namespace ropescale::simd::avx512bf16 {
 
 struct ops : avx512::ops {
   /// Narrows N (even, odd) pairs, pair i = r[2i], r[2i+1], stored interleaved at p[i]:
   /// vcvtne2ps2bf16 + vpermw each. The instruction treats subnormal inputs as zero, so such a
-  /// lane comes out as a ±0 word: a chain of vptestmw (word & 0x7FFF nonzero) through one mask
-  /// screens the whole group with one branch, and only a group holding a ±0 word pays for the
-  /// exact check (vfpclassps) and, when a lane is subnormal, the exact integer narrowing.
+  /// lane comes out as a ±0 word. The group's words are ANDed together with 0x7FFF (vpternlogd,
+  /// two vectors per op: a ±0 word anywhere zeroes its position), and one vptestmw plus one
+  /// branch screens the whole group; only a group whose AND holds a zero word (a ±0 word, or
+  /// rarely words with no magnitude bit in common) pays for the exact check (vfpclassps) and,
+  /// when a lane is subnormal, the exact integer narrowing.
   static constexpr bool merge_bf16_grouped = true;
   /// NeoX in element order (rotate-inl.hpp, has_bf16_neox_in_order): pair i is then elements
   /// [0, 16) and [16, 32) of p[i], and the narrowing needs no vpermw.
@@ -294,7 +296,7 @@ struct ops : avx512::ops {
   ROPESCALE_INLINE static void merge_bf16_n(bf16* const* p, const __m512* r) noexcept {
     const __m512i magnitude = _mm512_set1_epi16(0x7FFF);
     __m512i h[slots<N>];
-    __mmask32 nonzero = ~__mmask32{0};
+    __m512i all = magnitude;
     ROPESCALE_UNROLL
     for (int i = 0; i < N; ++i) {
       // [r[2i] | r[2i+1]] as bf16 (split order: [even_0 … even_15 | odd_0 … odd_15])
@@ -304,9 +306,10 @@ struct ops : avx512::ops {
 #else
       std::memcpy(&h[i], &narrowed, sizeof h[i]);
 #endif
-      nonzero = _mm512_mask_test_epi16_mask(nonzero, h[i], magnitude);
+      if (i % 2 == 1) all = _mm512_ternarylogic_epi32(all, h[i - 1], h[i], 0x80);  // a & b & c
     }
-    if (nonzero != ~__mmask32{0}) {
+    if constexpr (N % 2 == 1) all = _mm512_and_si512(all, h[N - 1]);
+    if (_mm512_test_epi16_mask(all, all) != ~__mmask32{0}) {
       __mmask16 sub = 0;
       ROPESCALE_UNROLL
       for (int i = 0; i < 2 * N; ++i)
