@@ -25,11 +25,13 @@ inline void set_stream_min_bytes(std::int64_t bytes) noexcept {
 }
 
 /// KV appends (kv_append.hpp) that write at least this many bytes of K and V into the caches
-/// store them with non-temporal stores (simd/append-inl.hpp, append_streams): a prefill chunk of
-/// a few hundred tokens and up, whose lines would leave the core's caches before attention reads
-/// them. Default 2 MiB (512 tokens × 8 heads × 128 of a 16-bit cache, twice a 1 MiB L2); the same
-/// kind of process-wide value as stream_min_bytes; tests set 0 to reach the path.
-inline std::atomic<std::int64_t> kv_stream_min_bytes_value{std::int64_t{2} << 20};
+/// store them with non-temporal stores (simd/append-inl.hpp, append_streams): a prefill chunk
+/// whose lines would leave the last-level cache before attention reads them. Default 8 MiB, a
+/// quarter of a 32 MiB L3 (4096 tokens × 8 heads × 128 of a 16-bit cache stream; 512 tokens of
+/// an f32 cache, 4 MiB, stay in L3, where plain stores measured ~1.5× faster than streaming:
+/// docs/kv_append.md); the same kind of process-wide value as stream_min_bytes; tests set 0 to
+/// reach the path.
+inline std::atomic<std::int64_t> kv_stream_min_bytes_value{std::int64_t{8} << 20};
 inline std::int64_t kv_stream_min_bytes() noexcept {
   return kv_stream_min_bytes_value.load(std::memory_order_relaxed);
 }
