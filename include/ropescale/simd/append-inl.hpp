@@ -76,20 +76,21 @@ inline constexpr bool grouped_bf16_stores =
 template <class S, class D, bool NT = false, bool Inline = false>
 inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t count) noexcept {
   if (count <= from) return;
-  // A 16-bit copy stays a bit copy (a widen/narrow round trip would quiet a signalling NaN):
-  // whole registers of raw bits when streaming, else memcpy.
-  if constexpr (NT && std::is_same_v<S, D> && sizeof(S) == 2) {
+  // A 16-bit copy stays a bit copy (a widen/narrow round trip would quiet a signalling NaN).
+  // Streaming, or Inline (V's heads copied between K's rotations at decode, where a library call
+  // per head cost more than its copy): one register of raw bits at a time, non-temporally or
+  // through a fixed-size memcpy (a vector load and store); else memcpy, which measured faster
+  // for long runs.
+  if constexpr ((NT || Inline) && std::is_same_v<S, D> && sizeof(S) == 2 && ops::lanes > 1) {
     constexpr std::int64_t E = 2 * ops::lanes;  // 16-bit values per vector register
     std::int64_t i = from;
-    for (; i + E <= count; i += E) stream_bits(y + i, x + i);
-    if (i < count) std::memcpy(y + i, x + i, static_cast<std::size_t>(count - i) * sizeof(S));
-  } else if constexpr (Inline && std::is_same_v<S, D> && sizeof(S) == 2 && ops::lanes > 1) {
-    // One register's bytes per fixed-size memcpy (a vector load and store, inline): for V's
-    // heads copied between K's rotations at decode (append_tokens), where a library call per
-    // head cost more than its copy. (Long runs keep memcpy, which measured faster.)
-    constexpr std::int64_t E = 2 * ops::lanes;
-    std::int64_t i = from;
-    for (; i + E <= count; i += E) std::memcpy(y + i, x + i, E * sizeof(S));
+    for (; i + E <= count; i += E) {
+      if constexpr (NT) {
+        stream_bits(y + i, x + i);
+      } else {
+        std::memcpy(y + i, x + i, E * sizeof(S));
+      }
+    }
     if (i < count) std::memcpy(y + i, x + i, static_cast<std::size_t>(count - i) * sizeof(S));
   } else if constexpr (std::is_same_v<S, D> && !(std::is_same_v<S, float> && ops::lanes > 1)) {
     std::memcpy(y + from, x + from, static_cast<std::size_t>(count - from) * sizeof(S));
@@ -457,7 +458,7 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
 
 /// Whether a call stores K and V into the caches non-temporally (ops::stream). Only for a
 /// large call — one writing at least kv_stream_min_bytes() of K and V, a prefill chunk, whose
-/// lines would leave the core's caches before attention reads them anyway — where skipping the
+/// lines would leave the last-level cache before attention reads them anyway — where skipping the
 /// read for ownership of every written line saves a third of the floor's traffic; kv_append
 /// (the floor) and rope_kv_append take the same decision. Every vector store must land aligned
 /// to its width, up to a whole register (16-bit bit copies and bf16 groups store a register of
