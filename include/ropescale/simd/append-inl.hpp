@@ -108,7 +108,14 @@ inline void copy_converted(const S* x, D* y, std::int64_t from, std::int64_t cou
       }
     }
     if constexpr (ops::lanes > 1) {
-      for (; i + ops::lanes <= count; i += ops::lanes) put<NT>(y + i, ops::load(x + i));
+      constexpr std::int64_t L = ops::lanes;
+      for (; i + 4 * L <= count; i += 4 * L) {
+        const typename ops::vec r[4] = {ops::load(x + i), ops::load(x + i + L),
+                                        ops::load(x + i + 2 * L), ops::load(x + i + 3 * L)};
+        ROPESCALE_UNROLL
+        for (int b = 0; b < 4; ++b) put<NT>(y + i + b * L, r[b]);
+      }
+      for (; i + L <= count; i += L) put<NT>(y + i, ops::load(x + i));
     }
     for (; i < count; ++i) y[i] = convert_to<D>(x[i]);
   }
@@ -357,8 +364,7 @@ inline void append_tokens(const append_job<S, QD, C>& j) noexcept {
   const bool rotate_k = n > 0;
   // Pages of a power-of-two size (the usual 16) split a slot with a shift, not a division.
   const bool pow2_pages = (j.page_size & (j.page_size - 1)) == 0;
-  int page_shift = 0;
-  while (pow2_pages && (std::int64_t{1} << page_shift) < j.page_size) ++page_shift;
+  const int page_shift = pow2_pages ? log2_of_power_of_two(j.page_size) : 0;
   // Streaming calls copy V head h right after K head h (rotate_heads_resident, append_heads)
   // when V has K's shape: four streams in flight instead of two keep DRAM busier, in the fused
   // call (while K's arithmetic runs) and in the plain append alike.

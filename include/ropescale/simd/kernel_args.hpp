@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ropescale/config.hpp"
 #include "ropescale/types.hpp"
 
 namespace ropescale::simd {
@@ -96,6 +97,20 @@ struct append_tensor {
   std::int64_t heads;
   std::int64_t head_dim;
 };
+
+/// log2 of x, a power of two >= 1 (its trailing zero count).
+inline int log2_of_power_of_two(std::int64_t x) noexcept {
+#if ROPESCALE_HAS_BUILTIN(__builtin_ctzll)
+  return __builtin_ctzll(static_cast<unsigned long long>(x));
+#else
+  int n = 0;
+  while (x > 1) {
+    x >>= 1;
+    ++n;
+  }
+  return n;
+#endif
+}
 
 /// Out-of-place rotation and paged KV append over tokens [token_begin, token_end) (kv_append.hpp):
 /// Q is rotated into q.dst (q.dst == q.src: in place) at d(t) = t·dst_token_stride; K is rotated
