@@ -566,10 +566,15 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   if (has_q ? (!rotating || q.tokens != tokens) : (q.tokens | q.heads | q.head_dim) < 0) {
     return false;
   }
+  // K's view once, with the rotary_dim it is rotated with; V's only when its strides or extent
+  // differ from K's (V of a packed QKV row has K's: then its view is K's but for data).
   if (k.heads < 1 || tokens < 1 || v.heads != k.heads || v.tokens != tokens ||
-      v.head_dim != k.head_dim || (!rotating && !append_view_ok(k, 0)) || !append_view_ok(v, 0)) {
+      v.head_dim != k.head_dim || !append_view_ok(k, rotating ? rotary_dim : 0)) {
     return false;
   }
+  const bool v_like_k = v.token_stride == k.token_stride && v.head_stride == k.head_stride &&
+                        (v.extent < 0 || v.extent == k.extent) && v.data != nullptr;
+  if (!v_like_k && !append_view_ok(v, 0)) return false;
   const std::int64_t end = opt.token_end < 0 ? tokens : opt.token_end;
   if (opt.token_begin < 0 || opt.token_begin >= end || end > tokens) return false;
   // One cache check serves both: same geometry, both with data.
@@ -588,12 +593,11 @@ inline bool lean_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
   // heads, without building its rotation job.
   simd::row_args rows_of;
   clear_row_lookup(rows_of);
-  if (rotating &&
-      (!lean_rotary_ok(lay, rotary_dim, rows->table) || !append_view_ok(k, rotary_dim) ||
-       (has_q && (!append_view_ok(q, rotary_dim) ||
-                  qk_relation_of(mutable_view(q), mutable_view(k), rotary_dim, nullptr) !=
-                      qk_relation::disjoint)) ||
-       !lean_rows(rows_of, rows->table, pos, tokens, opt.token_begin, end))) {
+  if (rotating && (!lean_rotary_ok(lay, rotary_dim, rows->table) ||
+                   (has_q && (!append_view_ok(q, rotary_dim) ||
+                              qk_relation_of(mutable_view(q), mutable_view(k), rotary_dim,
+                                             nullptr) != qk_relation::disjoint)) ||
+                   !lean_rows(rows_of, rows->table, pos, tokens, opt.token_begin, end))) {
     return false;
   }
   fill_append_job(job, q, q_out, k, v, k_cache, v_cache, slots, rows, rows_of, kc.page_size, lay,
@@ -620,16 +624,27 @@ inline bool make_append_job(simd::append_job<std::remove_const_t<S>, QD, C>& job
                             rotary_dim, opt, out);
 }
 
+/// run_append of a job that computes its rows (job.inv_freq set): with a row buffer on the stack,
+/// or on the heap for rows longer than on_the_fly_stack_pairs.
 template <class S, class QD, class C>
-inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
+ROPESCALE_NOINLINE void run_append_on_the_fly(isa which, simd::append_job<S, QD, C>& job) {
   alignas(64) float stack_row[2 * on_the_fly_stack_pairs];
   std::vector<float> heap_row;
+  job.row = stack_row;
+  if (job.pairs > on_the_fly_stack_pairs) {
+    heap_row.resize(2 * static_cast<std::size_t>(job.pairs));
+    job.row = heap_row.data();
+  }
+  simd::dispatch(which, [&](auto k) { decltype(k)::append(job); });
+}
+
+/// Runs a checked job with the ISA `which`. (The row buffer of the on-the-fly path lives in its
+/// own frame: a table call, every decode step, does not set up a 4 KiB aligned stack frame.)
+template <class S, class QD, class C>
+inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
   if (job.inv_freq != nullptr) {
-    job.row = stack_row;
-    if (job.pairs > on_the_fly_stack_pairs) {
-      heap_row.resize(2 * static_cast<std::size_t>(job.pairs));
-      job.row = heap_row.data();
-    }
+    run_append_on_the_fly(which, job);
+    return;
   }
   simd::dispatch(which, [&](auto k) { decltype(k)::append(job); });
 }
@@ -637,12 +652,15 @@ inline void run_append(isa which, simd::append_job<S, QD, C>& job) {
 /// The body of every entry point below, raising (out == nullptr) and non-throwing alike (as
 /// apply.hpp's rotate_call): the row source's own check (rows: a cos_sin_view, cos_sin_rows or
 /// frequency_table; null for kv_append, which does not rotate), the ISA, then make_append_job.
+/// Inlined into each entry point's caller: the lean checks then fold the call's constant
+/// arguments (an absent Q, no q_out, no rows) and read the views where the caller holds them.
 template <class S, class QD, class C, class Rows>
-inline void append_call(const tensor_view<S>& q, const tensor_view<QD>* q_out,
-                        const tensor_view<S>& k, const tensor_view<S>& v,
-                        const paged_cache_view<C>* k_cache, const paged_cache_view<C>* v_cache,
-                        const slot_mapping* slots, const Rows* rows, const token_positions& pos,
-                        layout lay, std::int64_t rotary_dim, const apply_options& opt, error* out) {
+ROPESCALE_INLINE void append_call(const tensor_view<S>& q, const tensor_view<QD>* q_out,
+                                  const tensor_view<S>& k, const tensor_view<S>& v,
+                                  const paged_cache_view<C>* k_cache,
+                                  const paged_cache_view<C>* v_cache, const slot_mapping* slots,
+                                  const Rows* rows, const token_positions& pos, layout lay,
+                                  std::int64_t rotary_dim, const apply_options& opt, error* out) {
   row_source r;
   if (rows != nullptr) {
     if constexpr (std::is_same_v<Rows, frequency_table>) {
