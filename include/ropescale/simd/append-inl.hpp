@@ -343,12 +343,22 @@ ROPESCALE_INLINE void rotate_heads_resident(const append_tensor<S, D>& a, const 
                                             const append_tensor<S, D>* v = nullptr,
                                             const S* v_src_t = nullptr,
                                             D* v_dst_t = nullptr) noexcept {
+  constexpr std::int64_t rotated = 2 * NB * ops::lanes;
   for (std::int64_t h = 0; h < a.heads; ++h) {
     rotate_head_resident<S, D, Layout, NB, NT>(src_t + h * a.src_head_stride,
                                                dst_t + h * a.dst_head_stride, a.head_dim, cr, sr);
     if (v != nullptr) {
-      copy_converted<S, D, NT, !NT>(v_src_t + h * v->src_head_stride,
-                                    v_dst_t + h * v->dst_head_stride, 0, a.head_dim);
+      const S* x = v_src_t + h * v->src_head_stride;
+      D* y = v_dst_t + h * v->dst_head_stride;
+      if constexpr (!NT && std::is_same_v<S, D>) {
+        // A head of just the rotated channels (the usual case): one fixed-size copy, a few
+        // register moves with no loop or size test.
+        if (a.head_dim == rotated) {
+          std::memcpy(y, x, rotated * sizeof(S));
+          continue;
+        }
+      }
+      copy_converted<S, D, NT, !NT>(x, y, 0, a.head_dim);
     }
   }
 }
